@@ -1,0 +1,84 @@
+"""HomeSec: AI security for your cameras, inside Home Assistant."""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .core.store import StoreError
+from .hub import HomeSecConfigEntry, HomeSecHub
+from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.IMAGE,
+    Platform.SENSOR,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register HomeSec's service actions."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> bool:
+    """Start the pipeline, the entities and then the camera sources."""
+    hub = HomeSecHub(hass, entry)
+    try:
+        await hub.async_start()
+    except StoreError as err:
+        await hub.store.close()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="store_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    entry.runtime_data = hub
+    _remove_stale_devices(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await hub.async_start_sources()
+    entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
+
+    async def _async_on_stop(_event: Event) -> None:
+        # Home Assistant is shutting down: close the database cleanly; unfinished clips
+        # resume at the next start.
+        await hub.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> bool:
+    """Stop every task, watcher and thread."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_stop()
+    return unloaded
+
+
+async def _async_reload_on_change(hass: HomeAssistant, entry: HomeSecConfigEntry) -> None:
+    """Options, data or cameras changed: reload so every part uses the new settings."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+def _remove_stale_devices(hass: HomeAssistant, entry: HomeSecConfigEntry) -> None:
+    """Drop devices of cameras that no longer exist."""
+    registry = dr.async_get(hass)
+    valid = {(DOMAIN, entry.entry_id)} | {(DOMAIN, sid) for sid in entry.subentries}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not device.identifiers & valid:
+            _LOGGER.debug("Removing stale device %s", device.name)
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)

@@ -1,0 +1,40 @@
+"""The per-camera `alert` binary_sensor: on for a while after each alert."""
+
+from __future__ import annotations
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import HomeSecCameraEntity
+from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: HomeSecConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One alert binary_sensor per camera."""
+    hub = entry.runtime_data
+    for camera in hub.cameras.values():
+        async_add_entities(
+            [HomeSecAlertBinarySensor(hub, camera)], config_subentry_id=camera.subentry_id
+        )
+
+
+class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):
+    """On while an alert is recent (the hold time is a hub option)."""
+
+    _attr_translation_key = "alert"
+    _attr_device_class = BinarySensorDeviceClass.SAFETY
+
+    def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
+        super().__init__(hub, camera, "alert")
+
+    @property
+    def is_on(self) -> bool:
+        """True while the last alert is within the hold time."""
+        return self.camera.alert_active

@@ -1,0 +1,404 @@
+"""Config flow (hub), options flow (pipeline settings) and camera subentry flows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import selector
+
+from .const import (
+    CONF_ALERT_HOLD_S,
+    CONF_ALERTS_ENABLED,
+    CONF_DELETE_AFTER_STORE,
+    CONF_FOLDER,
+    CONF_MAX_ATTEMPTS,
+    CONF_MAX_CLIPS_IN_FLIGHT,
+    CONF_MAX_STORAGE_GB,
+    CONF_MIN_RISK_LEVEL,
+    CONF_NOTIFY_ON_ACTIVITY_TYPES,
+    CONF_NOTIFY_ON_MOTION,
+    CONF_NOTIFY_SERVICES,
+    CONF_PERSISTENT_NOTIFICATION,
+    CONF_POLL_INTERVAL_S,
+    CONF_RETENTION_DAYS,
+    CONF_STABLE_TIME_S,
+    CONF_STORAGE_PATH,
+    CONF_TRIGGER_CLASSES,
+    DEFAULT_ALERT_HOLD_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CLIPS_IN_FLIGHT,
+    DEFAULT_MAX_STORAGE_GB,
+    DEFAULT_MIN_RISK_LEVEL,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_STABLE_TIME_S,
+    DEFAULT_STORAGE_SUBDIR,
+    DEFAULT_TRIGGER_CLASSES,
+    DOMAIN,
+    SUBENTRY_LOCAL_FOLDER,
+)
+from .core.models import ActivityType, RiskLevel
+from .settings import INHERIT
+
+COMMON_TRIGGER_CLASSES = [
+    "person",
+    "car",
+    "truck",
+    "bus",
+    "motorcycle",
+    "bicycle",
+    "dog",
+    "cat",
+    "bird",
+    "backpack",
+    "handbag",
+    "suitcase",
+]
+
+
+def default_storage_path(hass: HomeAssistant) -> str:
+    """HA's media folder (`local` media dir) with `homesec/` inside it."""
+    media_dirs = getattr(hass.config, "media_dirs", {}) or {}
+    base = media_dirs.get("local") or hass.config.path("media")
+    return str(Path(base) / DEFAULT_STORAGE_SUBDIR)
+
+
+def check_storage_writable(path_text: str) -> str | None:
+    """Blocking: create the folder if needed and prove it is writable. Error key or None."""
+    path = Path(path_text)
+    if not path.is_absolute():
+        return "path_not_absolute"
+    probe = path / f".homesec-write-test-{uuid.uuid4().hex}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError:
+        return "storage_not_writable"
+    return None
+
+
+def check_folder_readable(path_text: str) -> str | None:
+    """Blocking: the watched folder exists, is a folder and can be listed. Error key or None."""
+    path = Path(path_text)
+    if not path.is_absolute():
+        return "path_not_absolute"
+    if not path.exists():
+        return "folder_not_found"
+    if not path.is_dir():
+        return "folder_not_a_directory"
+    try:
+        os.listdir(path)
+    except OSError:
+        return "folder_unreadable"
+    return None
+
+
+def _risk_selector(with_inherit: bool) -> selector.SelectSelector:
+    options = [r.value for r in RiskLevel]
+    if with_inherit:
+        options = [INHERIT, *options]
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=options,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+            translation_key="min_risk_level",
+        )
+    )
+
+
+def _activity_selector() -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=[a.value for a in ActivityType],
+            multiple=True,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+            translation_key="activity_type",
+        )
+    )
+
+
+def _classes_selector() -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=COMMON_TRIGGER_CLASSES,
+            multiple=True,
+            custom_value=True,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _number(
+    minimum: float, maximum: float, step: float, unit: str | None = None
+) -> selector.NumberSelector:
+    config = selector.NumberSelectorConfig(
+        min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
+def _hub_schema(hass: HomeAssistant, values: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_STORAGE_PATH,
+                default=values.get(CONF_STORAGE_PATH, default_storage_path(hass)),
+            ): selector.TextSelector(),
+            vol.Required(
+                CONF_RETENTION_DAYS,
+                default=values.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
+            ): _number(0, 3650, 1, "d"),
+            vol.Required(
+                CONF_MAX_STORAGE_GB,
+                default=values.get(CONF_MAX_STORAGE_GB, DEFAULT_MAX_STORAGE_GB),
+            ): _number(0, 100000, 0.5, "GB"),
+        }
+    )
+
+
+def default_options() -> dict[str, Any]:
+    """Options of a new hub."""
+    return {
+        CONF_RETENTION_DAYS: DEFAULT_RETENTION_DAYS,
+        CONF_MAX_STORAGE_GB: DEFAULT_MAX_STORAGE_GB,
+        CONF_MAX_CLIPS_IN_FLIGHT: DEFAULT_MAX_CLIPS_IN_FLIGHT,
+        CONF_MAX_ATTEMPTS: DEFAULT_MAX_ATTEMPTS,
+        CONF_ALERTS_ENABLED: True,
+        CONF_MIN_RISK_LEVEL: DEFAULT_MIN_RISK_LEVEL,
+        CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
+        CONF_NOTIFY_ON_MOTION: False,
+        CONF_TRIGGER_CLASSES: list(DEFAULT_TRIGGER_CLASSES),
+        CONF_ALERT_HOLD_S: DEFAULT_ALERT_HOLD_S,
+        CONF_NOTIFY_SERVICES: [],
+        CONF_PERSISTENT_NOTIFICATION: True,
+    }
+
+
+class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up the HomeSec hub (one per Home Assistant)."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Storage location and retention."""
+        await self.async_set_unique_id(DOMAIN)
+        self._abort_if_unique_id_configured()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            path = str(user_input[CONF_STORAGE_PATH]).strip()
+            error = await self.hass.async_add_executor_job(check_storage_writable, path)
+            if error:
+                errors[CONF_STORAGE_PATH] = error
+            else:
+                options = default_options()
+                options[CONF_RETENTION_DAYS] = user_input[CONF_RETENTION_DAYS]
+                options[CONF_MAX_STORAGE_GB] = user_input[CONF_MAX_STORAGE_GB]
+                return self.async_create_entry(
+                    title="HomeSec", data={CONF_STORAGE_PATH: path}, options=options
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_hub_schema(self.hass, user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the storage location."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            path = str(user_input[CONF_STORAGE_PATH]).strip()
+            error = await self.hass.async_add_executor_job(check_storage_writable, path)
+            if error:
+                errors[CONF_STORAGE_PATH] = error
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_STORAGE_PATH: path}
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_STORAGE_PATH,
+                    default=(user_input or entry.data).get(CONF_STORAGE_PATH, ""),
+                ): selector.TextSelector()
+            }
+        )
+        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> HomeSecOptionsFlow:
+        """Pipeline settings."""
+        return HomeSecOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Cameras are subentries, one type per clip source."""
+        return {SUBENTRY_LOCAL_FOLDER: LocalFolderSubentryFlow}
+
+
+class HomeSecOptionsFlow(OptionsFlow):
+    """Concurrency, retention, alert-policy defaults and notifications."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form with every pipeline setting."""
+        errors: dict[str, str] = {}
+        current = {**default_options(), **self.config_entry.options}
+        if user_input is not None:
+            missing = [
+                s
+                for s in user_input.get(CONF_NOTIFY_SERVICES, [])
+                if not self.hass.services.has_service("notify", s.removeprefix("notify."))
+            ]
+            if missing:
+                errors[CONF_NOTIFY_SERVICES] = "notify_service_not_found"
+            else:
+                return self.async_create_entry(data={**current, **user_input})
+        values = {**current, **(user_input or {})}
+        notify_services = sorted(self.hass.services.async_services_for_domain("notify"))
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_MAX_CLIPS_IN_FLIGHT, default=values[CONF_MAX_CLIPS_IN_FLIGHT]
+                ): _number(1, 16, 1),
+                vol.Required(CONF_MAX_ATTEMPTS, default=values[CONF_MAX_ATTEMPTS]): _number(
+                    1, 10, 1
+                ),
+                vol.Required(CONF_RETENTION_DAYS, default=values[CONF_RETENTION_DAYS]): _number(
+                    0, 3650, 1, "d"
+                ),
+                vol.Required(CONF_MAX_STORAGE_GB, default=values[CONF_MAX_STORAGE_GB]): _number(
+                    0, 100000, 0.5, "GB"
+                ),
+                vol.Required(CONF_ALERTS_ENABLED, default=values[CONF_ALERTS_ENABLED]): bool,
+                vol.Required(
+                    CONF_MIN_RISK_LEVEL, default=values[CONF_MIN_RISK_LEVEL]
+                ): _risk_selector(with_inherit=False),
+                vol.Optional(
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES, default=values[CONF_NOTIFY_ON_ACTIVITY_TYPES]
+                ): _activity_selector(),
+                vol.Required(CONF_NOTIFY_ON_MOTION, default=values[CONF_NOTIFY_ON_MOTION]): bool,
+                vol.Required(
+                    CONF_TRIGGER_CLASSES, default=values[CONF_TRIGGER_CLASSES]
+                ): _classes_selector(),
+                vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): _number(
+                    0, 3600, 1, "s"
+                ),
+                vol.Optional(
+                    CONF_NOTIFY_SERVICES, default=values[CONF_NOTIFY_SERVICES]
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[f"notify.{s}" for s in notify_services],
+                        multiple=True,
+                        custom_value=True,
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Required(
+                    CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
+                ): bool,
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+
+class LocalFolderSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure a watched-folder camera."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a camera."""
+        return await self._form("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a camera."""
+        return await self._form("reconfigure", user_input)
+
+    async def _form(self, step_id: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            folder = os.path.normpath(str(user_input[CONF_FOLDER]).strip())  # noqa: ASYNC240
+            name = str(user_input[CONF_NAME]).strip()
+            error = await self.hass.async_add_executor_job(check_folder_readable, folder)
+            others = [
+                s
+                for s in entry.subentries.values()
+                if current is None or s.subentry_id != current.subentry_id
+            ]
+            if error:
+                errors[CONF_FOLDER] = error
+            elif any(s.unique_id == folder for s in others):
+                errors[CONF_FOLDER] = "folder_already_used"
+            elif not name:
+                errors[CONF_NAME] = "name_required"
+            elif any(s.title.casefold() == name.casefold() for s in others):
+                errors[CONF_NAME] = "name_already_used"
+            else:
+                data = {**user_input, CONF_NAME: name, CONF_FOLDER: folder}
+                if current is not None:
+                    return self.async_update_and_abort(
+                        entry, current, title=name, data=data, unique_id=folder
+                    )
+                return self.async_create_entry(title=name, data=data, unique_id=folder)
+        values: Mapping[str, Any] = user_input or (current.data if current else {})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME, default=values.get(CONF_NAME, "")): str,
+                vol.Required(CONF_FOLDER, default=values.get(CONF_FOLDER, "")): str,
+                vol.Required(
+                    CONF_STABLE_TIME_S,
+                    default=values.get(CONF_STABLE_TIME_S, DEFAULT_STABLE_TIME_S),
+                ): _number(0.5, 600, 0.5, "s"),
+                vol.Required(
+                    CONF_POLL_INTERVAL_S,
+                    default=values.get(CONF_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S),
+                ): _number(0.5, 600, 0.5, "s"),
+                vol.Required(
+                    CONF_DELETE_AFTER_STORE, default=values.get(CONF_DELETE_AFTER_STORE, False)
+                ): bool,
+                vol.Required(
+                    CONF_MIN_RISK_LEVEL, default=values.get(CONF_MIN_RISK_LEVEL, INHERIT)
+                ): _risk_selector(with_inherit=True),
+                vol.Optional(
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES,
+                    default=values.get(CONF_NOTIFY_ON_ACTIVITY_TYPES, []),
+                ): _activity_selector(),
+                vol.Required(
+                    CONF_NOTIFY_ON_MOTION, default=values.get(CONF_NOTIFY_ON_MOTION, INHERIT)
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[INHERIT, "on", "off"],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key="notify_on_motion",
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id=step_id, data_schema=schema, errors=errors)

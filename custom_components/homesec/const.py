@@ -1,0 +1,72 @@
+"""Constants of the HomeSec integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "homesec"
+MANUFACTURER: Final = "HomeSec"
+
+# Subentry types (one per clip source).
+SUBENTRY_LOCAL_FOLDER: Final = "local_folder"
+
+# Hub config entry data.
+CONF_STORAGE_PATH: Final = "storage_path"
+
+# Hub options.
+CONF_RETENTION_DAYS: Final = "retention_days"
+CONF_MAX_STORAGE_GB: Final = "max_storage_gb"
+CONF_MAX_CLIPS_IN_FLIGHT: Final = "max_clips_in_flight"
+CONF_MAX_ATTEMPTS: Final = "max_attempts"
+CONF_ALERTS_ENABLED: Final = "alerts_enabled"
+CONF_MIN_RISK_LEVEL: Final = "min_risk_level"
+CONF_NOTIFY_ON_ACTIVITY_TYPES: Final = "notify_on_activity_types"
+CONF_NOTIFY_ON_MOTION: Final = "notify_on_motion"
+CONF_TRIGGER_CLASSES: Final = "trigger_classes"
+CONF_ALERT_HOLD_S: Final = "alert_hold_seconds"
+CONF_NOTIFY_SERVICES: Final = "notify_services"
+CONF_PERSISTENT_NOTIFICATION: Final = "persistent_notification"
+
+# Camera subentry data.
+CONF_FOLDER: Final = "folder"
+CONF_POLL_INTERVAL_S: Final = "poll_interval_seconds"
+CONF_STABLE_TIME_S: Final = "stable_time_seconds"
+CONF_DELETE_AFTER_STORE: Final = "delete_after_store"
+
+DEFAULT_STORAGE_SUBDIR: Final = "homesec"
+DEFAULT_RETENTION_DAYS: Final = 30
+DEFAULT_MAX_STORAGE_GB: Final = 10.0
+DEFAULT_MAX_CLIPS_IN_FLIGHT: Final = 2
+DEFAULT_MAX_ATTEMPTS: Final = 3
+DEFAULT_MIN_RISK_LEVEL: Final = "medium"
+DEFAULT_TRIGGER_CLASSES: Final = ("person",)
+DEFAULT_ALERT_HOLD_S: Final = 60
+DEFAULT_POLL_INTERVAL_S: Final = 1.0
+DEFAULT_STABLE_TIME_S: Final = 2.0
+
+# Where the clip database lives, relative to the HA config dir.
+DB_RELATIVE_PATH: Final = "homesec/homesec.db"
+
+# Bus events (stable, documented payloads).
+EVENT_CLIP_PROCESSED: Final = "homesec_clip_processed"
+EVENT_ALERT: Final = "homesec_alert"
+
+# Event entity event types.
+EVENT_TYPE_CLIP_RECORDED: Final = "clip_recorded"
+EVENT_TYPE_OBJECTS_DETECTED: Final = "objects_detected"
+EVENT_TYPE_ANALYZED: Final = "analyzed"
+EVENT_TYPE_ALERT: Final = "alert"
+EVENT_TYPES: Final = (
+    EVENT_TYPE_CLIP_RECORDED,
+    EVENT_TYPE_OBJECTS_DETECTED,
+    EVENT_TYPE_ANALYZED,
+    EVENT_TYPE_ALERT,
+)
+
+# Repair issue ids.
+ISSUE_FOLDER_UNREADABLE: Final = "folder_unreadable"
+ISSUE_STORAGE_UNWRITABLE: Final = "storage_unwritable"
+
+# Services.
+SERVICE_CLEANUP: Final = "cleanup"
+ATTR_DRY_RUN: Final = "dry_run"

@@ -1,0 +1,1 @@
+"""HomeSec's clip pipeline: models, interfaces and backends. Never imports Home Assistant."""

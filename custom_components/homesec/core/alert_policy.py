@@ -1,0 +1,118 @@
+"""Alert policies: the default threshold policy and the no-op policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .interfaces import AlertPolicy
+from .models import ActivityType, AlertDecision, AnalysisResult, FilterResult, RiskLevel
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicySettings:
+    """Thresholds of the default policy (hub defaults or a camera's effective values)."""
+
+    min_risk_level: RiskLevel = RiskLevel.MEDIUM
+    notify_on_activity_types: frozenset[ActivityType] = frozenset()
+    notify_on_motion: bool = False
+    trigger_classes: frozenset[str] = frozenset({"person"})
+
+    @classmethod
+    def from_config(
+        cls, data: Mapping[str, Any], base: AlertPolicySettings | None = None
+    ) -> AlertPolicySettings:
+        """Build settings from config values; keys that are absent keep `base`'s value.
+
+        Raises ValueError for a risk level or activity type outside the enums.
+        """
+        settings = base or cls()
+        changes: dict[str, Any] = {}
+        if (risk := data.get("min_risk_level")) not in (None, ""):
+            changes["min_risk_level"] = RiskLevel(str(risk).lower())
+        if activities := data.get("notify_on_activity_types"):
+            changes["notify_on_activity_types"] = parse_activity_types(activities)
+        if (motion := data.get("notify_on_motion")) is not None:
+            changes["notify_on_motion"] = bool(motion)
+        if classes := data.get("trigger_classes"):
+            changes["trigger_classes"] = frozenset(str(c) for c in classes)
+        return replace(settings, **changes)
+
+
+def parse_activity_types(values: Iterable[str]) -> frozenset[ActivityType]:
+    """Validate configured activity types against the enum (ValueError names the bad one)."""
+    parsed: set[ActivityType] = set()
+    for value in values:
+        try:
+            parsed.add(ActivityType(str(value).strip().lower()))
+        except ValueError:
+            raise ValueError(f"unknown activity type: {value!r}") from None
+    return frozenset(parsed)
+
+
+class DefaultAlertPolicy(AlertPolicy):
+    """The documented default policy, with per-camera overrides.
+
+    In this order: notify_on_motion -> notify every clip; no analysis -> notify if the filter
+    found a trigger class; risk >= min_risk_level -> notify; activity type listed -> notify;
+    else no alert.
+    """
+
+    def __init__(
+        self,
+        defaults: AlertPolicySettings,
+        per_camera: Mapping[str, AlertPolicySettings] | None = None,
+    ) -> None:
+        self._defaults = defaults
+        self._per_camera = dict(per_camera or {})
+
+    def settings_for(self, camera_id: str) -> AlertPolicySettings:
+        """The effective settings of a camera."""
+        return self._per_camera.get(camera_id, self._defaults)
+
+    def decide(
+        self,
+        camera_id: str,
+        filter_result: FilterResult | None,
+        analysis: AnalysisResult | None,
+    ) -> AlertDecision:
+        s = self.settings_for(camera_id)
+        if s.notify_on_motion:
+            return AlertDecision(True, "notify_on_motion is on: every clip alerts")
+        if analysis is None:
+            if filter_result is not None and filter_result.passthrough:
+                return AlertDecision(True, "no analysis and no object filter: every clip alerts")
+            detected = set(filter_result.detected_classes) if filter_result else set()
+            hits = sorted(detected & s.trigger_classes)
+            if hits:
+                return AlertDecision(
+                    True, f"no analysis; filter detected trigger class(es): {', '.join(hits)}"
+                )
+            return AlertDecision(False, "no analysis and no trigger class detected")
+        if analysis.risk_level >= s.min_risk_level:
+            return AlertDecision(
+                True,
+                f"risk level {analysis.risk_level} >= minimum {s.min_risk_level}",
+            )
+        if analysis.activity_type in s.notify_on_activity_types:
+            return AlertDecision(
+                True, f"activity type {analysis.activity_type} is in notify_on_activity_types"
+            )
+        return AlertDecision(
+            False,
+            f"risk level {analysis.risk_level} < minimum {s.min_risk_level} and activity "
+            f"type {analysis.activity_type} not listed",
+        )
+
+
+class NoopAlertPolicy(AlertPolicy):
+    """Alerting disabled: never notifies."""
+
+    def decide(
+        self,
+        camera_id: str,
+        filter_result: FilterResult | None,
+        analysis: AnalysisResult | None,
+    ) -> AlertDecision:
+        return AlertDecision(False, "alerting is disabled")

@@ -1,0 +1,1 @@
+"""Object filters (behind the ObjectFilter interface)."""

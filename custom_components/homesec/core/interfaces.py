@@ -1,0 +1,131 @@
+"""The small interfaces every pipeline backend implements.
+
+New sources, filters, vision models, storage backends, policies and notifiers drop in behind
+these. Nothing here imports Home Assistant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from .models import (
+    Alert,
+    AlertDecision,
+    AnalysisResult,
+    Clip,
+    FilterResult,
+)
+
+ClipCallback = Callable[[Clip], Awaitable[None]]
+# Creates a long-lived task (Home Assistant passes its own helper so unload cancels it).
+TaskFactory = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
+
+
+def default_task_factory(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """Plain asyncio task creation, for use outside Home Assistant."""
+    return asyncio.get_running_loop().create_task(coro, name=name)
+
+
+class PipelineError(Exception):
+    """An expected failure of a pipeline stage (no traceback is logged for it)."""
+
+    retryable: bool = True
+
+
+class PermanentError(PipelineError):
+    """A failure that retrying cannot fix (bad file, bad configuration)."""
+
+    retryable = False
+
+
+class ClipSource(ABC):
+    """Produces finished clips and hands them to the pipeline."""
+
+    source_type: str
+
+    @abstractmethod
+    async def start(self, on_clip: ClipCallback) -> None:
+        """Start producing clips; each finished clip is awaited through `on_clip`."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop producing clips and release every task, thread and file."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Source-specific health details (no secrets)."""
+        return {}
+
+
+class ObjectFilter(ABC):
+    """Decides what is in a clip by looking at sampled frames."""
+
+    name: str
+
+    @abstractmethod
+    async def detect(self, clip: Clip) -> FilterResult:
+        """Return what the clip holds; raise PipelineError on failure."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release models and worker threads."""
+
+
+class VLMAnalyzer(ABC):
+    """Asks a vision model for a structured analysis of a clip."""
+
+    name: str
+
+    @abstractmethod
+    async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
+        """Return the analysis; raise PipelineError on failure."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients."""
+
+
+class StorageBackend(ABC):
+    """Keeps clips (and their snapshot) somewhere durable."""
+
+    name: str
+
+    @abstractmethod
+    async def put_clip(self, clip: Clip) -> str:
+        """Store the clip file; return its URI."""
+
+    @abstractmethod
+    async def put_snapshot(self, clip: Clip, jpeg: bytes) -> str:
+        """Store the clip's snapshot image; return its URI."""
+
+    @abstractmethod
+    async def delete(self, uri: str) -> int:
+        """Delete a stored object; return the bytes freed (missing is not an error)."""
+
+    @abstractmethod
+    def local_path(self, uri: str) -> Path | None:
+        """The local file behind a URI, when the backend is local."""
+
+
+class AlertPolicy(ABC):
+    """Decides whether a processed clip deserves a notification."""
+
+    @abstractmethod
+    def decide(
+        self,
+        camera_id: str,
+        filter_result: FilterResult | None,
+        analysis: AnalysisResult | None,
+    ) -> AlertDecision:
+        """Return the decision and the reason for it."""
+
+
+class Notifier(ABC):
+    """Delivers an alert to the user."""
+
+    name: str
+
+    @abstractmethod
+    async def send(self, alert: Alert) -> None:
+        """Deliver the alert; raise PipelineError on failure."""

@@ -1,0 +1,55 @@
+"""Small PyAV helpers: probe a clip's duration, grab a keyframe as JPEG.
+
+Blocking functions: call them from a worker thread (`run_in_executor`).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+from PIL import Image
+
+from .interfaces import PermanentError
+
+
+def probe_duration(path: Path) -> float | None:
+    """Duration of a video file in seconds, or None when it cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return float(container.duration) / 1_000_000
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+    return None
+
+
+def keyframe_jpeg(path: Path, max_side: int = 1280, quality: int = 80) -> bytes:
+    """A JPEG of the keyframe nearest the middle of the clip.
+
+    Raises PermanentError when the file holds no decodable video.
+    """
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise PermanentError(f"{path.name} has no video stream")
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            if container.duration and container.duration > 2_000_000:
+                container.seek(container.duration // 2, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                width, height = frame.width, frame.height
+                scale = min(1.0, max_side / max(width, height))
+                out_w = max(2, int(width * scale) // 2 * 2)
+                out_h = max(2, int(height * scale) // 2 * 2)
+                image: Image.Image = frame.to_image(width=out_w, height=out_h)
+                buffer = io.BytesIO()
+                image.save(buffer, format="JPEG", quality=quality)
+                return buffer.getvalue()
+    except av.FFmpegError as err:
+        raise PermanentError(f"cannot decode {path.name}: {err}") from err
+    raise PermanentError(f"{path.name} holds no decodable frame")

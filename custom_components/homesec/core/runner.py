@@ -1,0 +1,537 @@
+"""The clip pipeline runner.
+
+ClipSource -> (upload || filter) -> VLM (by run mode) -> alert policy -> notifiers (parallel)
+
+Bounded concurrency (clips in flight and per-stage workers), per-stage retries with
+exponential backoff, an event in the store for every stage attempt, and resumable state: a clip
+that was queued or mid-pipeline when Home Assistant stopped is picked up again on start and
+continues from the last stage it finished, so it completes exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from .alert_policy import AlertPolicySettings
+from .interfaces import (
+    AlertPolicy,
+    Notifier,
+    ObjectFilter,
+    PipelineError,
+    StorageBackend,
+    TaskFactory,
+    VLMAnalyzer,
+    default_task_factory,
+)
+from .models import (
+    Alert,
+    Clip,
+    ClipEvent,
+    ClipEventType,
+    ClipState,
+    ClipStatus,
+    FilterResult,
+    VLMRunMode,
+)
+from .store import ClipStore
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+SnapshotMaker = Callable[[Clip], Awaitable[bytes | None]]
+
+
+class PipelineListener(Protocol):
+    """Receives progress of every clip (the Home Assistant glue implements it)."""
+
+    def clip_updated(self, state: ClipState, stage: str) -> None:
+        """Called on the event loop after `stage` finished for a clip.
+
+        Stages: clip_recorded, objects_detected, analyzed, alert, finished.
+        """
+
+    def counters_changed(self) -> None:
+        """Called on the event loop when clips queued or in flight changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """Attempts and exponential backoff of one stage."""
+
+    max_attempts: int = 3
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Backoff before attempt `attempt + 1` (with up to 10% jitter)."""
+        delay = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+        return delay * (1.0 + random.random() * 0.1)  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """Concurrency and retry settings of the runner."""
+
+    max_clips_in_flight: int = 2
+    upload_workers: int = 2
+    filter_workers: int = 1
+    vlm_workers: int = 1
+    notify_workers: int = 4
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPipelineSettings:
+    """Per-camera pipeline behaviour."""
+
+    vlm_run_mode: VLMRunMode = VLMRunMode.TRIGGER_ONLY
+    alert: AlertPolicySettings = field(default_factory=AlertPolicySettings)
+    delete_source_after_store: bool = False
+
+
+class ClipPipeline:
+    """Runs clips through the stages; owns the in-flight tasks."""
+
+    def __init__(
+        self,
+        *,
+        store: ClipStore,
+        storage: StorageBackend,
+        filters: Callable[[str], ObjectFilter],
+        vlm: VLMAnalyzer | None,
+        policy: AlertPolicy,
+        notifiers: Sequence[Notifier],
+        settings: PipelineSettings,
+        camera_settings: Callable[[str], CameraPipelineSettings],
+        snapshot: SnapshotMaker,
+        listener: PipelineListener,
+        create_task: TaskFactory | None = None,
+    ) -> None:
+        self._store = store
+        self._storage = storage
+        self._filters = filters
+        self._vlm = vlm
+        self._policy = policy
+        self._notifiers = list(notifiers)
+        self._settings = settings
+        self._camera_settings = camera_settings
+        self._snapshot = snapshot
+        self._listener = listener
+        self._create_task: TaskFactory = create_task or default_task_factory
+        self._in_flight = asyncio.Semaphore(settings.max_clips_in_flight)
+        self._stage_limits: dict[str, asyncio.Semaphore] = {
+            "upload": asyncio.Semaphore(settings.upload_workers),
+            "filter": asyncio.Semaphore(settings.filter_workers),
+            "vlm": asyncio.Semaphore(settings.vlm_workers),
+            "notify": asyncio.Semaphore(settings.notify_workers),
+        }
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: set[str] = set()
+        self._stopped = False
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+
+    # -- public API ------------------------------------------------------------------
+
+    @property
+    def clips_in_flight(self) -> int:
+        """Clips currently being processed."""
+        return len(self._running)
+
+    @property
+    def clips_queued(self) -> int:
+        """Clips accepted but waiting for a free slot."""
+        return len(self._tasks) - len(self._running)
+
+    async def submit(self, clip: Clip) -> bool:
+        """Accept a new clip. False when the clip id is already known (duplicate)."""
+        if self._stopped:
+            return False
+        now = datetime.now(UTC)
+        state = ClipState(
+            clip_id=clip.clip_id,
+            camera_id=clip.camera_id,
+            camera_name=clip.camera_name,
+            source_type=clip.source_type,
+            source_path=str(clip.path),
+            status=ClipStatus.QUEUED,
+            start_ts=clip.start_ts,
+            end_ts=clip.end_ts,
+            created_at=now,
+            updated_at=now,
+            metadata=dict(clip.metadata),
+        )
+        if not await self._store.insert_state_if_new(state):
+            _LOGGER.debug("Clip %s already known; not processed again", clip.clip_id)
+            return False
+        await self._event(
+            clip.clip_id,
+            ClipEventType.CLIP_RECORDED,
+            data={"camera": clip.camera_name, "path": str(clip.path), "source": clip.source_type},
+        )
+        self._listener.clip_updated(state, "clip_recorded")
+        self._schedule(state)
+        return True
+
+    async def resume_unfinished(self) -> int:
+        """Pick up clips that were queued or mid-pipeline when the runner last stopped."""
+        states = await self._store.unfinished_states()
+        for state in states:
+            if state.clip_id in self._tasks:
+                continue
+            await self._event(
+                state.clip_id, ClipEventType.CLIP_RESUMED, data={"status": state.status.value}
+            )
+            self._schedule(state)
+        if states:
+            _LOGGER.info("Resuming %s unfinished clip(s)", len(states))
+        return len(states)
+
+    async def stop(self) -> None:
+        """Cancel every in-flight clip; their state stays resumable."""
+        self._stopped = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def wait_idle(self) -> None:
+        """Wait until no clip is queued or in flight (used by tests and services)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    # -- processing ------------------------------------------------------------------
+
+    def _schedule(self, state: ClipState) -> None:
+        task = self._create_task(self._process(state), f"homesec clip {state.clip_id}")
+        self._tasks[state.clip_id] = task
+        task.add_done_callback(functools.partial(self._task_done, state.clip_id))
+        self._listener.counters_changed()
+
+    def _task_done(self, clip_id: str, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(clip_id, None)
+        self._listener.counters_changed()
+
+    async def _process(self, state: ClipState) -> None:
+        async with self._in_flight:
+            self._running.add(state.clip_id)
+            self._listener.counters_changed()
+            try:
+                await self._run_stages(state)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                _LOGGER.exception("Unexpected error processing clip %s", state.clip_id)
+                self._record_error(f"{state.camera_name}: {err}")
+                state.status = ClipStatus.ERROR
+                state.error = f"internal error: {err}"
+                await self._save(state)
+                self._listener.clip_updated(state, "finished")
+            finally:
+                self._running.discard(state.clip_id)
+
+    async def _run_stages(self, state: ClipState) -> None:
+        clip = state.to_clip()
+        camera = self._camera_settings(clip.camera_id)
+
+        # Stage 1: upload in parallel with the filter. An upload failure never blocks alerts.
+        upload_task = (
+            None if state.upload_done else asyncio.ensure_future(self._upload(state, clip))
+        )
+        try:
+            if state.filter_result is None:
+                filter_result = await self._run_filter(state, clip)
+                if filter_result is None:
+                    if upload_task is not None:
+                        await upload_task
+                    state.status = ClipStatus.ERROR
+                    await self._save(state)
+                    self._listener.clip_updated(state, "finished")
+                    return
+                self._listener.clip_updated(state, "objects_detected")
+            if upload_task is not None:
+                await upload_task
+        except BaseException:
+            if upload_task is not None and not upload_task.done():
+                upload_task.cancel()
+            raise
+        filter_result = state.filter_result
+        assert filter_result is not None
+
+        # Stage 2: the vision model, by run mode.
+        if not state.vlm_done:
+            await self._run_vlm(state, clip, camera, filter_result)
+            if state.analysis is not None:
+                self._listener.clip_updated(state, "analyzed")
+
+        # Stage 3: the alert decision.
+        if state.alert_decision is None:
+            state.alert_decision = self._policy.decide(
+                clip.camera_id, filter_result, state.analysis
+            )
+            await self._event(
+                clip.clip_id,
+                ClipEventType.ALERT_DECISION_MADE,
+                data=state.alert_decision.to_dict(),
+            )
+            await self._save(state)
+
+        # Stage 4: notifiers in parallel, each retried on its own.
+        if state.alert_decision.notify and not state.notified:
+            self._listener.clip_updated(state, "alert")
+            await self._notify(state, clip)
+        state.notified = state.alert_decision.notify
+        state.status = ClipStatus.DONE
+        await self._save(state)
+        self._listener.clip_updated(state, "finished")
+        if camera.delete_source_after_store and state.upload_done and state.clip_uri:
+            await self._delete_source(clip.path)
+
+    async def _upload(self, state: ClipState, clip: Clip) -> None:
+        uri = await self._attempts(
+            "upload",
+            clip,
+            lambda: self._storage.put_clip(clip),
+            ClipEventType.UPLOAD_STARTED,
+            ClipEventType.UPLOAD_COMPLETED,
+            ClipEventType.UPLOAD_FAILED,
+            success_data=lambda u: {"uri": u},
+        )
+        if uri is not None:
+            state.clip_uri = uri
+            state.upload_done = True
+            if state.status is ClipStatus.QUEUED:
+                state.status = ClipStatus.UPLOADED
+            await self._save(state)
+
+    async def _run_filter(self, state: ClipState, clip: Clip) -> FilterResult | None:
+        object_filter = self._filters(clip.camera_id)
+        result = await self._attempts(
+            "filter",
+            clip,
+            lambda: object_filter.detect(clip),
+            ClipEventType.FILTER_STARTED,
+            ClipEventType.FILTER_COMPLETED,
+            ClipEventType.FILTER_FAILED,
+            success_data=lambda r: {
+                "detected_classes": list(r.detected_classes),
+                "frames_sampled": r.frames_sampled,
+                "model": r.model,
+            },
+        )
+        if result is None:
+            state.error = "object filter failed"
+            return None
+        state.filter_result = result
+        state.status = ClipStatus.FILTERED
+        await self._store_snapshot(state, clip, result)
+        await self._save(state)
+        return result
+
+    async def _store_snapshot(self, state: ClipState, clip: Clip, result: FilterResult) -> None:
+        """Keep the best frame (or a keyframe) as the clip's snapshot; best effort."""
+        try:
+            jpeg = result.best_frame_jpeg or await self._snapshot(clip)
+            if jpeg is None:
+                return
+            uri = await self._storage.put_snapshot(clip, jpeg)
+        except (PipelineError, OSError) as err:
+            _LOGGER.warning("No snapshot for clip %s: %s", clip.clip_id, err)
+            return
+        state.snapshot_uri = uri
+        path = self._storage.local_path(uri)
+        state.snapshot_path = str(path) if path else None
+
+    async def _run_vlm(
+        self,
+        state: ClipState,
+        clip: Clip,
+        camera: CameraPipelineSettings,
+        filter_result: FilterResult,
+    ) -> None:
+        skip_reason: str | None = None
+        if self._vlm is None:
+            skip_reason = "vlm_not_configured"
+        elif camera.vlm_run_mode is VLMRunMode.NEVER:
+            skip_reason = "run_mode_never"
+        elif camera.vlm_run_mode is VLMRunMode.TRIGGER_ONLY and not filter_result.has_trigger(
+            camera.alert.trigger_classes
+        ):
+            skip_reason = "no_trigger_class"
+        if skip_reason is not None or self._vlm is None:
+            state.analysis_skipped_reason = skip_reason
+            await self._event(clip.clip_id, ClipEventType.VLM_SKIPPED, data={"reason": skip_reason})
+        else:
+            vlm = self._vlm
+            analysis = await self._attempts(
+                "vlm",
+                clip,
+                lambda: vlm.analyze(clip, filter_result),
+                ClipEventType.VLM_STARTED,
+                ClipEventType.VLM_COMPLETED,
+                ClipEventType.VLM_FAILED,
+                success_data=lambda a: {
+                    "risk_level": a.risk_level.value,
+                    "activity_type": a.activity_type.value,
+                    "prompt_tokens": a.prompt_tokens,
+                    "completion_tokens": a.completion_tokens,
+                },
+            )
+            state.analysis = analysis
+            if analysis is None:
+                state.analysis_skipped_reason = "vlm_failed"
+            else:
+                state.status = ClipStatus.ANALYZED
+        state.vlm_done = True
+        await self._save(state)
+
+    async def _notify(self, state: ClipState, clip: Clip) -> None:
+        assert state.alert_decision is not None
+        alert = build_alert(state, self._storage)
+
+        async def send(notifier: Notifier) -> None:
+            await self._attempts(
+                "notify",
+                clip,
+                lambda: notifier.send(alert),
+                None,
+                ClipEventType.NOTIFICATION_SENT,
+                ClipEventType.NOTIFICATION_FAILED,
+                event_data={"notifier": notifier.name},
+            )
+
+        await asyncio.gather(*(send(n) for n in self._notifiers))
+
+    async def _attempts(
+        self,
+        stage: str,
+        clip: Clip,
+        func: Callable[[], Awaitable[_T]],
+        started: ClipEventType | None,
+        completed: ClipEventType,
+        failed: ClipEventType,
+        *,
+        success_data: Callable[[_T], dict[str, Any]] | None = None,
+        event_data: Mapping[str, Any] | None = None,
+    ) -> _T | None:
+        """Run one stage with retries; an event per attempt. None when every attempt failed."""
+        retry = self._settings.retry
+        extra = dict(event_data or {})
+        for attempt in range(1, retry.max_attempts + 1):
+            if started is not None:
+                await self._event(clip.clip_id, started, attempt=attempt, data=extra)
+            begin = time.monotonic()
+            try:
+                async with self._stage_limits[stage]:
+                    result = await func()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                duration_ms = int((time.monotonic() - begin) * 1000)
+                expected = isinstance(err, PipelineError | OSError | TimeoutError)
+                retryable = not isinstance(err, PipelineError) or err.retryable
+                will_retry = retryable and attempt < retry.max_attempts
+                await self._event(
+                    clip.clip_id,
+                    failed,
+                    attempt=attempt,
+                    will_retry=will_retry,
+                    error_type=type(err).__name__,
+                    error_message=str(err) or type(err).__name__,
+                    duration_ms=duration_ms,
+                    data=extra,
+                )
+                if will_retry:
+                    _LOGGER.debug(
+                        "%s of clip %s failed (attempt %s): %s", stage, clip.clip_id, attempt, err
+                    )
+                    await asyncio.sleep(retry.delay(attempt))
+                    continue
+                message = f"{stage} failed for {clip.camera_name} clip {clip.clip_id}: {err}"
+                self._record_error(message)
+                if expected:
+                    _LOGGER.warning("%s", message)
+                else:
+                    _LOGGER.error("%s", message, exc_info=err)
+                return None
+            duration_ms = int((time.monotonic() - begin) * 1000)
+            data = dict(extra)
+            if success_data is not None:
+                data.update(success_data(result))
+            await self._event(
+                clip.clip_id, completed, attempt=attempt, duration_ms=duration_ms, data=data
+            )
+            return result
+        return None  # pragma: no cover - the loop always returns
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _record_error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_at = datetime.now(UTC)
+
+    async def _event(
+        self,
+        clip_id: str,
+        event_type: ClipEventType,
+        *,
+        attempt: int | None = None,
+        will_retry: bool | None = None,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        duration_ms: int | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        await self._store.add_event(
+            ClipEvent(
+                clip_id=clip_id,
+                event_type=event_type,
+                timestamp=datetime.now(UTC),
+                attempt=attempt,
+                will_retry=will_retry,
+                error_type=error_type,
+                error_message=error_message,
+                duration_ms=duration_ms,
+                data=dict(data or {}),
+            )
+        )
+
+    async def _save(self, state: ClipState) -> None:
+        await self._store.upsert_state(state)
+
+    async def _delete_source(self, path: Path) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, path.unlink)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            _LOGGER.warning("Could not delete source file %s: %s", path, err)
+
+
+def build_alert(state: ClipState, storage: StorageBackend) -> Alert:
+    """The notifier-facing view of a processed clip."""
+    assert state.alert_decision is not None
+    return Alert(
+        clip_id=state.clip_id,
+        camera_id=state.camera_id,
+        camera_name=state.camera_name,
+        start_ts=state.start_ts,
+        reason=state.alert_decision.reason,
+        detected_classes=state.filter_result.detected_classes if state.filter_result else (),
+        analysis=state.analysis,
+        clip_path=storage.local_path(state.clip_uri) if state.clip_uri else None,
+        snapshot_path=Path(state.snapshot_path) if state.snapshot_path else None,
+        clip_uri=state.clip_uri,
+        snapshot_uri=state.snapshot_uri,
+    )

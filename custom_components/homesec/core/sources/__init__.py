@@ -1,0 +1,1 @@
+"""Clip sources (behind the ClipSource interface)."""

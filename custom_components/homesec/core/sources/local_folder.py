@@ -1,0 +1,194 @@
+"""Watched-folder source.
+
+Polls a folder (polling works on network shares, where inotify does not), and hands a video
+file over once its size and modification time have not changed for `stable_time_s`. The clip
+id is derived from the file's path, size and mtime, so the pipeline's store dedupes a file
+across restarts while a new file written under the same name is a new clip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..interfaces import ClipCallback, ClipSource, TaskFactory, default_task_factory
+from ..media import probe_duration
+from ..models import Clip
+from ..storage.local import safe_name
+
+_LOGGER = logging.getLogger(__name__)
+
+SOURCE_TYPE = "local_folder"
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".webm", ".3gp"}
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    size: int
+    mtime_ns: int
+    stable_since: float
+
+
+def make_clip_id(camera_id: str, rel_path: str, size: int, mtime_ns: int) -> str:
+    """Stable id of one version of one file."""
+    digest = hashlib.sha1(  # noqa: S324 - an identifier, not security
+        f"{camera_id}|{rel_path}|{size}|{mtime_ns}".encode()
+    ).hexdigest()[:10]
+    stem = safe_name(Path(rel_path).stem)[:40]
+    return f"{stem}-{digest}"
+
+
+def scan_folder(folder: Path, extensions: frozenset[str]) -> dict[str, tuple[int, int]]:
+    """Video files directly in `folder`: name -> (size, mtime_ns). Hidden files are skipped."""
+    found: dict[str, tuple[int, int]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=True):
+                continue
+            if os.path.splitext(entry.name)[1].lower() not in extensions:
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=True)
+            except FileNotFoundError:
+                continue
+            found[entry.name] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+class LocalFolderSource(ClipSource):
+    """Emits stable video files appearing in a folder."""
+
+    source_type = SOURCE_TYPE
+
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        camera_name: str,
+        folder: Path,
+        poll_interval_s: float = 1.0,
+        stable_time_s: float = 2.0,
+        extensions: frozenset[str] = VIDEO_EXTENSIONS,
+        create_task: TaskFactory = default_task_factory,
+    ) -> None:
+        self._camera_id = camera_id
+        self._camera_name = camera_name
+        self._folder = folder
+        self._poll_interval_s = poll_interval_s
+        self._stable_time_s = stable_time_s
+        self._extensions = extensions
+        self._create_task = create_task
+        self._pending: dict[str, _Pending] = {}
+        self._emitted: dict[str, tuple[int, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.healthy = True
+        self.last_error: str | None = None
+        self.last_scan: datetime | None = None
+        self.clips_emitted = 0
+
+    async def start(self, on_clip: ClipCallback) -> None:
+        self._task = self._create_task(
+            self._run(on_clip), f"homesec folder watcher {self._camera_name}"
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "folder": str(self._folder),
+            "healthy": self.healthy,
+            "last_error": self.last_error,
+            "last_scan": self.last_scan.isoformat() if self.last_scan else None,
+            "files_pending": len(self._pending),
+            "clips_emitted": self.clips_emitted,
+        }
+
+    async def _run(self, on_clip: ClipCallback) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                found = await loop.run_in_executor(
+                    None, scan_folder, self._folder, self._extensions
+                )
+            except OSError as err:
+                if self.healthy:
+                    _LOGGER.warning(
+                        "Camera %s: cannot read folder %s: %s",
+                        self._camera_name,
+                        self._folder,
+                        err.strerror or err,
+                    )
+                self.healthy = False
+                self.last_error = f"cannot read folder {self._folder}: {err.strerror or err}"
+            else:
+                if not self.healthy:
+                    _LOGGER.info(
+                        "Camera %s: folder %s readable again", self._camera_name, self._folder
+                    )
+                self.healthy = True
+                self.last_error = None
+                self.last_scan = datetime.now(UTC)
+                for name in self._stable_files(found):
+                    await self._emit(name, found[name], on_clip)
+            await asyncio.sleep(self._poll_interval_s)
+
+    def _stable_files(self, found: dict[str, tuple[int, int]]) -> list[str]:
+        """Update the pending table; return the names that just became stable."""
+        now = time.monotonic()
+        ready: list[str] = []
+        for name in list(self._pending):
+            if name not in found:
+                del self._pending[name]
+        for name, (size, mtime_ns) in found.items():
+            if self._emitted.get(name) == (size, mtime_ns):
+                continue
+            pending = self._pending.get(name)
+            if pending is None or (pending.size, pending.mtime_ns) != (size, mtime_ns):
+                self._pending[name] = _Pending(size, mtime_ns, now)
+                continue
+            if size > 0 and now - pending.stable_since >= self._stable_time_s:
+                ready.append(name)
+        return sorted(ready, key=lambda n: found[n][1])
+
+    async def _emit(self, name: str, stat: tuple[int, int], on_clip: ClipCallback) -> None:
+        size, mtime_ns = stat
+        path = self._folder / name
+        duration = await asyncio.get_running_loop().run_in_executor(None, probe_duration, path)
+        end_ts = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+        clip = Clip(
+            clip_id=make_clip_id(self._camera_id, name, size, mtime_ns),
+            camera_id=self._camera_id,
+            camera_name=self._camera_name,
+            source_type=SOURCE_TYPE,
+            path=path,
+            start_ts=end_ts - timedelta(seconds=duration or 0.0),
+            end_ts=end_ts,
+            metadata={"file_name": name, "size_bytes": size, "duration_s": duration},
+        )
+        self._pending.pop(name, None)
+        self._emitted[name] = stat
+        try:
+            await on_clip(clip)
+        except Exception as err:  # noqa: BLE001 - keep the file for the next scan
+            del self._emitted[name]
+            self.last_error = f"could not queue {name}: {err}"
+            _LOGGER.warning(
+                "Camera %s: could not queue %s, will retry: %s", self._camera_name, name, err
+            )
+            return
+        self.clips_emitted += 1

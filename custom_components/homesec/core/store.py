@@ -1,0 +1,419 @@
+"""SQLite store for clip states and the append-only clip event history.
+
+Every call runs on one dedicated worker thread (SQLite connections are not shared between
+threads), so the asyncio event loop never waits on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .models import (
+    AlertDecision,
+    AnalysisResult,
+    ClipEvent,
+    ClipEventType,
+    ClipState,
+    ClipStatus,
+    FilterResult,
+)
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+SCHEMA_VERSION = 2
+
+# Each migration brings the schema from version N-1 to N (index N-1 in this list).
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE clip_states (
+            clip_id TEXT PRIMARY KEY,
+            camera_id TEXT NOT NULL,
+            camera_name TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            status TEXT NOT NULL,
+            start_ts TEXT NOT NULL,
+            end_ts TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            clip_uri TEXT,
+            snapshot_uri TEXT,
+            filter_result TEXT,
+            analysis TEXT,
+            alert_decision TEXT,
+            notified INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+        """CREATE TABLE clip_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            clip_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            attempt INTEGER,
+            will_retry INTEGER,
+            error_type TEXT,
+            error_message TEXT,
+            duration_ms INTEGER,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX idx_clip_events_clip ON clip_events (clip_id, id)",
+        "CREATE INDEX idx_clip_states_status ON clip_states (status)",
+    ),
+    (
+        "ALTER TABLE clip_states ADD COLUMN snapshot_path TEXT",
+        "ALTER TABLE clip_states ADD COLUMN analysis_skipped_reason TEXT",
+        "ALTER TABLE clip_states ADD COLUMN upload_done INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE clip_states ADD COLUMN vlm_done INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX idx_clip_states_camera_time ON clip_states (camera_id, start_ts)",
+    ),
+)
+
+_STATE_COLUMNS = (
+    "clip_id",
+    "camera_id",
+    "camera_name",
+    "source_type",
+    "source_path",
+    "status",
+    "start_ts",
+    "end_ts",
+    "created_at",
+    "updated_at",
+    "metadata",
+    "clip_uri",
+    "snapshot_uri",
+    "snapshot_path",
+    "filter_result",
+    "analysis",
+    "analysis_skipped_reason",
+    "alert_decision",
+    "notified",
+    "error",
+    "upload_done",
+    "vlm_done",
+)
+
+
+class StoreError(Exception):
+    """The database could not be opened or written."""
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+class ClipStore:
+    """Async facade over a SQLite file; all I/O on a single worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="homesec-store")
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> Path:
+        """Location of the database file."""
+        return self._path
+
+    async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, func, *args)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (creating if needed) and migrate the database."""
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate(conn)
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"cannot open clip database {self._path}: {err}") from err
+        self._conn = conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"clip database schema version {version} is newer than this HomeSec "
+                f"({SCHEMA_VERSION}); upgrade HomeSec"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            _LOGGER.debug("Migrating clip database to schema version %s", target)
+            conn.execute("BEGIN")
+            try:
+                for statement in _MIGRATIONS[target - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        """Close the database and stop the worker thread."""
+        if self._conn is not None:
+            await self._run(self._conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("clip database is not open")
+        return self._conn
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return await self._run(lambda: int(self._db().execute("PRAGMA user_version").fetchone()[0]))
+
+    # -- clip states -------------------------------------------------------------------
+
+    async def upsert_state(self, state: ClipState) -> None:
+        """Insert or replace the full state row of a clip."""
+        await self._run(self._upsert_state, state)
+
+    def _upsert_state(self, state: ClipState) -> None:
+        state.updated_at = datetime.now(UTC)
+        values = (
+            state.clip_id,
+            state.camera_id,
+            state.camera_name,
+            state.source_type,
+            state.source_path,
+            state.status.value,
+            _ts(state.start_ts),
+            _ts(state.end_ts),
+            _ts(state.created_at),
+            _ts(state.updated_at),
+            _json(state.metadata) or "{}",
+            state.clip_uri,
+            state.snapshot_uri,
+            state.snapshot_path,
+            _json(state.filter_result.to_dict()) if state.filter_result else None,
+            _json(state.analysis.to_dict()) if state.analysis else None,
+            state.analysis_skipped_reason,
+            _json(state.alert_decision.to_dict()) if state.alert_decision else None,
+            int(state.notified),
+            state.error,
+            int(state.upload_done),
+            int(state.vlm_done),
+        )
+        placeholders = ",".join("?" * len(_STATE_COLUMNS))
+        self._db().execute(
+            f"INSERT OR REPLACE INTO clip_states ({','.join(_STATE_COLUMNS)}) "
+            f"VALUES ({placeholders})",
+            values,
+        )
+
+    async def insert_state_if_new(self, state: ClipState) -> bool:
+        """Insert a new clip; False when the clip id is already known (dedupe)."""
+        return await self._run(self._insert_if_new, state)
+
+    def _insert_if_new(self, state: ClipState) -> bool:
+        db = self._db()
+        if db.execute("SELECT 1 FROM clip_states WHERE clip_id = ?", (state.clip_id,)).fetchone():
+            return False
+        self._upsert_state(state)
+        return True
+
+    async def get_state(self, clip_id: str) -> ClipState | None:
+        """The state of one clip, or None."""
+        return await self._run(self._get_state, clip_id)
+
+    def _get_state(self, clip_id: str) -> ClipState | None:
+        row = (
+            self._db()
+            .execute(
+                f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states WHERE clip_id = ?",
+                (clip_id,),
+            )
+            .fetchone()
+        )
+        return _row_to_state(row) if row else None
+
+    async def has_clip(self, clip_id: str) -> bool:
+        """True when a clip id was ever recorded (survives restarts)."""
+        return await self._run(
+            lambda: (
+                self._db()
+                .execute("SELECT 1 FROM clip_states WHERE clip_id = ?", (clip_id,))
+                .fetchone()
+                is not None
+            )
+        )
+
+    async def known_source_paths(self, camera_id: str) -> set[str]:
+        """Source paths already recorded for a camera (for sources that dedupe by path)."""
+        return await self._run(self._known_source_paths, camera_id)
+
+    def _known_source_paths(self, camera_id: str) -> set[str]:
+        rows = self._db().execute(
+            "SELECT source_path FROM clip_states WHERE camera_id = ?", (camera_id,)
+        )
+        return {str(r[0]) for r in rows}
+
+    async def unfinished_states(self) -> list[ClipState]:
+        """Clips that were queued or mid-pipeline (to resume after a restart)."""
+        return await self._run(self._unfinished)
+
+    def _unfinished(self) -> list[ClipState]:
+        finished = tuple(s.value for s in ClipStatus if s.finished)
+        rows = self._db().execute(
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
+            f"WHERE status NOT IN ({','.join('?' * len(finished))}) ORDER BY start_ts",
+            finished,
+        )
+        return [_row_to_state(r) for r in rows]
+
+    async def recent_states(self, camera_id: str | None = None, limit: int = 20) -> list[ClipState]:
+        """Newest clips first, optionally for one camera."""
+        return await self._run(self._recent, camera_id, limit)
+
+    def _recent(self, camera_id: str | None, limit: int) -> list[ClipState]:
+        cols = ",".join(_STATE_COLUMNS)
+        if camera_id is None:
+            rows = self._db().execute(
+                f"SELECT {cols} FROM clip_states ORDER BY start_ts DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = self._db().execute(
+                f"SELECT {cols} FROM clip_states WHERE camera_id = ? "
+                "ORDER BY start_ts DESC LIMIT ?",
+                (camera_id, limit),
+            )
+        return [_row_to_state(r) for r in rows]
+
+    async def count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
+        """(clips, alerts) of a camera whose clip started at or after `since`."""
+        return await self._run(self._count_since, camera_id, since)
+
+    def _count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
+        row = (
+            self._db()
+            .execute(
+                "SELECT COUNT(*), COALESCE(SUM(json_extract(alert_decision, '$.notify')), 0) "
+                "FROM clip_states WHERE camera_id = ? AND start_ts >= ?",
+                (camera_id, _ts(since)),
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1])
+
+    async def retention_candidates(self) -> list[ClipState]:
+        """Done clips that still hold stored media, oldest first."""
+        return await self._run(self._retention_candidates)
+
+    def _retention_candidates(self) -> list[ClipState]:
+        rows = self._db().execute(
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
+            "WHERE status IN (?, ?) AND clip_uri IS NOT NULL ORDER BY start_ts",
+            (ClipStatus.DONE.value, ClipStatus.ERROR.value),
+        )
+        return [_row_to_state(r) for r in rows]
+
+    # -- events --------------------------------------------------------------------------
+
+    async def add_event(self, event: ClipEvent) -> None:
+        """Append one event to a clip's history."""
+        await self._run(self._add_event, event)
+
+    def _add_event(self, event: ClipEvent) -> None:
+        self._db().execute(
+            "INSERT INTO clip_events (clip_id, event_type, timestamp, attempt, will_retry, "
+            "error_type, error_message, duration_ms, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                event.clip_id,
+                event.event_type.value,
+                _ts(event.timestamp),
+                event.attempt,
+                None if event.will_retry is None else int(event.will_retry),
+                event.error_type,
+                event.error_message,
+                event.duration_ms,
+                _json(event.data) or "{}",
+            ),
+        )
+
+    async def events(self, clip_id: str) -> list[ClipEvent]:
+        """A clip's history, oldest first."""
+        return await self._run(self._events, clip_id)
+
+    def _events(self, clip_id: str) -> list[ClipEvent]:
+        rows = self._db().execute(
+            "SELECT clip_id, event_type, timestamp, attempt, will_retry, error_type, "
+            "error_message, duration_ms, data FROM clip_events WHERE clip_id = ? ORDER BY id",
+            (clip_id,),
+        )
+        return [
+            ClipEvent(
+                clip_id=r[0],
+                event_type=ClipEventType(r[1]),
+                timestamp=_parse_ts(r[2]),
+                attempt=r[3],
+                will_retry=None if r[4] is None else bool(r[4]),
+                error_type=r[5],
+                error_message=r[6],
+                duration_ms=r[7],
+                data=json.loads(r[8]),
+            )
+            for r in rows
+        ]
+
+
+def _loads(value: str | None) -> dict[str, Any] | None:
+    return None if value is None else dict(json.loads(value))
+
+
+def _row_to_state(row: sqlite3.Row) -> ClipState:
+    filter_data = _loads(row["filter_result"])
+    analysis_data = _loads(row["analysis"])
+    decision_data = _loads(row["alert_decision"])
+    return ClipState(
+        clip_id=row["clip_id"],
+        camera_id=row["camera_id"],
+        camera_name=row["camera_name"],
+        source_type=row["source_type"],
+        source_path=row["source_path"],
+        status=ClipStatus(row["status"]),
+        start_ts=_parse_ts(row["start_ts"]),
+        end_ts=_parse_ts(row["end_ts"]),
+        created_at=_parse_ts(row["created_at"]),
+        updated_at=_parse_ts(row["updated_at"]),
+        metadata=_loads(row["metadata"]) or {},
+        clip_uri=row["clip_uri"],
+        snapshot_uri=row["snapshot_uri"],
+        snapshot_path=row["snapshot_path"],
+        filter_result=FilterResult.from_dict(filter_data) if filter_data else None,
+        analysis=AnalysisResult.from_dict(analysis_data) if analysis_data else None,
+        analysis_skipped_reason=row["analysis_skipped_reason"],
+        alert_decision=AlertDecision.from_dict(decision_data) if decision_data else None,
+        notified=bool(row["notified"]),
+        error=row["error"],
+        upload_done=bool(row["upload_done"]),
+        vlm_done=bool(row["vlm_done"]),
+    )

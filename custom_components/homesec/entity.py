@@ -1,0 +1,66 @@
+"""Base entities: one device per camera (subentry) and one hub device."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+
+from .const import DOMAIN, MANUFACTURER
+from .core.models import ClipState
+from .hub import CameraRuntime, HomeSecHub
+
+
+def hub_device_info(hub: HomeSecHub) -> DeviceInfo:
+    """The hub device."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, hub.entry.entry_id)},
+        name="HomeSec",
+        manufacturer=MANUFACTURER,
+        model="Clip pipeline",
+        sw_version=hub.sw_version,
+    )
+
+
+class HomeSecCameraEntity(Entity):
+    """An entity of one camera; updated by the pipeline (push, no polling)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: HomeSecHub, camera: CameraRuntime, key: str) -> None:
+        self.hub = hub
+        self.camera = camera
+        self._attr_unique_id = f"{camera.subentry_id}_{key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, camera.subentry_id)},
+            name=camera.name,
+            manufacturer=MANUFACTURER,
+            model=camera.source_type.replace("_", " ").capitalize() + " camera",
+            via_device=(DOMAIN, hub.entry.entry_id),
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the camera's updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.camera.add_listener(self._handle_camera_update))
+
+    def _handle_camera_update(self, stage: str, state: ClipState) -> None:
+        """Refresh from the camera state; subclasses may react to the stage."""
+        self.async_write_ha_state()
+
+
+class HomeSecHubEntity(Entity):
+    """An entity of the hub device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: HomeSecHub, key: str) -> None:
+        self.hub = hub
+        self._attr_unique_id = f"{hub.entry.entry_id}_{key}"
+        self._attr_device_info = hub_device_info(hub)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the pipeline's counters."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.add_hub_listener(self.async_write_ha_state))

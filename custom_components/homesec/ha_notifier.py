@@ -1,0 +1,81 @@
+"""The `ha_notify` notifiers: Home Assistant notify services and persistent notifications.
+
+Each notify service is its own Notifier, so the runner retries each one on its own and a
+broken phone never re-sends to the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from homeassistant.components import persistent_notification
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
+
+from .core.interfaces import Notifier, PermanentError, PipelineError
+from .core.models import Alert
+from .core.payload import MediaLinks, alert_message, alert_title
+
+NOTIFY_DOMAIN = "notify"
+LinksFor = Callable[[Alert], MediaLinks]
+
+
+class NotifyServiceNotifier(Notifier):
+    """Calls one `notify.*` service, with the snapshot attached as the mobile apps expect."""
+
+    def __init__(self, hass: HomeAssistant, service: str, links: LinksFor) -> None:
+        self._hass = hass
+        self._service = service.removeprefix(f"{NOTIFY_DOMAIN}.")
+        self._links = links
+        self.name = f"{NOTIFY_DOMAIN}.{self._service}"
+
+    async def send(self, alert: Alert) -> None:
+        links = self._links(alert)
+        data: dict[str, object] = {"tag": f"homesec_{alert.camera_id}", "group": "homesec"}
+        if links.snapshot_url:
+            data["image"] = links.snapshot_url
+        if links.media_url:
+            data["url"] = links.media_url
+            data["clickAction"] = links.media_url
+        try:
+            await self._hass.services.async_call(
+                NOTIFY_DOMAIN,
+                self._service,
+                {"title": alert_title(alert), "message": alert_message(alert), "data": data},
+                blocking=True,
+            )
+        except ServiceNotFound as err:
+            raise PermanentError(f"{self.name} does not exist") from err
+        except HomeAssistantError as err:
+            raise PipelineError(f"{self.name} failed: {err}") from err
+
+
+class PersistentNotificationNotifier(Notifier):
+    """Creates a persistent notification (one per clip) with the snapshot inline."""
+
+    name = "persistent_notification"
+
+    def __init__(self, hass: HomeAssistant, links: LinksFor) -> None:
+        self._hass = hass
+        self._links = links
+
+    async def send(self, alert: Alert) -> None:
+        links = self._links(alert)
+        body = alert_message(alert)
+        if links.snapshot_url:
+            body += f"\n\n![snapshot]({links.snapshot_url})"
+        if links.media_url:
+            body += f"\n\n[Open clip]({links.media_url})"
+        persistent_notification.async_create(
+            self._hass, body, title=alert_title(alert), notification_id=f"homesec_{alert.clip_id}"
+        )
+
+
+def build_ha_notifiers(
+    hass: HomeAssistant, services: Sequence[str], persistent: bool, links: LinksFor
+) -> list[Notifier]:
+    """The notifiers configured in the hub options."""
+    notifiers: list[Notifier] = [NotifyServiceNotifier(hass, s, links) for s in services]
+    if persistent:
+        notifiers.append(PersistentNotificationNotifier(hass, links))
+    return notifiers

@@ -1,0 +1,406 @@
+"""The running HomeSec hub: wires the HA-free pipeline into Home Assistant.
+
+One `HomeSecHub` per config entry (its `runtime_data`). It owns the store, the pipeline, one
+source per camera subentry, the live per-camera state that entities show, the bus events,
+the retention job and the repair issues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_time_change,
+    async_track_time_interval,
+)
+from homeassistant.loader import async_get_integration
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ALERTS_ENABLED,
+    CONF_FOLDER,
+    CONF_NOTIFY_SERVICES,
+    CONF_PERSISTENT_NOTIFICATION,
+    CONF_POLL_INTERVAL_S,
+    CONF_STABLE_TIME_S,
+    CONF_STORAGE_PATH,
+    DB_RELATIVE_PATH,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_STABLE_TIME_S,
+    DOMAIN,
+    EVENT_ALERT,
+    EVENT_CLIP_PROCESSED,
+    ISSUE_FOLDER_UNREADABLE,
+    SUBENTRY_LOCAL_FOLDER,
+)
+from .core.alert_policy import DefaultAlertPolicy, NoopAlertPolicy
+from .core.filters.none import PassthroughFilter
+from .core.interfaces import ClipSource, ObjectFilter
+from .core.media import keyframe_jpeg
+from .core.models import Alert, Clip, ClipState
+from .core.payload import MediaLinks, clip_payload
+from .core.retention import RetentionReport, apply_retention
+from .core.runner import CameraPipelineSettings, ClipPipeline
+from .core.sources.local_folder import LocalFolderSource
+from .core.storage.local import LocalStorage
+from .core.store import ClipStore
+from .ha_notifier import build_ha_notifiers
+from .settings import (
+    alert_hold_seconds,
+    camera_pipeline_settings,
+    hub_alert_settings,
+    pipeline_settings,
+    retention_settings,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+RETENTION_INTERVAL = timedelta(hours=1)
+HEALTH_INTERVAL = timedelta(seconds=30)
+
+CameraListener = Callable[[str, ClipState], None]
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    """Live state of one camera (subentry), shown by its entities."""
+
+    subentry_id: str
+    name: str
+    source_type: str
+    config: dict[str, Any]
+    settings: CameraPipelineSettings
+    source: ClipSource | None = None
+    last_clip: ClipState | None = None
+    last_finished: ClipState | None = None
+    last_payload: dict[str, Any] | None = None
+    clips_today: int = 0
+    alerts_today: int = 0
+    alert_active: bool = False
+    snapshot_path: Path | None = None
+    snapshot_updated: datetime | None = None
+    _listeners: list[CameraListener] = field(default_factory=list)
+    _alert_off: CALLBACK_TYPE | None = None
+
+    @callback
+    def add_listener(self, listener: CameraListener) -> CALLBACK_TYPE:
+        """Call `listener(stage, state)` on every update; returns the remover."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            self._listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def notify(self, stage: str, state: ClipState) -> None:
+        """Tell every entity of the camera."""
+        for listener in list(self._listeners):
+            listener(stage, state)
+
+
+class HomeSecHub:
+    """Everything HomeSec runs for one config entry."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.store = ClipStore(Path(hass.config.path(DB_RELATIVE_PATH)))
+        self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
+        self.cameras: dict[str, CameraRuntime] = {}
+        self._hub_listeners: list[CALLBACK_TYPE] = []
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._filter = PassthroughFilter()
+        self.sw_version: str | None = None
+        self._stopped = False
+        hub_alerts = hub_alert_settings(entry.options)
+        for subentry in entry.subentries.values():
+            self.cameras[subentry.subentry_id] = CameraRuntime(
+                subentry_id=subentry.subentry_id,
+                name=subentry.title,
+                source_type=subentry.subentry_type,
+                config=dict(subentry.data),
+                settings=camera_pipeline_settings(subentry.data, hub_alerts),
+            )
+        policy = (
+            DefaultAlertPolicy(
+                hub_alerts, {cid: cam.settings.alert for cid, cam in self.cameras.items()}
+            )
+            if entry.options.get(CONF_ALERTS_ENABLED, True)
+            else NoopAlertPolicy()
+        )
+        self.pipeline = ClipPipeline(
+            store=self.store,
+            storage=self.storage,
+            filters=self._filter_for,
+            vlm=None,
+            policy=policy,
+            notifiers=build_ha_notifiers(
+                hass,
+                entry.options.get(CONF_NOTIFY_SERVICES, []),
+                bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
+                self.alert_links,
+            ),
+            settings=pipeline_settings(entry.options),
+            camera_settings=self._camera_settings,
+            snapshot=self._make_snapshot,
+            listener=self,
+            create_task=self._create_task,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Open the store and restore each camera's last state (sources start later)."""
+        integration = await async_get_integration(self.hass, DOMAIN)
+        self.sw_version = str(integration.version) if integration.version else None
+        await self.store.open()
+        midnight = dt_util.start_of_local_day()
+        for camera in self.cameras.values():
+            recent = await self.store.recent_states(camera.subentry_id, 1)
+            if recent:
+                camera.last_clip = recent[0]
+                if recent[0].status.finished:
+                    camera.last_finished = recent[0]
+                    camera.last_payload = clip_payload(recent[0], self.links_for(recent[0]))
+                if recent[0].snapshot_path:
+                    camera.snapshot_path = Path(recent[0].snapshot_path)
+                    camera.snapshot_updated = recent[0].updated_at
+            camera.clips_today, camera.alerts_today = await self.store.count_since(
+                camera.subentry_id, midnight
+            )
+
+    async def async_start_sources(self) -> None:
+        """Resume unfinished clips, start every camera's source and the periodic jobs."""
+        await self.pipeline.resume_unfinished()
+        for camera in self.cameras.values():
+            camera.source = self._build_source(camera)
+            if camera.source is not None:
+                await camera.source.start(self._on_clip)
+        self._unsubs.append(
+            async_track_time_interval(
+                self.hass, self._async_retention_job, RETENTION_INTERVAL, cancel_on_shutdown=True
+            )
+        )
+        self._unsubs.append(
+            async_track_time_interval(
+                self.hass, self._async_check_health, HEALTH_INTERVAL, cancel_on_shutdown=True
+            )
+        )
+        self._unsubs.append(async_track_time_change(self.hass, self._reset_daily_counters, 0, 0, 0))
+
+    async def async_stop(self) -> None:
+        """Stop sources, the pipeline and every timer; close the store. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        for camera in self.cameras.values():
+            if camera._alert_off is not None:
+                camera._alert_off()
+                camera._alert_off = None
+            if camera.source is not None:
+                await camera.source.stop()
+                camera.source = None
+        await self.pipeline.stop()
+        await self._filter.close()
+        await self.store.close()
+
+    def _create_task(self, coro: Any, name: str) -> Any:
+        return self.entry.async_create_background_task(self.hass, coro, name)
+
+    def _build_source(self, camera: CameraRuntime) -> ClipSource | None:
+        if camera.source_type == SUBENTRY_LOCAL_FOLDER:
+            return LocalFolderSource(
+                camera_id=camera.subentry_id,
+                camera_name=camera.name,
+                folder=Path(camera.config[CONF_FOLDER]),
+                poll_interval_s=float(
+                    camera.config.get(CONF_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S)
+                ),
+                stable_time_s=float(camera.config.get(CONF_STABLE_TIME_S, DEFAULT_STABLE_TIME_S)),
+                create_task=self._create_task,
+            )
+        _LOGGER.warning("Camera %s has unknown source type %s", camera.name, camera.source_type)
+        return None
+
+    # -- pipeline hooks --------------------------------------------------------------
+
+    async def _on_clip(self, clip: Clip) -> None:
+        """A source finished a clip: queue it (duplicates are dropped by the store)."""
+        await self.pipeline.submit(clip)
+
+    @callback
+    def counters_changed(self) -> None:
+        """PipelineListener: clips queued / in flight changed."""
+        self._notify_hub()
+
+    def _filter_for(self, camera_id: str) -> ObjectFilter:
+        return self._filter
+
+    def _camera_settings(self, camera_id: str) -> CameraPipelineSettings:
+        camera = self.cameras.get(camera_id)
+        return camera.settings if camera else CameraPipelineSettings()
+
+    async def _make_snapshot(self, clip: Clip) -> bytes | None:
+        return await self.hass.async_add_executor_job(keyframe_jpeg, clip.path)
+
+    @callback
+    def clip_updated(self, state: ClipState, stage: str) -> None:
+        """PipelineListener: update camera state, entities and bus events."""
+        camera = self.cameras.get(state.camera_id)
+        if stage == "finished":
+            payload = clip_payload(state, self.links_for(state))
+            self.hass.bus.async_fire(EVENT_CLIP_PROCESSED, payload)
+            if camera is not None:
+                camera.last_finished = state
+                camera.last_payload = payload
+        if camera is None:
+            self._notify_hub()
+            return
+        camera.last_clip = state
+        if stage == "clip_recorded":
+            camera.clips_today += 1
+        elif stage == "objects_detected" and state.snapshot_path:
+            camera.snapshot_path = Path(state.snapshot_path)
+            camera.snapshot_updated = dt_util.utcnow()
+        elif stage == "alert":
+            camera.alerts_today += 1
+            self.hass.bus.async_fire(EVENT_ALERT, clip_payload(state, self.links_for(state)))
+            self._set_alert_active(camera)
+        camera.notify(stage, state)
+        self._notify_hub()
+
+    def _set_alert_active(self, camera: CameraRuntime) -> None:
+        if camera._alert_off is not None:
+            camera._alert_off()
+        camera.alert_active = True
+
+        @callback
+        def _off(_now: datetime) -> None:
+            camera._alert_off = None
+            camera.alert_active = False
+            if camera.last_clip is not None:
+                camera.notify("alert_off", camera.last_clip)
+
+        camera._alert_off = async_call_later(
+            self.hass, alert_hold_seconds(self.entry.options), _off
+        )
+
+    # -- hub-level listeners (in-flight sensors) -------------------------------------
+
+    @callback
+    def add_hub_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener()` whenever pipeline counters may have changed."""
+        self._hub_listeners.append(listener)
+
+        def remove() -> None:
+            self._hub_listeners.remove(listener)
+
+        return remove
+
+    def _notify_hub(self) -> None:
+        for listener in list(self._hub_listeners):
+            listener()
+
+    # -- media links -----------------------------------------------------------------
+
+    def _media_path(self, path: Path | None) -> tuple[str, str] | None:
+        """(media dir id, relative path) when a file lies in one of HA's media folders."""
+        if path is None:
+            return None
+        for dir_id, base in (self.hass.config.media_dirs or {}).items():
+            try:
+                rel = path.resolve().relative_to(Path(base).resolve())
+            except ValueError:
+                continue
+            return dir_id, rel.as_posix()
+        return None
+
+    def links_for(self, state: ClipState) -> MediaLinks:
+        """URLs under which Home Assistant serves a clip and its snapshot."""
+        clip_path = self.storage.local_path(state.clip_uri) if state.clip_uri else None
+        snap_path = Path(state.snapshot_path) if state.snapshot_path else None
+        clip_media = self._media_path(clip_path)
+        snap_media = self._media_path(snap_path)
+        return MediaLinks(
+            media_url=f"/media/{clip_media[0]}/{clip_media[1]}" if clip_media else None,
+            snapshot_url=f"/media/{snap_media[0]}/{snap_media[1]}" if snap_media else None,
+            media_content_id=(
+                f"media-source://media_source/{clip_media[0]}/{clip_media[1]}"
+                if clip_media
+                else None
+            ),
+        )
+
+    def alert_links(self, alert: Alert) -> MediaLinks:
+        """Links for a notifier."""
+        clip_media = self._media_path(alert.clip_path)
+        snap_media = self._media_path(alert.snapshot_path)
+        return MediaLinks(
+            media_url=f"/media/{clip_media[0]}/{clip_media[1]}" if clip_media else None,
+            snapshot_url=f"/media/{snap_media[0]}/{snap_media[1]}" if snap_media else None,
+        )
+
+    # -- periodic jobs ---------------------------------------------------------------
+
+    async def async_run_retention(self, dry_run: bool = False) -> RetentionReport:
+        """Apply the retention limits now."""
+        return await apply_retention(
+            self.store, self.storage, retention_settings(self.entry.options), dry_run=dry_run
+        )
+
+    async def _async_retention_job(self, _now: datetime) -> None:
+        report = await self.async_run_retention()
+        if report.clips:
+            _LOGGER.info(
+                "Retention deleted %s clip(s), freed %.1f MB",
+                len(report.clips),
+                report.bytes_freed / 1e6,
+            )
+
+    @callback
+    def _async_check_health(self, _now: datetime | None = None) -> None:
+        for camera in self.cameras.values():
+            source = camera.source
+            if not isinstance(source, LocalFolderSource):
+                continue
+            issue_id = f"{ISSUE_FOLDER_UNREADABLE}_{camera.subentry_id}"
+            if source.healthy:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            else:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key=ISSUE_FOLDER_UNREADABLE,
+                    translation_placeholders={
+                        "camera": camera.name,
+                        "folder": str(camera.config.get(CONF_FOLDER, "")),
+                        "error": source.last_error or "",
+                    },
+                )
+
+    @callback
+    def _reset_daily_counters(self, _now: datetime) -> None:
+        for camera in self.cameras.values():
+            camera.clips_today = 0
+            camera.alerts_today = 0
+            if camera.last_clip is not None:
+                camera.notify("daily_reset", camera.last_clip)
+
+
+type HomeSecConfigEntry = ConfigEntry[HomeSecHub]

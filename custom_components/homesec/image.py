@@ -1,0 +1,67 @@
+"""The per-camera image entity: the snapshot of the latest clip (best frame or keyframe)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from homeassistant.components.image import ImageEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .core.models import ClipState
+from .entity import HomeSecCameraEntity
+from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: HomeSecConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One snapshot image per camera."""
+    hub = entry.runtime_data
+    for camera in hub.cameras.values():
+        async_add_entities(
+            [HomeSecSnapshotImage(hass, hub, camera)], config_subentry_id=camera.subentry_id
+        )
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+class HomeSecSnapshotImage(HomeSecCameraEntity, ImageEntity):
+    """Snapshot of the camera's latest clip."""
+
+    _attr_translation_key = "snapshot"
+    _attr_content_type = "image/jpeg"
+
+    def __init__(self, hass: HomeAssistant, hub: HomeSecHub, camera: CameraRuntime) -> None:
+        HomeSecCameraEntity.__init__(self, hub, camera, "snapshot")
+        ImageEntity.__init__(self, hass)
+        self._attr_image_last_updated = camera.snapshot_updated
+
+    @callback
+    def _handle_camera_update(self, stage: str, state: ClipState) -> None:
+        if self.camera.snapshot_updated != self._attr_image_last_updated:
+            self._attr_image_last_updated = self.camera.snapshot_updated
+            self._cached_image = None
+            self.async_write_ha_state()
+
+    @property
+    def image_last_updated(self) -> datetime | None:
+        """When the snapshot last changed."""
+        return self._attr_image_last_updated
+
+    async def async_image(self) -> bytes | None:
+        """The JPEG bytes, read off the event loop."""
+        path = self.camera.snapshot_path
+        if path is None:
+            return None
+        return await self.hass.async_add_executor_job(_read, path)

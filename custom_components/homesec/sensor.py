@@ -1,0 +1,234 @@
+"""Sensors: per camera (activity, risk, summary, objects, counters) and for the hub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .core.models import ActivityType, RiskLevel
+from .entity import HomeSecCameraEntity, HomeSecHubEntity
+from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+
+PARALLEL_UPDATES = 0
+MAX_STATE_LENGTH = 255
+
+
+def _summary(camera: CameraRuntime) -> str | None:
+    state = camera.last_finished
+    if state is None:
+        return None
+    if state.analysis is not None:
+        text = state.analysis.summary
+    elif state.analysis_skipped_reason:
+        text = f"No analysis ({state.analysis_skipped_reason.replace('_', ' ')})"
+    else:
+        text = state.error or "No analysis"
+    return text if len(text) <= MAX_STATE_LENGTH else text[: MAX_STATE_LENGTH - 1] + "…"
+
+
+def _objects(camera: CameraRuntime) -> str | None:
+    state = camera.last_finished
+    if state is None or state.filter_result is None:
+        return None
+    return ", ".join(state.filter_result.detected_classes) or "none"
+
+
+def _summary_attrs(camera: CameraRuntime) -> dict[str, Any]:
+    state = camera.last_finished
+    if state is None:
+        return {}
+    analysis = state.analysis
+    return {
+        "clip_id": state.clip_id,
+        "full_summary": analysis.summary if analysis else None,
+        "observations": list(analysis.observations) if analysis else [],
+        "timeline": [e.to_dict() for e in analysis.entities] if analysis else [],
+        "requires_review": analysis.requires_review if analysis else False,
+        "reason": state.alert_decision.reason if state.alert_decision else None,
+        "media_url": (camera.last_payload or {}).get("media_url"),
+    }
+
+
+def _objects_attrs(camera: CameraRuntime) -> dict[str, Any]:
+    state = camera.last_finished
+    if state is None or state.filter_result is None:
+        return {}
+    return {
+        "best_confidence": state.filter_result.best_confidence,
+        "frames_sampled": state.filter_result.frames_sampled,
+        "model": state.filter_result.model,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraSensorDescription(SensorEntityDescription):
+    """How a camera sensor reads its value."""
+
+    value_fn: Callable[[CameraRuntime], str | int | None]
+    attrs_fn: Callable[[CameraRuntime], dict[str, Any]] | None = None
+
+
+CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
+    CameraSensorDescription(
+        key="activity_type",
+        translation_key="activity_type",
+        device_class=SensorDeviceClass.ENUM,
+        options=[a.value for a in ActivityType],
+        value_fn=lambda c: (
+            c.last_finished.analysis.activity_type.value
+            if c.last_finished and c.last_finished.analysis
+            else None
+        ),
+    ),
+    CameraSensorDescription(
+        key="risk_level",
+        translation_key="risk_level",
+        device_class=SensorDeviceClass.ENUM,
+        options=[r.value for r in RiskLevel],
+        value_fn=lambda c: (
+            c.last_finished.analysis.risk_level.value
+            if c.last_finished and c.last_finished.analysis
+            else None
+        ),
+    ),
+    CameraSensorDescription(
+        key="summary",
+        translation_key="summary",
+        value_fn=_summary,
+        attrs_fn=_summary_attrs,
+    ),
+    CameraSensorDescription(
+        key="detected_objects",
+        translation_key="detected_objects",
+        value_fn=_objects,
+        attrs_fn=_objects_attrs,
+    ),
+    CameraSensorDescription(
+        key="clips_today",
+        translation_key="clips_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda c: c.clips_today,
+    ),
+    CameraSensorDescription(
+        key="alerts_today",
+        translation_key="alerts_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda c: c.alerts_today,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSensorDescription(SensorEntityDescription):
+    """How a hub sensor reads its value."""
+
+    value_fn: Callable[[HomeSecHub], str | int | datetime | None]
+    attrs_fn: Callable[[HomeSecHub], dict[str, Any]] | None = None
+
+
+def _last_error(hub: HomeSecHub) -> str | None:
+    message = hub.pipeline.last_error
+    if message is None:
+        return None
+    return message if len(message) <= MAX_STATE_LENGTH else message[: MAX_STATE_LENGTH - 1] + "…"
+
+
+HUB_SENSORS: tuple[HubSensorDescription, ...] = (
+    HubSensorDescription(
+        key="clips_in_flight",
+        translation_key="clips_in_flight",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda h: h.pipeline.clips_in_flight,
+    ),
+    HubSensorDescription(
+        key="clips_queued",
+        translation_key="clips_queued",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda h: h.pipeline.clips_queued,
+    ),
+    HubSensorDescription(
+        key="last_error",
+        translation_key="last_error",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_last_error,
+        attrs_fn=lambda h: {
+            "message": h.pipeline.last_error,
+            "time": h.pipeline.last_error_at.isoformat() if h.pipeline.last_error_at else None,
+        },
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: HomeSecConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Hub sensors, then each camera's sensors under its subentry."""
+    hub = entry.runtime_data
+    async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
+    for camera in hub.cameras.values():
+        async_add_entities(
+            (HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS),
+            config_subentry_id=camera.subentry_id,
+        )
+
+
+class HomeSecCameraSensor(HomeSecCameraEntity, SensorEntity):
+    """A sensor of one camera."""
+
+    entity_description: CameraSensorDescription
+
+    def __init__(
+        self, hub: HomeSecHub, camera: CameraRuntime, description: CameraSensorDescription
+    ) -> None:
+        super().__init__(hub, camera, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> str | int | None:
+        """The value from the camera's last processed clip."""
+        return self.entity_description.value_fn(self.camera)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details that do not fit in a state."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.camera)
+
+
+class HomeSecHubSensor(HomeSecHubEntity, SensorEntity):
+    """A sensor of the hub."""
+
+    entity_description: HubSensorDescription
+
+    def __init__(self, hub: HomeSecHub, description: HubSensorDescription) -> None:
+        super().__init__(hub, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> str | int | datetime | None:
+        """The pipeline's current value."""
+        return self.entity_description.value_fn(self.hub)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details that do not fit in a state."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.hub)

@@ -1,0 +1,38 @@
+"""Test helpers: wait for HomeSec's bus events in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from homeassistant.core import Event, HomeAssistant, callback
+
+from custom_components.homesec.const import EVENT_CLIP_PROCESSED
+
+
+class EventWaiter:
+    """Collects one bus event type; `wait(n)` returns once n have arrived."""
+
+    def __init__(self, hass: HomeAssistant, event_type: str = EVENT_CLIP_PROCESSED) -> None:
+        self.events: list[Event[Any]] = []
+        self._unsub = hass.bus.async_listen(event_type, self._handle)
+
+    @callback
+    def _handle(self, event: Event[Any]) -> None:
+        self.events.append(event)
+
+    async def wait(self, count: int = 1, timeout: float = 15.0) -> list[Event[Any]]:
+        """Wait for `count` events in total (fails the test on timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"expected {count} event(s), got {len(self.events)} in {timeout} s"
+                )
+            await asyncio.sleep(0.05)
+        return self.events
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._unsub()
