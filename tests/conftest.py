@@ -46,9 +46,7 @@ def incoming(tmp_path: Path) -> Path:
     return folder
 
 
-def camera_subentry(
-    name: str, folder: Path, **extra: Any
-) -> ConfigSubentryData:
+def camera_subentry(name: str, folder: Path, **extra: Any) -> ConfigSubentryData:
     """Subentry data of a watched-folder camera polling fast (for tests)."""
     return ConfigSubentryData(
         data={

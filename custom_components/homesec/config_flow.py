@@ -233,9 +233,11 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
             if error:
                 errors[CONF_STORAGE_PATH] = error
             else:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_STORAGE_PATH: path}
+                # The update listener reloads the hub (once).
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_STORAGE_PATH: path}
                 )
+                return self.async_abort(reason="reconfigure_successful")
         schema = vol.Schema(
             {
                 vol.Required(
@@ -277,7 +279,9 @@ class HomeSecOptionsFlow(OptionsFlow):
             if missing:
                 errors[CONF_NOTIFY_SERVICES] = "notify_service_not_found"
             else:
-                return self.async_create_entry(data={**current, **user_input})
+                # A list cleared in the UI is left out of the submitted form.
+                cleared = {CONF_NOTIFY_SERVICES: [], CONF_NOTIFY_ON_ACTIVITY_TYPES: []}
+                return self.async_create_entry(data={**current, **cleared, **user_input})
         values = {**current, **(user_input or {})}
         notify_services = sorted(self.hass.services.async_services_for_domain("notify"))
         schema = vol.Schema(
@@ -298,9 +302,7 @@ class HomeSecOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_MIN_RISK_LEVEL, default=values[CONF_MIN_RISK_LEVEL]
                 ): _risk_selector(with_inherit=False),
-                vol.Optional(
-                    CONF_NOTIFY_ON_ACTIVITY_TYPES, default=values[CONF_NOTIFY_ON_ACTIVITY_TYPES]
-                ): _activity_selector(),
+                vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
                 vol.Required(CONF_NOTIFY_ON_MOTION, default=values[CONF_NOTIFY_ON_MOTION]): bool,
                 vol.Required(
                     CONF_TRIGGER_CLASSES, default=values[CONF_TRIGGER_CLASSES]
@@ -308,9 +310,7 @@ class HomeSecOptionsFlow(OptionsFlow):
                 vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): _number(
                     0, 3600, 1, "s"
                 ),
-                vol.Optional(
-                    CONF_NOTIFY_SERVICES, default=values[CONF_NOTIFY_SERVICES]
-                ): selector.SelectSelector(
+                vol.Optional(CONF_NOTIFY_SERVICES): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=[f"notify.{s}" for s in notify_services],
                         multiple=True,
@@ -323,7 +323,11 @@ class HomeSecOptionsFlow(OptionsFlow):
                 ): bool,
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )
 
 
 class LocalFolderSubentryFlow(ConfigSubentryFlow):
@@ -361,7 +365,12 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
             elif any(s.title.casefold() == name.casefold() for s in others):
                 errors[CONF_NAME] = "name_already_used"
             else:
-                data = {**user_input, CONF_NAME: name, CONF_FOLDER: folder}
+                data = {
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES: [],  # left out of the form when cleared
+                    **user_input,
+                    CONF_NAME: name,
+                    CONF_FOLDER: folder,
+                }
                 if current is not None:
                     return self.async_update_and_abort(
                         entry, current, title=name, data=data, unique_id=folder
@@ -386,10 +395,7 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                 vol.Required(
                     CONF_MIN_RISK_LEVEL, default=values.get(CONF_MIN_RISK_LEVEL, INHERIT)
                 ): _risk_selector(with_inherit=True),
-                vol.Optional(
-                    CONF_NOTIFY_ON_ACTIVITY_TYPES,
-                    default=values.get(CONF_NOTIFY_ON_ACTIVITY_TYPES, []),
-                ): _activity_selector(),
+                vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
                 vol.Required(
                     CONF_NOTIFY_ON_MOTION, default=values.get(CONF_NOTIFY_ON_MOTION, INHERIT)
                 ): selector.SelectSelector(
@@ -401,4 +407,8 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                 ),
             }
         )
-        return self.async_show_form(step_id=step_id, data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )

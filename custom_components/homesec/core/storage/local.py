@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -11,7 +12,9 @@ from pathlib import Path
 from ..interfaces import PermanentError, PipelineError, StorageBackend
 from ..models import Clip
 
-URI_SCHEME = "local:"
+# URIs hold the absolute path, so clips stored before the storage folder was changed stay
+# reachable (for links, retention and deletion) after the change.
+URI_SCHEME = "file:"
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
 
@@ -41,12 +44,12 @@ class LocalStorage(StorageBackend):
     async def put_clip(self, clip: Clip) -> str:
         rel = self._relative(clip, clip.path.suffix.lower() or ".mp4")
         await asyncio.get_running_loop().run_in_executor(None, self._copy, clip.path, rel)
-        return URI_SCHEME + rel.as_posix()
+        return URI_SCHEME + (self._root / rel).as_posix()
 
     async def put_snapshot(self, clip: Clip, jpeg: bytes) -> str:
         rel = self._relative(clip, ".jpg")
         await asyncio.get_running_loop().run_in_executor(None, self._write, jpeg, rel)
-        return URI_SCHEME + rel.as_posix()
+        return URI_SCHEME + (self._root / rel).as_posix()
 
     def _copy(self, source: Path, rel: Path) -> None:
         if not source.is_file():
@@ -58,7 +61,7 @@ class LocalStorage(StorageBackend):
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
             raise PipelineError(
                 f"cannot store clip in {target.parent}: {err.strerror or err}"
             ) from err
@@ -71,7 +74,7 @@ class LocalStorage(StorageBackend):
             tmp.write_bytes(data)
             os.replace(tmp, target)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
             raise PipelineError(
                 f"cannot write snapshot in {target.parent}: {err.strerror or err}"
             ) from err
@@ -85,10 +88,15 @@ class LocalStorage(StorageBackend):
     def local_path(self, uri: str) -> Path | None:
         if not uri.startswith(URI_SCHEME):
             return None
-        rel = Path(uri.removeprefix(URI_SCHEME))
-        if rel.is_absolute() or ".." in rel.parts:
+        path = Path(uri.removeprefix(URI_SCHEME))
+        if not path.is_absolute() or ".." in path.parts:
             return None
-        return self._root / rel
+        return path
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def _unlink(path: Path) -> int:

@@ -1,0 +1,176 @@
+"""The default alert policy table, per-camera overrides, and the noop policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.homesec.core.alert_policy import (
+    AlertPolicySettings,
+    DefaultAlertPolicy,
+    NoopAlertPolicy,
+    parse_activity_types,
+)
+from custom_components.homesec.core.models import (
+    ActivityType,
+    AnalysisResult,
+    FilterResult,
+    RiskLevel,
+)
+
+
+def _filter(*classes: str, passthrough: bool = False) -> FilterResult:
+    return FilterResult(
+        detected_classes=classes,
+        best_confidence=dict.fromkeys(classes, 0.9),
+        detections=(),
+        frames_sampled=3,
+        model="test",
+        duration_ms=5,
+        passthrough=passthrough,
+    )
+
+
+def _analysis(risk: RiskLevel, activity: ActivityType) -> AnalysisResult:
+    return AnalysisResult(risk_level=risk, activity_type=activity, summary="s")
+
+
+DEFAULTS = AlertPolicySettings(
+    min_risk_level=RiskLevel.HIGH,
+    notify_on_activity_types=frozenset({ActivityType.DELIVERY}),
+    trigger_classes=frozenset({"person", "car"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "filter_result", "analysis", "notify", "reason_part"),
+    [
+        # notify_on_motion wins over everything
+        (
+            AlertPolicySettings(notify_on_motion=True),
+            _filter(),
+            _analysis(RiskLevel.LOW, ActivityType.NO_ACTIVITY),
+            True,
+            "notify_on_motion",
+        ),
+        # no analysis: the filter's trigger classes decide
+        (DEFAULTS, _filter("person"), None, True, "trigger class(es): person"),
+        (DEFAULTS, _filter("dog"), None, False, "no trigger class"),
+        (DEFAULTS, None, None, False, "no trigger class"),
+        (DEFAULTS, _filter(passthrough=True), None, True, "no object filter"),
+        # risk threshold
+        (
+            DEFAULTS,
+            _filter("person"),
+            _analysis(RiskLevel.HIGH, ActivityType.LOITERING),
+            True,
+            ">= minimum high",
+        ),
+        (
+            DEFAULTS,
+            _filter("person"),
+            _analysis(RiskLevel.CRITICAL, ActivityType.UNKNOWN),
+            True,
+            "critical >= minimum",
+        ),
+        (
+            DEFAULTS,
+            _filter("person"),
+            _analysis(RiskLevel.MEDIUM, ActivityType.LOITERING),
+            False,
+            "< minimum high",
+        ),
+        # activity list
+        (
+            DEFAULTS,
+            _filter("person"),
+            _analysis(RiskLevel.LOW, ActivityType.DELIVERY),
+            True,
+            "delivery is in",
+        ),
+        (
+            DEFAULTS,
+            _filter("person"),
+            _analysis(RiskLevel.LOW, ActivityType.PASSERBY),
+            False,
+            "not listed",
+        ),
+    ],
+)
+def test_default_policy_table(
+    settings: AlertPolicySettings,
+    filter_result: FilterResult | None,
+    analysis: AnalysisResult | None,
+    notify: bool,
+    reason_part: str,
+) -> None:
+    # Given the default policy with these settings
+    policy = DefaultAlertPolicy(settings)
+
+    # When it decides on a clip
+    decision = policy.decide("cam", filter_result, analysis)
+
+    # Then the decision and its reason are as documented
+    assert decision.notify is notify
+    assert reason_part in decision.reason
+
+
+def test_per_camera_override_replaces_fields() -> None:
+    # Given hub defaults (min high) and a camera overriding only the minimum risk
+    camera = AlertPolicySettings.from_config({"min_risk_level": "low"}, DEFAULTS)
+    policy = DefaultAlertPolicy(DEFAULTS, {"porch": camera})
+    analysis = _analysis(RiskLevel.LOW, ActivityType.PASSERBY)
+
+    # When the same analysis is decided for both cameras
+    porch = policy.decide("porch", _filter("person"), analysis)
+    garden = policy.decide("garden", _filter("person"), analysis)
+
+    # Then only the overriding camera alerts, and the untouched fields are inherited
+    assert porch.notify is True
+    assert garden.notify is False
+    assert camera.notify_on_activity_types == DEFAULTS.notify_on_activity_types
+    assert camera.trigger_classes == DEFAULTS.trigger_classes
+
+
+def test_noop_policy_never_alerts() -> None:
+    # Given alerting disabled
+    policy = NoopAlertPolicy()
+
+    # When a critical clip is decided
+    decision = policy.decide(
+        "cam", _filter("person"), _analysis(RiskLevel.CRITICAL, ActivityType.DANGEROUS_ACTIVITY)
+    )
+
+    # Then nobody is notified, and the reason says why
+    assert decision.notify is False
+    assert decision.reason == "alerting is disabled"
+
+
+def test_activity_types_are_validated_against_the_enum() -> None:
+    # Given the seed's activity names (and one case variant)
+    names = ["person_at_door", "Delivery", "suspicious_behavior", "unknown"]
+
+    # When they are parsed
+    parsed = parse_activity_types(names)
+
+    # Then every one matches what the VLM returns, and an unknown name is refused
+    assert parsed == {
+        ActivityType.PERSON_AT_DOOR,
+        ActivityType.DELIVERY,
+        ActivityType.SUSPICIOUS_BEHAVIOR,
+        ActivityType.UNKNOWN,
+    }
+    with pytest.raises(ValueError, match="unknown activity type: 'burglary'"):
+        parse_activity_types(["burglary"])
+
+
+def test_risk_levels_are_ordered() -> None:
+    # Given the four risk levels
+    levels = [RiskLevel.CRITICAL, RiskLevel.LOW, RiskLevel.HIGH, RiskLevel.MEDIUM]
+
+    # When they are sorted
+    ordered = sorted(levels)
+
+    # Then the order is by severity, not alphabetical
+    assert ordered == [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL]
+    assert RiskLevel.HIGH > RiskLevel.MEDIUM
+    assert not RiskLevel.LOW >= RiskLevel.MEDIUM
