@@ -13,6 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
 from .core.store import StoreError
+from .entity import hub_device_info
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .services import async_setup_services
 
@@ -48,6 +49,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> b
         ) from err
     entry.runtime_data = hub
     _remove_stale_devices(hass, entry)
+    # The hub device exists before any camera device names it as `via_device`.
+    dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, **hub_device_info(hub))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await hub.async_start_sources()
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))

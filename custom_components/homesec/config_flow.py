@@ -280,7 +280,10 @@ class HomeSecOptionsFlow(OptionsFlow):
                 errors[CONF_NOTIFY_SERVICES] = "notify_service_not_found"
             else:
                 # A list cleared in the UI is left out of the submitted form.
-                cleared = {CONF_NOTIFY_SERVICES: [], CONF_NOTIFY_ON_ACTIVITY_TYPES: []}
+                cleared: dict[str, list[str]] = {
+                    CONF_NOTIFY_SERVICES: [],
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
+                }
                 return self.async_create_entry(data={**current, **cleared, **user_input})
         values = {**current, **(user_input or {})}
         notify_services = sorted(self.hass.services.async_services_for_domain("notify"))

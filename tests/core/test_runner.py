@@ -177,7 +177,7 @@ async def test_filter_failure_ends_the_clip_in_error(harness: Harness) -> None:
     assert vlm.calls == 0 and notifier.calls == 0
     kinds = await harness.kinds()
     assert "filter_failed" in kinds
-    assert not any(k.startswith("vlm") or k.startswith("alert") for k in kinds)
+    assert not any(k.startswith(("vlm", "alert")) for k in kinds)
     # and the upload still completed: nothing is lost
     assert state.upload_done
 
