@@ -206,3 +206,80 @@ async def test_pipeline_never_blocks_the_event_loop(
     assert "Detected blocking call" not in caplog.text
     assert "Caught blocking call" not in caplog.text
     processed.close()
+
+
+async def test_corrupt_clip_is_kept_and_reported_without_traceback(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a hub with the pass-through filter
+    entry = await setup_hub()
+    processed = EventWaiter(hass)
+
+    # When a camera uploads a file that is not a video at all
+    await hass.async_add_executor_job((incoming / "broken.mp4").write_bytes, b"\x00garbage" * 500)
+    payload = (await processed.wait(1))[0].data
+    await hass.async_block_till_done()
+
+    # Then the clip is still stored and alerted (nothing lost), without a snapshot,
+    # and the log explains it without a traceback
+    assert payload["status"] == "done"
+    assert payload["media_url"] is not None
+    assert payload["snapshot_url"] is None
+    state = await entry.runtime_data.store.get_state(payload["clip_id"])
+    assert state is not None
+    assert state.metadata["duration_s"] is None
+    assert "No snapshot for clip" in caplog.text
+    assert "Traceback" not in caplog.text
+    processed.close()
+
+
+async def test_alert_sensor_turns_off_after_hold_and_counters_reset_at_midnight(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given an alert that just happened, with a 60 s hold
+    await setup_hub(alert_hold_seconds=60)
+    processed = EventWaiter(hass)
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    await processed.wait(1)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.front_door_alert").state == "on"
+
+    # When the hold time passes
+    now = dt_util.utcnow()
+    async_fire_time_changed(hass, now + timedelta(seconds=61))
+    await hass.async_block_till_done()
+
+    # Then the alert sensor is off again
+    assert hass.states.get("binary_sensor.front_door_alert").state == "off"
+
+    # And when local midnight passes, the daily counters start again from zero
+    midnight = dt_util.start_of_local_day(dt_util.now() + timedelta(days=1))
+    async_fire_time_changed(hass, midnight)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.front_door_clips_today").state == "0"
+    assert hass.states.get("sensor.front_door_alerts_today").state == "0"
+    processed.close()
+
+
+async def test_hourly_retention_deletes_old_clips(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a stored clip and a storage limit smaller than it
+    entry = await setup_hub(max_storage_gb=1e-9)
+    processed = EventWaiter(hass)
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    clip_id = (await processed.wait(1))[0].data["clip_id"]
+    await hass.async_block_till_done()
+
+    # When the hourly retention job runs
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=1, seconds=1))
+    await hass.async_block_till_done()
+
+    # Then the clip's files are gone and its state says deleted
+    store = entry.runtime_data.store
+    async with asyncio.timeout(10):
+        while (state := await store.get_state(clip_id)) and state.status.value != "deleted":
+            await asyncio.sleep(0.05)
+    assert state is not None
+    assert state.clip_uri is None
+    processed.close()

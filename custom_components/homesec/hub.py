@@ -7,6 +7,8 @@ the retention job and the repair issues.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +124,7 @@ class HomeSecHub:
         self._filter = PassthroughFilter()
         self.sw_version: str | None = None
         self._stopped = False
+        self._retention_task: asyncio.Task[None] | None = None
         hub_alerts = hub_alert_settings(entry.options)
         for subentry in entry.subentries.values():
             self.cameras[subentry.subentry_id] = CameraRuntime(
@@ -213,6 +216,10 @@ class HomeSecHub:
             if camera.source is not None:
                 await camera.source.stop()
                 camera.source = None
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention_task
         await self.pipeline.stop()
         await self._filter.close()
         await self.store.close()
@@ -361,7 +368,15 @@ class HomeSecHub:
             self.store, self.storage, retention_settings(self.entry.options), dry_run=dry_run
         )
 
-    async def _async_retention_job(self, _now: datetime) -> None:
+    @callback
+    def _async_retention_job(self, _now: datetime) -> None:
+        if self._retention_task is not None and not self._retention_task.done():
+            return
+        self._retention_task = self.entry.async_create_background_task(
+            self.hass, self._async_retention(), "homesec retention"
+        )
+
+    async def _async_retention(self) -> None:
         report = await self.async_run_retention()
         if report.clips:
             _LOGGER.info(
