@@ -18,6 +18,7 @@ from custom_components.homesec.core.interfaces import (
     ObjectFilter,
     PermanentError,
     PipelineError,
+    StageSkipped,
     VLMAnalyzer,
 )
 from custom_components.homesec.core.models import (
@@ -32,6 +33,7 @@ from custom_components.homesec.core.runner import (
     ClipPipeline,
     PipelineSettings,
     RetrySettings,
+    _retry_delay,
 )
 from custom_components.homesec.core.storage.local import LocalStorage
 from custom_components.homesec.core.store import ClipStore
@@ -411,3 +413,44 @@ async def test_unexpected_error_marks_clip_error_without_killing_runner(
         assert state is not None and state.status is ClipStatus.ERROR
         assert state.error == "internal error: boom"
     assert "Unexpected error processing clip a" in caplog.text
+
+
+async def test_a_skipping_vlm_is_recorded_as_skipped_not_failed(harness: Harness) -> None:
+    # Given a VLM whose daily budget is spent
+    vlm = ScriptedVLM(errors=[StageSkipped("budget_exhausted", "daily VLM budget spent")])
+    notifier = ScriptedNotifier("phone")
+    pipeline = harness.pipeline(ScriptedFilter(filter_result("person")), vlm, [notifier])
+
+    # When a clip is processed
+    await pipeline.submit(make_clip(harness.clip_path))
+    await pipeline.wait_idle()
+
+    # Then the VLM was asked once, the skip reason is recorded, and the filter rule alerted
+    state = await harness.store.get_state("clip-1")
+    assert state is not None
+    assert vlm.calls == 1
+    assert state.analysis_skipped_reason == "budget_exhausted"
+    kinds = await harness.kinds()
+    assert "vlm_failed" not in kinds
+    skipped = [
+        e for e in await harness.store.events("clip-1") if e.event_type.value == "vlm_skipped"
+    ]
+    assert skipped[0].data == {"reason": "budget_exhausted", "detail": "daily VLM budget spent"}
+    assert len(notifier.sent) == 1
+
+
+async def test_retry_after_is_respected_and_capped(harness: Harness) -> None:
+    # Given a VLM that is rate limited once with Retry-After 0.3 s (backoff is 0 s here)
+    vlm = ScriptedVLM(errors=[PipelineError("429", retry_after_s=0.3)])
+    pipeline = harness.pipeline(ScriptedFilter(filter_result("person")), vlm)
+
+    # When a clip is processed
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    await pipeline.submit(make_clip(harness.clip_path))
+    await pipeline.wait_idle()
+
+    # Then the second attempt waited at least the asked time and succeeded
+    assert loop.time() - begin >= 0.3
+    assert vlm.calls == 2
+    assert _retry_delay(FAST_RETRY, 1, PipelineError("x", retry_after_s=10_000)) == 120.0

@@ -31,15 +31,36 @@ def default_task_factory(coro: Coroutine[Any, Any, None], name: str) -> asyncio.
 
 
 class PipelineError(Exception):
-    """An expected failure of a pipeline stage (no traceback is logged for it)."""
+    """An expected failure of a pipeline stage (no traceback is logged for it).
+
+    `retry_after_s` asks the runner to wait at least that long before the next attempt
+    (for example an HTTP 429 with Retry-After); the runner caps it.
+    """
 
     retryable: bool = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class PermanentError(PipelineError):
     """A failure that retrying cannot fix (bad file, bad configuration)."""
 
     retryable = False
+
+
+class StageSkipped(PipelineError):
+    """The stage decided not to run for this clip (not a failure), e.g. a spent budget.
+
+    `reason` is a stable machine-readable string (recorded in the clip's events).
+    """
+
+    retryable = False
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or reason)
+        self.reason = reason
 
 
 class ClipSource(ABC):

@@ -27,6 +27,7 @@ from .interfaces import (
     Notifier,
     ObjectFilter,
     PipelineError,
+    StageSkipped,
     StorageBackend,
     TaskFactory,
     VLMAnalyzer,
@@ -374,24 +375,34 @@ class ClipPipeline:
             await self._event(clip.clip_id, ClipEventType.VLM_SKIPPED, data={"reason": skip_reason})
         else:
             vlm = self._vlm
-            analysis = await self._attempts(
-                "vlm",
-                clip,
-                lambda: vlm.analyze(clip, filter_result),
-                ClipEventType.VLM_STARTED,
-                ClipEventType.VLM_COMPLETED,
-                ClipEventType.VLM_FAILED,
-                success_data=lambda a: {
-                    "risk_level": a.risk_level.value,
-                    "activity_type": a.activity_type.value,
-                    "prompt_tokens": a.prompt_tokens,
-                    "completion_tokens": a.completion_tokens,
-                },
-            )
-            state.analysis = analysis
-            if analysis is None:
-                state.analysis_skipped_reason = "vlm_failed"
+            try:
+                analysis = await self._attempts(
+                    "vlm",
+                    clip,
+                    lambda: vlm.analyze(clip, filter_result),
+                    ClipEventType.VLM_STARTED,
+                    ClipEventType.VLM_COMPLETED,
+                    ClipEventType.VLM_FAILED,
+                    success_data=lambda a: {
+                        "risk_level": a.risk_level.value,
+                        "activity_type": a.activity_type.value,
+                        "prompt_tokens": a.prompt_tokens,
+                        "completion_tokens": a.completion_tokens,
+                    },
+                )
+            except StageSkipped as skipped:
+                analysis = None
+                state.analysis_skipped_reason = skipped.reason
+                await self._event(
+                    clip.clip_id,
+                    ClipEventType.VLM_SKIPPED,
+                    data={"reason": skipped.reason, "detail": str(skipped)},
+                )
             else:
+                if analysis is None:
+                    state.analysis_skipped_reason = "vlm_failed"
+            state.analysis = analysis
+            if analysis is not None:
                 state.status = ClipStatus.ANALYZED
         state.vlm_done = True
         await self._save(state)
@@ -435,7 +446,7 @@ class ClipPipeline:
             try:
                 async with self._stage_limits[stage]:
                     result = await func()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, StageSkipped):
                 raise
             except Exception as err:
                 duration_ms = int((time.monotonic() - begin) * 1000)
@@ -456,7 +467,7 @@ class ClipPipeline:
                     _LOGGER.debug(
                         "%s of clip %s failed (attempt %s): %s", stage, clip.clip_id, attempt, err
                     )
-                    await asyncio.sleep(retry.delay(attempt))
+                    await asyncio.sleep(_retry_delay(retry, attempt, err))
                     continue
                 message = f"{stage} failed for {clip.camera_name} clip {clip.clip_id}: {err}"
                 self._record_error(message)
@@ -517,6 +528,18 @@ class ClipPipeline:
             pass
         except OSError as err:
             _LOGGER.warning("Could not delete source file %s: %s", path, err)
+
+
+MAX_RETRY_AFTER_S = 120.0
+
+
+def _retry_delay(retry: RetrySettings, attempt: int, err: Exception) -> float:
+    """Backoff, or longer when the failure asked for it (capped)."""
+    delay = retry.delay(attempt)
+    asked = getattr(err, "retry_after_s", None)
+    if isinstance(asked, int | float) and asked > delay:
+        delay = min(float(asked), MAX_RETRY_AFTER_S)
+    return delay
 
 
 def build_alert(state: ClipState, storage: StorageBackend) -> Alert:
