@@ -343,6 +343,13 @@ ALL_OPTIONS: dict[str, Any] = {
     CONF_ALERT_HOLD_S: 120,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
+    "filter_classes": ["person", "dog"],
+    "filter_min_confidence": 0.6,
+    "filter_min_box_height": 0.05,
+    "filter_min_hits": 2,
+    "filter_sample_interval_seconds": 2.0,
+    "filter_max_frames": 20,
+    "filter_early_exit": False,
 }
 
 
@@ -475,6 +482,7 @@ async def test_add_camera_creates_subentry_and_entities(
         CONF_MIN_RISK_LEVEL: "low",
         CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
         CONF_NOTIFY_ON_MOTION: "on",
+        "filter": "none",
     }
     (subentry,) = entry.subentries.values()
     assert subentry.subentry_type == SUBENTRY_LOCAL_FOLDER

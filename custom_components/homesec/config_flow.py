@@ -19,12 +19,22 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 from .const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_DELETE_AFTER_STORE,
+    CONF_FILTER,
+    CONF_FILTER_CLASSES,
+    CONF_FILTER_EARLY_EXIT,
+    CONF_FILTER_MAX_FRAMES,
+    CONF_FILTER_MIN_BOX_HEIGHT,
+    CONF_FILTER_MIN_CONFIDENCE,
+    CONF_FILTER_MIN_HITS,
+    CONF_FILTER_MODEL_PATH,
+    CONF_FILTER_SAMPLE_INTERVAL_S,
     CONF_FOLDER,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
@@ -40,6 +50,12 @@ from .const import (
     CONF_STORAGE_PATH,
     CONF_TRIGGER_CLASSES,
     DEFAULT_ALERT_HOLD_S,
+    DEFAULT_FILTER_CLASSES,
+    DEFAULT_FILTER_MAX_FRAMES,
+    DEFAULT_FILTER_MIN_BOX_HEIGHT,
+    DEFAULT_FILTER_MIN_CONFIDENCE,
+    DEFAULT_FILTER_MIN_HITS,
+    DEFAULT_FILTER_SAMPLE_INTERVAL_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CLIPS_IN_FLIGHT,
     DEFAULT_MAX_STORAGE_GB,
@@ -50,10 +66,15 @@ from .const import (
     DEFAULT_STORAGE_SUBDIR,
     DEFAULT_TRIGGER_CLASSES,
     DOMAIN,
+    FILTER_NONE,
+    FILTER_ONNX,
+    SECTION_OBJECT_FILTER,
     SUBENTRY_LOCAL_FOLDER,
 )
+from .core.filters.coco import COCO80_NAMES
 from .core.models import ActivityType, RiskLevel
-from .settings import INHERIT
+from .object_filters import async_validate_model
+from .settings import INHERIT, model_path
 
 COMMON_TRIGGER_CLASSES = [
     "person",
@@ -133,10 +154,10 @@ def _activity_selector() -> selector.SelectSelector:
     )
 
 
-def _classes_selector() -> selector.SelectSelector:
+def _classes_selector(options: list[str] | None = None) -> selector.SelectSelector:
     return selector.SelectSelector(
         selector.SelectSelectorConfig(
-            options=COMMON_TRIGGER_CLASSES,
+            options=options or COMMON_TRIGGER_CLASSES,
             multiple=True,
             custom_value=True,
             mode=selector.SelectSelectorMode.DROPDOWN,
@@ -174,6 +195,56 @@ def _hub_schema(hass: HomeAssistant, values: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+FILTER_KEYS = (
+    CONF_FILTER_MODEL_PATH,
+    CONF_FILTER_CLASSES,
+    CONF_FILTER_MIN_CONFIDENCE,
+    CONF_FILTER_MIN_BOX_HEIGHT,
+    CONF_FILTER_MIN_HITS,
+    CONF_FILTER_SAMPLE_INTERVAL_S,
+    CONF_FILTER_MAX_FRAMES,
+    CONF_FILTER_EARLY_EXIT,
+)
+
+
+def _filter_fields(hub: bool, values: Mapping[str, Any] | None = None) -> dict[Any, Any]:
+    """Object-filter fields: hub defaults (required, showing `values`) or camera overrides
+    (all optional: empty means the hub's value)."""
+    current = values or {}
+
+    def key(name: str, default: Any) -> vol.Marker:
+        return vol.Required(name, default=current.get(name, default)) if hub else vol.Optional(name)
+
+    return {
+        vol.Optional(CONF_FILTER_MODEL_PATH): selector.TextSelector(),
+        key(CONF_FILTER_CLASSES, list(DEFAULT_FILTER_CLASSES)): _classes_selector(
+            list(COCO80_NAMES)
+        ),
+        key(CONF_FILTER_MIN_CONFIDENCE, DEFAULT_FILTER_MIN_CONFIDENCE): _number(0.05, 1, 0.05),
+        key(CONF_FILTER_MIN_BOX_HEIGHT, DEFAULT_FILTER_MIN_BOX_HEIGHT): _number(0, 1, 0.01),
+        key(CONF_FILTER_MIN_HITS, DEFAULT_FILTER_MIN_HITS): _number(1, 50, 1),
+        key(CONF_FILTER_SAMPLE_INTERVAL_S, DEFAULT_FILTER_SAMPLE_INTERVAL_S): _number(
+            0.1, 60, 0.1, "s"
+        ),
+        key(CONF_FILTER_MAX_FRAMES, DEFAULT_FILTER_MAX_FRAMES): _number(1, 500, 1),
+        (
+            vol.Required(CONF_FILTER_EARLY_EXIT, default=current.get(CONF_FILTER_EARLY_EXIT, True))
+            if hub
+            else vol.Optional(CONF_FILTER_EARLY_EXIT)
+        ): (bool if hub else _inherit_on_off("filter_early_exit")),
+    }
+
+
+def _inherit_on_off(translation_key: str) -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=[INHERIT, "on", "off"],
+            mode=selector.SelectSelectorMode.DROPDOWN,
+            translation_key=translation_key,
+        )
+    )
+
+
 def default_options() -> dict[str, Any]:
     """Options of a new hub."""
     return {
@@ -189,6 +260,13 @@ def default_options() -> dict[str, Any]:
         CONF_ALERT_HOLD_S: DEFAULT_ALERT_HOLD_S,
         CONF_NOTIFY_SERVICES: [],
         CONF_PERSISTENT_NOTIFICATION: True,
+        CONF_FILTER_CLASSES: list(DEFAULT_FILTER_CLASSES),
+        CONF_FILTER_MIN_CONFIDENCE: DEFAULT_FILTER_MIN_CONFIDENCE,
+        CONF_FILTER_MIN_BOX_HEIGHT: DEFAULT_FILTER_MIN_BOX_HEIGHT,
+        CONF_FILTER_MIN_HITS: DEFAULT_FILTER_MIN_HITS,
+        CONF_FILTER_SAMPLE_INTERVAL_S: DEFAULT_FILTER_SAMPLE_INTERVAL_S,
+        CONF_FILTER_MAX_FRAMES: DEFAULT_FILTER_MAX_FRAMES,
+        CONF_FILTER_EARLY_EXIT: True,
     }
 
 
@@ -276,9 +354,17 @@ class HomeSecOptionsFlow(OptionsFlow):
                 for s in user_input.get(CONF_NOTIFY_SERVICES, [])
                 if not self.hass.services.has_service("notify", s.removeprefix("notify."))
             ]
+            model = str(user_input.get(CONF_FILTER_MODEL_PATH) or "").strip()
             if missing:
                 errors[CONF_NOTIFY_SERVICES] = "notify_service_not_found"
+            elif model and (error := (await async_validate_model(self.hass, model))[0]):
+                errors[CONF_FILTER_MODEL_PATH] = error
             else:
+                if model:
+                    user_input[CONF_FILTER_MODEL_PATH] = model
+                else:
+                    user_input.pop(CONF_FILTER_MODEL_PATH, None)
+                    current.pop(CONF_FILTER_MODEL_PATH, None)
                 # A list cleared in the UI is left out of the submitted form.
                 cleared: dict[str, list[str]] = {
                     CONF_NOTIFY_SERVICES: [],
@@ -324,6 +410,7 @@ class HomeSecOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
                 ): bool,
+                **_filter_fields(hub=True, values=values),
             }
         )
         return self.async_show_form(
@@ -351,9 +438,11 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
         current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
         errors: dict[str, str] = {}
         if user_input is not None:
+            user_input = _flatten_section(user_input)
             folder = os.path.normpath(str(user_input[CONF_FOLDER]).strip())  # noqa: ASYNC240
             name = str(user_input[CONF_NAME]).strip()
             error = await self.hass.async_add_executor_job(check_folder_readable, folder)
+            filter_error = await self._check_filter(user_input)
             others = [
                 s
                 for s in entry.subentries.values()
@@ -367,6 +456,8 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_NAME] = "name_required"
             elif any(s.title.casefold() == name.casefold() for s in others):
                 errors[CONF_NAME] = "name_already_used"
+            elif filter_error is not None:
+                errors[filter_error[0]] = filter_error[1]
             else:
                 data = {
                     CONF_NOTIFY_ON_ACTIVITY_TYPES: [],  # left out of the form when cleared
@@ -380,6 +471,10 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                     )
                 return self.async_create_entry(title=name, data=data, unique_id=folder)
         values: Mapping[str, Any] = user_input or (current.data if current else {})
+        suggested = {
+            **values,
+            SECTION_OBJECT_FILTER: {k: values[k] for k in FILTER_KEYS if k in values},
+        }
         schema = vol.Schema(
             {
                 vol.Required(CONF_NAME, default=values.get(CONF_NAME, "")): str,
@@ -408,10 +503,42 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                         translation_key="notify_on_motion",
                     )
                 ),
+                vol.Required(
+                    CONF_FILTER, default=values.get(CONF_FILTER, FILTER_NONE)
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[FILTER_NONE, FILTER_ONNX],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key="filter",
+                    )
+                ),
+                vol.Optional(SECTION_OBJECT_FILTER): section(
+                    vol.Schema(_filter_fields(hub=False)), {"collapsed": True}
+                ),
             }
         )
         return self.async_show_form(
             step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(schema, values),
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
         )
+
+    async def _check_filter(self, data: dict[str, Any]) -> tuple[str, str] | None:
+        """(field, error) when the camera's object filter cannot work."""
+        if data.get(CONF_FILTER) != FILTER_ONNX:
+            return None
+        path = model_path(data, self._get_entry().options)
+        if path is None:
+            return CONF_FILTER, "model_not_configured"
+        error, _info = await async_validate_model(self.hass, path)
+        if error is None:
+            return None
+        return CONF_FILTER, error
+
+
+def _flatten_section(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Move the object-filter section's fields to the top level (how they are stored)."""
+    data = dict(user_input)
+    section_values = data.pop(SECTION_OBJECT_FILTER, None) or {}
+    data.update({k: v for k, v in section_values.items() if v not in (None, "", [])})
+    return data

@@ -27,6 +27,21 @@ CONF_ALERT_HOLD_S: Final = "alert_hold_seconds"
 CONF_NOTIFY_SERVICES: Final = "notify_services"
 CONF_PERSISTENT_NOTIFICATION: Final = "persistent_notification"
 
+# Object filter (hub defaults in the options; the same keys override them per camera).
+CONF_FILTER: Final = "filter"
+CONF_FILTER_MODEL_PATH: Final = "filter_model_path"
+CONF_FILTER_CLASSES: Final = "filter_classes"
+CONF_FILTER_MIN_CONFIDENCE: Final = "filter_min_confidence"
+CONF_FILTER_MIN_BOX_HEIGHT: Final = "filter_min_box_height"
+CONF_FILTER_MIN_HITS: Final = "filter_min_hits"
+CONF_FILTER_SAMPLE_INTERVAL_S: Final = "filter_sample_interval_seconds"
+CONF_FILTER_MAX_FRAMES: Final = "filter_max_frames"
+CONF_FILTER_EARLY_EXIT: Final = "filter_early_exit"
+FILTER_NONE: Final = "none"
+FILTER_ONNX: Final = "onnx"
+SECTION_OBJECT_FILTER: Final = "object_filter"
+ONNXRUNTIME_REQUIREMENT: Final = "onnxruntime>=1.20.0"
+
 # Camera subentry data.
 CONF_FOLDER: Final = "folder"
 CONF_POLL_INTERVAL_S: Final = "poll_interval_seconds"
@@ -42,6 +57,21 @@ DEFAULT_MIN_RISK_LEVEL: Final = "medium"
 DEFAULT_TRIGGER_CLASSES: Final = ("person",)
 DEFAULT_ALERT_HOLD_S: Final = 60
 DEFAULT_POLL_INTERVAL_S: Final = 1.0
+DEFAULT_FILTER_CLASSES: Final = (
+    "person",
+    "car",
+    "truck",
+    "bus",
+    "motorcycle",
+    "bicycle",
+    "dog",
+    "cat",
+)
+DEFAULT_FILTER_MIN_CONFIDENCE: Final = 0.5
+DEFAULT_FILTER_MIN_BOX_HEIGHT: Final = 0.0
+DEFAULT_FILTER_MIN_HITS: Final = 1
+DEFAULT_FILTER_SAMPLE_INTERVAL_S: Final = 1.0
+DEFAULT_FILTER_MAX_FRAMES: Final = 30
 DEFAULT_STABLE_TIME_S: Final = 2.0
 
 # Where the clip database lives, relative to the HA config dir.
@@ -65,7 +95,8 @@ EVENT_TYPES: Final = (
 
 # Repair issue ids.
 ISSUE_FOLDER_UNREADABLE: Final = "folder_unreadable"
-ISSUE_STORAGE_UNWRITABLE: Final = "storage_unwritable"
+ISSUE_ONNXRUNTIME_UNAVAILABLE: Final = "onnxruntime_unavailable"
+ISSUE_MODEL_MISSING: Final = "model_missing"
 
 # Services.
 SERVICE_CLEANUP: Final = "cleanup"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,7 +43,9 @@ from .const import (
     DOMAIN,
     EVENT_ALERT,
     EVENT_CLIP_PROCESSED,
+    FILTER_ONNX,
     ISSUE_FOLDER_UNREADABLE,
+    ISSUE_ONNXRUNTIME_UNAVAILABLE,
     SUBENTRY_LOCAL_FOLDER,
 )
 from .core.alert_policy import DefaultAlertPolicy, NoopAlertPolicy
@@ -56,10 +60,13 @@ from .core.sources.local_folder import LocalFolderSource
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore
 from .ha_notifier import build_ha_notifiers
+from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
 from .settings import (
     alert_hold_seconds,
+    camera_filter,
     camera_pipeline_settings,
     hub_alert_settings,
+    onnx_filter_settings,
     pipeline_settings,
     retention_settings,
 )
@@ -121,7 +128,12 @@ class HomeSecHub:
         self.cameras: dict[str, CameraRuntime] = {}
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._unsubs: list[CALLBACK_TYPE] = []
-        self._filter = PassthroughFilter()
+        self._passthrough = PassthroughFilter()
+        self._filters: dict[str, ObjectFilter] = {}
+        # One worker for every camera's ONNX scans (the runner runs one filter at a time).
+        self._filter_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="homesec-filter"
+        )
         self.sw_version: str | None = None
         self._stopped = False
         self._retention_task: asyncio.Task[None] | None = None
@@ -167,6 +179,7 @@ class HomeSecHub:
         integration = await async_get_integration(self.hass, DOMAIN)
         self.sw_version = str(integration.version) if integration.version else None
         await self.store.open()
+        await self._async_build_filters()
         midnight = dt_util.start_of_local_day()
         for camera in self.cameras.values():
             recent = await self.store.recent_states(camera.subentry_id, 1)
@@ -221,7 +234,10 @@ class HomeSecHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention_task
         await self.pipeline.stop()
-        await self._filter.close()
+        for object_filter in self._filters.values():
+            await object_filter.close()
+        self._filters.clear()
+        await self.hass.async_add_executor_job(self._filter_executor.shutdown)
         await self.store.close()
 
     def _create_task(self, coro: Any, name: str) -> Any:
@@ -254,7 +270,29 @@ class HomeSecHub:
         self._notify_hub()
 
     def _filter_for(self, camera_id: str) -> ObjectFilter:
-        return self._filter
+        return self._filters.get(camera_id, self._passthrough)
+
+    async def _async_build_filters(self) -> None:
+        """Each camera's object filter; onnxruntime is installed once, if a camera needs it."""
+        onnx_cameras = [c for c in self.cameras.values() if camera_filter(c.config) == FILTER_ONNX]
+        if not onnx_cameras:
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_ONNXRUNTIME_UNAVAILABLE)
+            return
+        onnxruntime_ok = await async_ensure_onnxruntime(self.hass)
+        for camera in onnx_cameras:
+            self._filters[camera.subentry_id] = await async_build_onnx_filter(
+                self.hass,
+                camera_id=camera.subentry_id,
+                camera_name=camera.name,
+                settings=functools.partial(
+                    onnx_filter_settings,
+                    camera.config,
+                    self.entry.options,
+                    camera.settings.alert.trigger_classes,
+                ),
+                executor=self._filter_executor,
+                onnxruntime_ok=onnxruntime_ok,
+            )
 
     def _camera_settings(self, camera_id: str) -> CameraPipelineSettings:
         camera = self.cameras.get(camera_id)

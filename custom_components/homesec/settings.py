@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .const import (
     CONF_ALERT_HOLD_S,
     CONF_DELETE_AFTER_STORE,
+    CONF_FILTER,
+    CONF_FILTER_CLASSES,
+    CONF_FILTER_EARLY_EXIT,
+    CONF_FILTER_MAX_FRAMES,
+    CONF_FILTER_MIN_BOX_HEIGHT,
+    CONF_FILTER_MIN_CONFIDENCE,
+    CONF_FILTER_MIN_HITS,
+    CONF_FILTER_MODEL_PATH,
+    CONF_FILTER_SAMPLE_INTERVAL_S,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -17,14 +27,22 @@ from .const import (
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
     DEFAULT_ALERT_HOLD_S,
+    DEFAULT_FILTER_CLASSES,
+    DEFAULT_FILTER_MAX_FRAMES,
+    DEFAULT_FILTER_MIN_BOX_HEIGHT,
+    DEFAULT_FILTER_MIN_CONFIDENCE,
+    DEFAULT_FILTER_MIN_HITS,
+    DEFAULT_FILTER_SAMPLE_INTERVAL_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CLIPS_IN_FLIGHT,
     DEFAULT_MAX_STORAGE_GB,
     DEFAULT_MIN_RISK_LEVEL,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_TRIGGER_CLASSES,
+    FILTER_NONE,
 )
 from .core.alert_policy import AlertPolicySettings
+from .core.filters.onnx import OnnxFilterSettings
 from .core.retention import RetentionSettings
 from .core.runner import CameraPipelineSettings, PipelineSettings, RetrySettings
 
@@ -91,3 +109,59 @@ def retention_settings(options: Mapping[str, Any]) -> RetentionSettings:
 def alert_hold_seconds(options: Mapping[str, Any]) -> float:
     """How long the alert binary_sensor stays on after an alert."""
     return float(options.get(CONF_ALERT_HOLD_S, DEFAULT_ALERT_HOLD_S))
+
+
+def camera_filter(camera: Mapping[str, Any]) -> str:
+    """The object filter a camera uses (`none` or `onnx`)."""
+    return str(camera.get(CONF_FILTER) or FILTER_NONE)
+
+
+def _on_off(value: Any) -> bool:
+    """Booleans from the hub (bool) or a camera override ("on"/"off")."""
+    return value in (True, "on", "true")
+
+
+def _pick(camera: Mapping[str, Any], options: Mapping[str, Any], key: str, default: Any) -> Any:
+    """A camera's own value, else the hub's, else the default (empty means not set)."""
+    for source in (camera, options):
+        value = source.get(key)
+        if value not in (None, "", [], INHERIT):
+            return value
+    return default
+
+
+def model_path(camera: Mapping[str, Any], options: Mapping[str, Any]) -> str | None:
+    """The ONNX model file a camera uses (its own, else the hub's), or None."""
+    value = _pick(camera, options, CONF_FILTER_MODEL_PATH, None)
+    return str(value).strip() or None if value else None
+
+
+def onnx_filter_settings(
+    camera: Mapping[str, Any], options: Mapping[str, Any], trigger_classes: frozenset[str]
+) -> OnnxFilterSettings:
+    """The ONNX filter settings of a camera: its overrides on top of the hub's defaults.
+
+    The trigger classes are always detected (they are what early exit waits for).
+    Raises ValueError when no model is configured or a value is out of range.
+    """
+    path = model_path(camera, options)
+    if path is None:
+        raise ValueError("no ONNX model file is configured")
+    classes = frozenset(_pick(camera, options, CONF_FILTER_CLASSES, DEFAULT_FILTER_CLASSES))
+    return OnnxFilterSettings(
+        model_path=Path(path),
+        classes=classes | trigger_classes,
+        min_confidence=float(
+            _pick(camera, options, CONF_FILTER_MIN_CONFIDENCE, DEFAULT_FILTER_MIN_CONFIDENCE)
+        ),
+        min_box_height=float(
+            _pick(camera, options, CONF_FILTER_MIN_BOX_HEIGHT, DEFAULT_FILTER_MIN_BOX_HEIGHT)
+        ),
+        min_hits=int(_pick(camera, options, CONF_FILTER_MIN_HITS, DEFAULT_FILTER_MIN_HITS)),
+        sample_interval_s=float(
+            _pick(camera, options, CONF_FILTER_SAMPLE_INTERVAL_S, DEFAULT_FILTER_SAMPLE_INTERVAL_S)
+        ),
+        max_frames=int(_pick(camera, options, CONF_FILTER_MAX_FRAMES, DEFAULT_FILTER_MAX_FRAMES)),
+        early_exit=_on_off(_pick(camera, options, CONF_FILTER_EARLY_EXIT, True)),
+        trigger_classes=trigger_classes,
+    )
