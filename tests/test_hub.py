@@ -13,11 +13,14 @@ from homeassistant import block_async_io
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.homesec.const import DOMAIN
+from custom_components.homesec.core.runner import CameraPipelineSettings
+from custom_components.homesec.hub import CameraRuntime
 
 from .conftest import SetupHub, camera_subentry
 from .helpers import EventWaiter
@@ -283,3 +286,34 @@ async def test_hourly_retention_deletes_old_clips(
     assert state is not None
     assert state.clip_uri is None
     processed.close()
+
+
+async def test_cameras_that_appear_later_get_devices_and_entities(
+    hass: HomeAssistant, setup_hub: SetupHub
+) -> None:
+    # Given a running hub with one camera
+    entry = await setup_hub()
+    hub = entry.runtime_data
+    subentry_id = next(iter(entry.subentries))
+
+    # When a source reports a second camera under the same subentry (as Frigate does)
+    hub.async_add_camera(
+        CameraRuntime(
+            camera_id=f"{subentry_id}:driveway",
+            subentry_id=subentry_id,
+            name="Driveway",
+            source_type="frigate",
+            config={},
+            settings=CameraPipelineSettings(),
+        )
+    )
+    await hass.async_block_till_done()
+
+    # Then it has its own device and entities, which survive a reload (not stale)
+    assert hass.states.get("sensor.driveway_clips_today").state == "0"
+    assert hass.states.get("event.driveway_activity") is not None
+    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:driveway")})
+    assert device is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:driveway")}) is not None

@@ -80,8 +80,16 @@ async def _async_reload_on_change(hass: HomeAssistant, entry: HomeSecConfigEntry
 def _remove_stale_devices(hass: HomeAssistant, entry: HomeSecConfigEntry) -> None:
     """Drop devices of cameras that no longer exist."""
     registry = dr.async_get(hass)
-    valid = {(DOMAIN, entry.entry_id)} | {(DOMAIN, sid) for sid in entry.subentries}
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not device.identifiers & valid:
+        if not any(
+            domain == DOMAIN and _owner(identifier) in (entry.entry_id, *entry.subentries)
+            for domain, identifier in device.identifiers
+        ):
             _LOGGER.debug("Removing stale device %s", device.name)
             registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+
+
+def _owner(identifier: str) -> str:
+    """The hub or subentry a device identifier belongs to (`<subentry>:<camera>` for sources
+    with several cameras per subentry)."""
+    return identifier.split(":", 1)[0]

@@ -6,7 +6,7 @@ from homeassistant.components.binary_sensor import BinarySensorDeviceClass, Bina
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import HomeSecCameraEntity
+from .entity import HomeSecCameraEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -19,10 +19,9 @@ async def async_setup_entry(
 ) -> None:
     """One alert binary_sensor per camera."""
     hub = entry.runtime_data
-    for camera in hub.cameras.values():
-        async_add_entities(
-            [HomeSecAlertBinarySensor(hub, camera)], config_subentry_id=camera.subentry_id
-        )
+    async_add_camera_entities(
+        hub, async_add_entities, lambda camera: [HomeSecAlertBinarySensor(hub, camera)]
+    )
 
 
 class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):

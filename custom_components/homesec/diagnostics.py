@@ -45,7 +45,7 @@ def _clip(state: ClipState) -> dict[str, Any]:
 
 
 async def _camera(hub: HomeSecHub, camera: CameraRuntime) -> dict[str, Any]:
-    recent = await hub.store.recent_states(camera.subentry_id, RECENT_CLIPS)
+    recent = await hub.store.recent_states(camera.camera_id, RECENT_CLIPS)
     return {
         "name": camera.name,
         "source_type": camera.source_type,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, MANUFACTURER
 from .core.models import ClipState
@@ -21,6 +25,23 @@ def hub_device_info(hub: HomeSecHub) -> DeviceInfo:
     )
 
 
+@callback
+def async_add_camera_entities(
+    hub: HomeSecHub,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[CameraRuntime], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities for every camera now, and for cameras that appear later."""
+
+    @callback
+    def add(camera: CameraRuntime) -> None:
+        async_add_entities(build(camera), config_subentry_id=camera.subentry_id)
+
+    for camera in hub.cameras.values():
+        add(camera)
+    hub.entry.async_on_unload(hub.add_camera_listener(add))
+
+
 class HomeSecCameraEntity(Entity):
     """An entity of one camera; updated by the pipeline (push, no polling)."""
 
@@ -30,9 +51,9 @@ class HomeSecCameraEntity(Entity):
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime, key: str) -> None:
         self.hub = hub
         self.camera = camera
-        self._attr_unique_id = f"{camera.subentry_id}_{key}"
+        self._attr_unique_id = f"{camera.camera_id}_{key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, camera.subentry_id)},
+            identifiers={(DOMAIN, camera.camera_id)},
             name=camera.name,
             manufacturer=MANUFACTURER,
             model=camera.source_type.replace("_", " ").capitalize() + " camera",

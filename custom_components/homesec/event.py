@@ -15,7 +15,7 @@ from .const import (
 )
 from .core.models import ClipState
 from .core.payload import clip_payload
-from .entity import HomeSecCameraEntity
+from .entity import HomeSecCameraEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -36,8 +36,9 @@ async def async_setup_entry(
 ) -> None:
     """One event entity per camera."""
     hub = entry.runtime_data
-    for camera in hub.cameras.values():
-        async_add_entities([HomeSecCameraEvent(hub, camera)], config_subentry_id=camera.subentry_id)
+    async_add_camera_entities(
+        hub, async_add_entities, lambda camera: [HomeSecCameraEvent(hub, camera)]
+    )
 
 
 class HomeSecCameraEvent(HomeSecCameraEntity, EventEntity):

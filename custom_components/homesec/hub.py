@@ -81,8 +81,13 @@ CameraListener = Callable[[str, ClipState], None]
 
 @dataclass(slots=True)
 class CameraRuntime:
-    """Live state of one camera (subentry), shown by its entities."""
+    """Live state of one camera, shown by its device's entities.
 
+    `camera_id` names the device and the clips; it equals the subentry id for sources with one
+    camera per subentry.
+    """
+
+    camera_id: str
     subentry_id: str
     name: str
     source_type: str
@@ -127,6 +132,7 @@ class HomeSecHub:
         self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
         self.cameras: dict[str, CameraRuntime] = {}
         self._hub_listeners: list[CALLBACK_TYPE] = []
+        self._camera_listeners: list[Callable[[CameraRuntime], None]] = []
         self._unsubs: list[CALLBACK_TYPE] = []
         self._passthrough = PassthroughFilter()
         self._filters: dict[str, ObjectFilter] = {}
@@ -140,6 +146,7 @@ class HomeSecHub:
         hub_alerts = hub_alert_settings(entry.options)
         for subentry in entry.subentries.values():
             self.cameras[subentry.subentry_id] = CameraRuntime(
+                camera_id=subentry.subentry_id,
                 subentry_id=subentry.subentry_id,
                 name=subentry.title,
                 source_type=subentry.subentry_type,
@@ -182,7 +189,7 @@ class HomeSecHub:
         await self._async_build_filters()
         midnight = dt_util.start_of_local_day()
         for camera in self.cameras.values():
-            recent = await self.store.recent_states(camera.subentry_id, 1)
+            recent = await self.store.recent_states(camera.camera_id, 1)
             if recent:
                 camera.last_clip = recent[0]
                 if recent[0].status.finished:
@@ -192,7 +199,7 @@ class HomeSecHub:
                     camera.snapshot_path = Path(recent[0].snapshot_path)
                     camera.snapshot_updated = recent[0].updated_at
             camera.clips_today, camera.alerts_today = await self.store.count_since(
-                camera.subentry_id, midnight
+                camera.camera_id, midnight
             )
 
     async def async_start_sources(self) -> None:
@@ -246,7 +253,7 @@ class HomeSecHub:
     def _build_source(self, camera: CameraRuntime) -> ClipSource | None:
         if camera.source_type == SUBENTRY_LOCAL_FOLDER:
             return LocalFolderSource(
-                camera_id=camera.subentry_id,
+                camera_id=camera.camera_id,
                 camera_name=camera.name,
                 folder=Path(camera.config[CONF_FOLDER]),
                 poll_interval_s=float(
@@ -280,9 +287,9 @@ class HomeSecHub:
             return
         onnxruntime_ok = await async_ensure_onnxruntime(self.hass)
         for camera in onnx_cameras:
-            self._filters[camera.subentry_id] = await async_build_onnx_filter(
+            self._filters[camera.camera_id] = await async_build_onnx_filter(
                 self.hass,
-                camera_id=camera.subentry_id,
+                camera_id=camera.camera_id,
                 camera_name=camera.name,
                 settings=functools.partial(
                     onnx_filter_settings,
@@ -342,6 +349,25 @@ class HomeSecHub:
         camera._alert_off = async_call_later(
             self.hass, alert_hold_seconds(self.entry.options), _off
         )
+
+    # -- cameras that appear while running (e.g. a Frigate camera seen first) --------
+
+    @callback
+    def add_camera_listener(self, listener: Callable[[CameraRuntime], None]) -> CALLBACK_TYPE:
+        """Call `listener(camera)` for each camera added after setup; returns the remover."""
+        self._camera_listeners.append(listener)
+
+        def remove() -> None:
+            self._camera_listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def async_add_camera(self, camera: CameraRuntime) -> None:
+        """Register a new camera: every platform adds its entities for it."""
+        self.cameras[camera.camera_id] = camera
+        for listener in list(self._camera_listeners):
+            listener(camera)
 
     # -- hub-level listeners (in-flight sensors) -------------------------------------
 
@@ -429,7 +455,7 @@ class HomeSecHub:
             source = camera.source
             if not isinstance(source, LocalFolderSource):
                 continue
-            issue_id = f"{ISSUE_FOLDER_UNREADABLE}_{camera.subentry_id}"
+            issue_id = f"{ISSUE_FOLDER_UNREADABLE}_{camera.camera_id}"
             if source.healthy:
                 ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             else:

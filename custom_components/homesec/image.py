@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .core.models import ClipState
-from .entity import HomeSecCameraEntity
+from .entity import HomeSecCameraEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -23,10 +23,9 @@ async def async_setup_entry(
 ) -> None:
     """One snapshot image per camera."""
     hub = entry.runtime_data
-    for camera in hub.cameras.values():
-        async_add_entities(
-            [HomeSecSnapshotImage(hass, hub, camera)], config_subentry_id=camera.subentry_id
-        )
+    async_add_camera_entities(
+        hub, async_add_entities, lambda camera: [HomeSecSnapshotImage(hass, hub, camera)]
+    )
 
 
 def _read(path: Path) -> bytes | None:

@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .core.models import ActivityType, RiskLevel
-from .entity import HomeSecCameraEntity, HomeSecHubEntity
+from .entity import HomeSecCameraEntity, HomeSecHubEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -181,11 +181,11 @@ async def async_setup_entry(
     """Hub sensors, then each camera's sensors under its subentry."""
     hub = entry.runtime_data
     async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
-    for camera in hub.cameras.values():
-        async_add_entities(
-            (HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS),
-            config_subentry_id=camera.subentry_id,
-        )
+    async_add_camera_entities(
+        hub,
+        async_add_entities,
+        lambda camera: [HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS],
+    )
 
 
 class HomeSecCameraSensor(HomeSecCameraEntity, SensorEntity):
