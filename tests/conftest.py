@@ -65,6 +65,7 @@ def camera_subentry(name: str, folder: Path, **extra: Any) -> ConfigSubentryData
 def hub_entry(
     config_dir: Path,
     subentries: list[ConfigSubentryData],
+    entry_data: dict[str, Any] | None = None,
     **options: Any,
 ) -> MockConfigEntry:
     """A hub config entry storing into the HA media folder."""
@@ -72,7 +73,7 @@ def hub_entry(
         domain=DOMAIN,
         title="HomeSec",
         unique_id=DOMAIN,
-        data={CONF_STORAGE_PATH: str(config_dir / "media" / "homesec")},
+        data={CONF_STORAGE_PATH: str(config_dir / "media" / "homesec"), **(entry_data or {})},
         options={**default_options(), **options},
         subentries_data=subentries,
     )
@@ -89,11 +90,14 @@ async def setup_hub(
     entries: list[MockConfigEntry] = []
 
     async def _setup(
-        subentries: list[ConfigSubentryData] | None = None, **options: Any
+        subentries: list[ConfigSubentryData] | None = None,
+        entry_data: dict[str, Any] | None = None,
+        **options: Any,
     ) -> MockConfigEntry:
         entry = hub_entry(
             config_dir,
             subentries if subentries is not None else [camera_subentry("Front door", incoming)],
+            entry_data,
             **options,
         )
         entry.add_to_hass(hass)

@@ -36,3 +36,12 @@ class EventWaiter:
     def close(self) -> None:
         """Stop listening."""
         self._unsub()
+
+
+async def open_options(hass: HomeAssistant, entry_id: str, step: str = "pipeline") -> Any:
+    """Open the options flow and pick a page of its menu."""
+    result = await hass.config_entries.options.async_init(entry_id)
+    assert result["type"] == "menu"
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )

@@ -41,7 +41,7 @@ from custom_components.homesec.const import (
 )
 
 from .conftest import SetupHub, camera_subentry, hub_entry
-from .helpers import EventWaiter
+from .helpers import EventWaiter, open_options
 from .video import write_clip
 
 pytestmark = pytest.mark.usefixtures("unload_homesec_entries")
@@ -373,9 +373,9 @@ async def test_options_flow_saves_every_option_and_reloads(
     old_hub = entry.runtime_data
 
     # When the user opens the options and changes every setting
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "pipeline"
     assert schema_defaults(result["data_schema"]) == default_options()
     result = await hass.config_entries.options.async_configure(result["flow_id"], ALL_OPTIONS)
     await hass.async_block_till_done()
@@ -394,7 +394,7 @@ async def test_options_flow_shows_current_values(hass: HomeAssistant, setup_hub:
     entry = await setup_hub(**ALL_OPTIONS)
 
     # When the user opens the options
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
 
     # Then the form is prefilled with the saved values
     assert schema_defaults(result["data_schema"]) == ALL_OPTIONS
@@ -408,7 +408,7 @@ async def test_options_flow_rejects_unknown_notify_service(
     entry = await setup_hub()
 
     # When the user picks an existing and a missing notify service
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {**ALL_OPTIONS, CONF_NOTIFY_SERVICES: ["notify.phone", "notify.nope"]},
@@ -436,7 +436,7 @@ async def test_options_flow_lists_registered_notify_services(
     entry = await setup_hub()
 
     # When the user opens the options
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
 
     # Then notify.phone is offered in the notify services selector
     field = next(k for k in result["data_schema"].schema if str(k) == CONF_NOTIFY_SERVICES)
@@ -483,6 +483,7 @@ async def test_add_camera_creates_subentry_and_entities(
         CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
         CONF_NOTIFY_ON_MOTION: "on",
         "filter": "none",
+        "vlm_run_mode": "inherit",
     }
     (subentry,) = entry.subentries.values()
     assert subentry.subentry_type == SUBENTRY_LOCAL_FOLDER

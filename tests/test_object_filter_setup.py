@@ -22,7 +22,7 @@ from custom_components.homesec.const import (
 
 from .conftest import SetupHub, camera_subentry
 from .core.onnx_models import constant_model, detection_tensor, wrong_output_model
-from .helpers import EventWaiter
+from .helpers import EventWaiter, open_options
 from .video import write_clip
 
 PERSON = 0
@@ -152,7 +152,7 @@ async def test_options_validate_the_model_file(
 
     for path, error in cases.items():
         # When the user enters a broken model file
-        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await open_options(hass, entry.entry_id)
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_FILTER_MODEL_PATH: path}
         )
@@ -161,7 +161,7 @@ async def test_options_validate_the_model_file(
         assert result["errors"] == {CONF_FILTER_MODEL_PATH: error}, path
 
     # And a valid model is saved
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_FILTER_MODEL_PATH: f" {person_model} "}
     )
@@ -175,7 +175,7 @@ async def test_options_say_when_onnxruntime_cannot_be_installed(
 ) -> None:
     # Given a system where onnxruntime cannot be installed
     entry = await setup_hub()
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id)
 
     # When the user sets a model file
     with _install_fails():

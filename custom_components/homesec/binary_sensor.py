@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import HomeSecCameraEntity, async_add_camera_entities
+from .entity import HomeSecCameraEntity, HomeSecHubEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -22,6 +23,8 @@ async def async_setup_entry(
     async_add_camera_entities(
         hub, async_add_entities, lambda camera: [HomeSecAlertBinarySensor(hub, camera)]
     )
+    if hub.vision is not None:
+        async_add_entities([HomeSecBudgetBinarySensor(hub)])
 
 
 class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):
@@ -37,3 +40,26 @@ class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """True while the last alert is within the hold time."""
         return self.camera.alert_active
+
+
+class HomeSecBudgetBinarySensor(HomeSecHubEntity, BinarySensorEntity):
+    """On while the vision model's daily budget is spent (analyses are skipped)."""
+
+    _attr_translation_key = "vlm_budget_exhausted"
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, hub: HomeSecHub) -> None:
+        super().__init__(hub, "vlm_budget_exhausted")
+
+    @property
+    def is_on(self) -> bool:
+        """True once today's call or token limit is reached (until local midnight)."""
+        assert self.hub.vision is not None
+        return self.hub.vision.usage.exhausted_by() is not None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | None]:
+        """Which limit is spent."""
+        assert self.hub.vision is not None
+        return {"limit": self.hub.vision.usage.exhausted_by()}

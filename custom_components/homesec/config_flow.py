@@ -21,10 +21,12 @@ from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
+from homeassistant.helpers.httpx_client import get_async_client
 
 from .const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
+    CONF_CAMERA_CONTEXT,
     CONF_DELETE_AFTER_STORE,
     CONF_FILTER,
     CONF_FILTER_CLASSES,
@@ -49,6 +51,23 @@ from .const import (
     CONF_STABLE_TIME_S,
     CONF_STORAGE_PATH,
     CONF_TRIGGER_CLASSES,
+    CONF_VLM_API_KEY,
+    CONF_VLM_BASE_URL,
+    CONF_VLM_ENABLED,
+    CONF_VLM_IMAGE_DETAIL,
+    CONF_VLM_JPEG_QUALITY,
+    CONF_VLM_MAX_CALLS_PER_DAY,
+    CONF_VLM_MAX_FRAMES,
+    CONF_VLM_MAX_IMAGE_SIDE,
+    CONF_VLM_MAX_OUTPUT_TOKENS,
+    CONF_VLM_MAX_TOKENS_PER_DAY,
+    CONF_VLM_MODEL,
+    CONF_VLM_PRICE_COMPLETION,
+    CONF_VLM_PRICE_PROMPT,
+    CONF_VLM_REQUEST_TIMEOUT_S,
+    CONF_VLM_RESPONSE_LANGUAGE,
+    CONF_VLM_RUN_MODE,
+    CONF_VLM_TEMPERATURE,
     DEFAULT_ALERT_HOLD_S,
     DEFAULT_FILTER_CLASSES,
     DEFAULT_FILTER_MAX_FRAMES,
@@ -65,6 +84,8 @@ from .const import (
     DEFAULT_STABLE_TIME_S,
     DEFAULT_STORAGE_SUBDIR,
     DEFAULT_TRIGGER_CLASSES,
+    DEFAULT_VLM_BASE_URL,
+    DEFAULT_VLM_MODEL,
     DOMAIN,
     FILTER_NONE,
     FILTER_ONNX,
@@ -72,9 +93,10 @@ from .const import (
     SUBENTRY_LOCAL_FOLDER,
 )
 from .core.filters.coco import COCO80_NAMES
-from .core.models import ActivityType, RiskLevel
+from .core.models import ActivityType, RiskLevel, VLMRunMode
+from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connection
 from .object_filters import async_validate_model
-from .settings import INHERIT, model_path
+from .settings import INHERIT, model_path, vlm_settings_from
 
 COMMON_TRIGGER_CLASSES = [
     "person",
@@ -235,6 +257,39 @@ def _filter_fields(hub: bool, values: Mapping[str, Any] | None = None) -> dict[A
     }
 
 
+def _run_mode_selector(with_inherit: bool) -> selector.SelectSelector:
+    options = [m.value for m in VLMRunMode]
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=[INHERIT, *options] if with_inherit else options,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+            translation_key="vlm_run_mode",
+        )
+    )
+
+
+def default_vlm_options() -> dict[str, Any]:
+    """Vision model options before the user configured one (disabled)."""
+    defaults = VLMSettings(base_url=DEFAULT_VLM_BASE_URL, model=DEFAULT_VLM_MODEL)
+    return {
+        CONF_VLM_ENABLED: False,
+        CONF_VLM_BASE_URL: DEFAULT_VLM_BASE_URL,
+        CONF_VLM_MODEL: DEFAULT_VLM_MODEL,
+        CONF_VLM_RUN_MODE: VLMRunMode.TRIGGER_ONLY.value,
+        CONF_VLM_MAX_FRAMES: defaults.max_frames,
+        CONF_VLM_MAX_IMAGE_SIDE: defaults.max_image_side,
+        CONF_VLM_JPEG_QUALITY: defaults.jpeg_quality,
+        CONF_VLM_IMAGE_DETAIL: defaults.image_detail,
+        CONF_VLM_REQUEST_TIMEOUT_S: defaults.request_timeout_s,
+        CONF_VLM_MAX_OUTPUT_TOKENS: defaults.max_output_tokens,
+        CONF_VLM_TEMPERATURE: defaults.temperature,
+        CONF_VLM_PRICE_PROMPT: 0.0,
+        CONF_VLM_PRICE_COMPLETION: 0.0,
+        CONF_VLM_MAX_CALLS_PER_DAY: 0,
+        CONF_VLM_MAX_TOKENS_PER_DAY: 0,
+    }
+
+
 def _inherit_on_off(translation_key: str) -> selector.SelectSelector:
     return selector.SelectSelector(
         selector.SelectSelectorConfig(
@@ -345,6 +400,12 @@ class HomeSecOptionsFlow(OptionsFlow):
     """Concurrency, retention, alert-policy defaults and notifications."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what to configure."""
+        return self.async_show_menu(step_id="init", menu_options=["pipeline", "vision_model"])
+
+    async def async_step_pipeline(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """One form with every pipeline setting."""
         errors: dict[str, str] = {}
         current = {**default_options(), **self.config_entry.options}
@@ -414,7 +475,74 @@ class HomeSecOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(
-            step_id="init",
+            step_id="pipeline",
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )
+
+    async def async_step_vision_model(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The OpenAI-compatible vision model, checked with a real call before saving."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        current = {**default_vlm_options(), **entry.options}
+        stored_key = entry.data.get(CONF_VLM_API_KEY)
+        if user_input is not None:
+            values = {**user_input}
+            api_key = str(values.pop(CONF_VLM_API_KEY, "") or "").strip() or None
+            if values.get(CONF_VLM_ENABLED):
+                settings = vlm_settings_from(
+                    {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+                )
+                try:
+                    await validate_connection(settings, get_async_client(self.hass))
+                except VLMError as err:
+                    errors["base"] = (
+                        err.reason
+                        if err.reason in ("invalid_auth", "model_not_found")
+                        else "cannot_connect"
+                    )
+            if not errors:
+                # The key is a secret: it lives in the entry data, never in the options.
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_VLM_API_KEY: api_key}
+                )
+                return self.async_create_entry(data={**current, **values})
+        values = {**current, **(user_input or {}), CONF_VLM_API_KEY: stored_key or ""}
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_VLM_ENABLED): bool,
+                vol.Required(CONF_VLM_BASE_URL): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+                ),
+                vol.Optional(CONF_VLM_API_KEY): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                ),
+                vol.Required(CONF_VLM_MODEL): selector.TextSelector(),
+                vol.Required(CONF_VLM_RUN_MODE): _run_mode_selector(with_inherit=False),
+                vol.Optional(CONF_VLM_RESPONSE_LANGUAGE): selector.LanguageSelector(),
+                vol.Required(CONF_VLM_MAX_FRAMES): _number(1, 32, 1),
+                vol.Required(CONF_VLM_MAX_IMAGE_SIDE): _number(256, 4096, 64, "px"),
+                vol.Required(CONF_VLM_JPEG_QUALITY): _number(30, 100, 1),
+                vol.Required(CONF_VLM_IMAGE_DETAIL): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=["auto", "low", "high"],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key="vlm_image_detail",
+                    )
+                ),
+                vol.Required(CONF_VLM_REQUEST_TIMEOUT_S): _number(5, 600, 1, "s"),
+                vol.Required(CONF_VLM_MAX_OUTPUT_TOKENS): _number(128, 16384, 1),
+                vol.Required(CONF_VLM_TEMPERATURE): _number(0, 2, 0.05),
+                vol.Required(CONF_VLM_PRICE_PROMPT): _number(0, 1000, 0.01),
+                vol.Required(CONF_VLM_PRICE_COMPLETION): _number(0, 1000, 0.01),
+                vol.Required(CONF_VLM_MAX_CALLS_PER_DAY): _number(0, 100000, 1),
+                vol.Required(CONF_VLM_MAX_TOKENS_PER_DAY): _number(0, 100000000, 1000),
+            }
+        )
+        return self.async_show_form(
+            step_id="vision_model",
             data_schema=self.add_suggested_values_to_schema(schema, values),
             errors=errors,
         )
@@ -502,6 +630,12 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                         mode=selector.SelectSelectorMode.DROPDOWN,
                         translation_key="notify_on_motion",
                     )
+                ),
+                vol.Required(
+                    CONF_VLM_RUN_MODE, default=values.get(CONF_VLM_RUN_MODE, INHERIT)
+                ): _run_mode_selector(with_inherit=True),
+                vol.Optional(CONF_CAMERA_CONTEXT): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
                 ),
                 vol.Required(
                     CONF_FILTER, default=values.get(CONF_FILTER, FILTER_NONE)

@@ -19,6 +19,7 @@ TO_REDACT = {
     CONF_USERNAME,
     CONF_URL,
     "api_key",
+    "vlm_api_key",
     "access_token",
     "refresh_token",
     "app_secret",
@@ -79,6 +80,14 @@ async def async_get_config_entry_diagnostics(
             "clips_queued": hub.pipeline.clips_queued,
             "last_error": hub.pipeline.last_error,
         },
+        "vision_model": (
+            {
+                "analyzer": async_redact_data(hub.vision.analyzer.diagnostics(), TO_REDACT),
+                "usage_today": hub.vision.usage.snapshot().to_dict(),
+            }
+            if hub.vision
+            else None
+        ),
         "cameras": {cid: await _camera(hub, cam) for cid, cam in hub.cameras.items()},
     }
 

@@ -69,7 +69,9 @@ from .settings import (
     onnx_filter_settings,
     pipeline_settings,
     retention_settings,
+    vlm_settings,
 )
+from .vision_model import VisionModel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -151,7 +153,7 @@ class HomeSecHub:
                 name=subentry.title,
                 source_type=subentry.subentry_type,
                 config=dict(subentry.data),
-                settings=camera_pipeline_settings(subentry.data, hub_alerts),
+                settings=camera_pipeline_settings(subentry.data, hub_alerts, entry.options),
             )
         policy = (
             DefaultAlertPolicy(
@@ -160,11 +162,15 @@ class HomeSecHub:
             if entry.options.get(CONF_ALERTS_ENABLED, True)
             else NoopAlertPolicy()
         )
+        vlm = vlm_settings(entry.data, entry.options, hass.config.language)
+        self.vision: VisionModel | None = (
+            VisionModel(hass, vlm, self._camera_lookup) if vlm is not None else None
+        )
         self.pipeline = ClipPipeline(
             store=self.store,
             storage=self.storage,
             filters=self._filter_for,
-            vlm=None,
+            vlm=self.vision.analyzer if self.vision else None,
             policy=policy,
             notifiers=build_ha_notifiers(
                 hass,
@@ -187,6 +193,9 @@ class HomeSecHub:
         self.sw_version = str(integration.version) if integration.version else None
         await self.store.open()
         await self._async_build_filters()
+        if self.vision is not None:
+            await self.vision.async_restore_usage()
+            self._unsubs.append(self.vision.usage.add_listener(self._notify_hub))
         midnight = dt_util.start_of_local_day()
         for camera in self.cameras.values():
             recent = await self.store.recent_states(camera.camera_id, 1)
@@ -241,6 +250,8 @@ class HomeSecHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention_task
         await self.pipeline.stop()
+        if self.vision is not None:
+            await self.vision.async_close()
         for object_filter in self._filters.values():
             await object_filter.close()
         self._filters.clear()
@@ -275,6 +286,10 @@ class HomeSecHub:
     def counters_changed(self) -> None:
         """PipelineListener: clips queued / in flight changed."""
         self._notify_hub()
+
+    def _camera_lookup(self, camera_id: str) -> tuple[str, dict[str, Any]] | None:
+        camera = self.cameras.get(camera_id)
+        return (camera.name, camera.config) if camera else None
 
     def _filter_for(self, camera_id: str) -> ObjectFilter:
         return self._filters.get(camera_id, self._passthrough)

@@ -13,11 +13,12 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .core.models import ActivityType, RiskLevel
+from .core.vlm.usage import UsageSnapshot
 from .entity import HomeSecCameraEntity, HomeSecHubEntity, async_add_camera_entities
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
@@ -134,7 +135,7 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
 class HubSensorDescription(SensorEntityDescription):
     """How a hub sensor reads its value."""
 
-    value_fn: Callable[[HomeSecHub], str | int | datetime | None]
+    value_fn: Callable[[HomeSecHub], str | int | float | datetime | None]
     attrs_fn: Callable[[HomeSecHub], dict[str, Any]] | None = None
 
 
@@ -173,6 +174,48 @@ HUB_SENSORS: tuple[HubSensorDescription, ...] = (
 )
 
 
+def _usage(hub: HomeSecHub) -> UsageSnapshot:
+    assert hub.vision is not None
+    return hub.vision.usage.snapshot()
+
+
+VLM_SENSORS: tuple[HubSensorDescription, ...] = (
+    HubSensorDescription(
+        key="vlm_calls_today",
+        translation_key="vlm_calls_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda h: _usage(h).calls,
+    ),
+    HubSensorDescription(
+        key="vlm_tokens_today",
+        translation_key="vlm_tokens_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda h: _usage(h).total_tokens,
+        attrs_fn=lambda h: {
+            "prompt_tokens": _usage(h).prompt_tokens,
+            "completion_tokens": _usage(h).completion_tokens,
+            "max_tokens_per_day": _usage(h).max_tokens_per_day or None,
+        },
+    ),
+    HubSensorDescription(
+        key="vlm_last_latency",
+        translation_key="vlm_last_latency",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda h: _usage(h).last_latency_ms,
+    ),
+    HubSensorDescription(
+        key="vlm_cost_today",
+        translation_key="vlm_cost_today",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=4,
+        value_fn=lambda h: round(_usage(h).estimated_cost, 6),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HomeSecConfigEntry,
@@ -181,6 +224,8 @@ async def async_setup_entry(
     """Hub sensors, then each camera's sensors under its subentry."""
     hub = entry.runtime_data
     async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
+    if hub.vision is not None:
+        async_add_entities(HomeSecHubSensor(hub, d) for d in VLM_SENSORS)
     async_add_camera_entities(
         hub,
         async_add_entities,
@@ -220,9 +265,11 @@ class HomeSecHubSensor(HomeSecHubEntity, SensorEntity):
     def __init__(self, hub: HomeSecHub, description: HubSensorDescription) -> None:
         super().__init__(hub, description.key)
         self.entity_description = description
+        if description.device_class is SensorDeviceClass.MONETARY:
+            self._attr_native_unit_of_measurement = hub.hass.config.currency
 
     @property
-    def native_value(self) -> str | int | datetime | None:
+    def native_value(self) -> str | int | float | datetime | None:
         """The pipeline's current value."""
         return self.entity_description.value_fn(self.hub)
 

@@ -26,6 +26,23 @@ from .const import (
     CONF_NOTIFY_ON_MOTION,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
+    CONF_VLM_API_KEY,
+    CONF_VLM_BASE_URL,
+    CONF_VLM_ENABLED,
+    CONF_VLM_IMAGE_DETAIL,
+    CONF_VLM_JPEG_QUALITY,
+    CONF_VLM_MAX_CALLS_PER_DAY,
+    CONF_VLM_MAX_FRAMES,
+    CONF_VLM_MAX_IMAGE_SIDE,
+    CONF_VLM_MAX_OUTPUT_TOKENS,
+    CONF_VLM_MAX_TOKENS_PER_DAY,
+    CONF_VLM_MODEL,
+    CONF_VLM_PRICE_COMPLETION,
+    CONF_VLM_PRICE_PROMPT,
+    CONF_VLM_REQUEST_TIMEOUT_S,
+    CONF_VLM_RESPONSE_LANGUAGE,
+    CONF_VLM_RUN_MODE,
+    CONF_VLM_TEMPERATURE,
     DEFAULT_ALERT_HOLD_S,
     DEFAULT_FILTER_CLASSES,
     DEFAULT_FILTER_MAX_FRAMES,
@@ -43,8 +60,10 @@ from .const import (
 )
 from .core.alert_policy import AlertPolicySettings
 from .core.filters.onnx import OnnxFilterSettings
+from .core.models import VLMRunMode
 from .core.retention import RetentionSettings
 from .core.runner import CameraPipelineSettings, PipelineSettings, RetrySettings
+from .core.vlm.openai_compatible import VLMSettings
 
 # Camera subentries store their alert overrides with this value meaning "use the hub's".
 INHERIT = "inherit"
@@ -81,10 +100,13 @@ def camera_alert_settings(
 
 
 def camera_pipeline_settings(
-    camera: Mapping[str, Any], hub: AlertPolicySettings
+    camera: Mapping[str, Any], hub: AlertPolicySettings, options: Mapping[str, Any]
 ) -> CameraPipelineSettings:
     """Per-camera runner settings."""
     return CameraPipelineSettings(
+        vlm_run_mode=VLMRunMode(
+            _pick(camera, options, CONF_VLM_RUN_MODE, VLMRunMode.TRIGGER_ONLY.value)
+        ),
         alert=camera_alert_settings(camera, hub),
         delete_source_after_store=bool(camera.get(CONF_DELETE_AFTER_STORE, False)),
     )
@@ -164,4 +186,37 @@ def onnx_filter_settings(
         max_frames=int(_pick(camera, options, CONF_FILTER_MAX_FRAMES, DEFAULT_FILTER_MAX_FRAMES)),
         early_exit=_on_off(_pick(camera, options, CONF_FILTER_EARLY_EXIT, True)),
         trigger_classes=trigger_classes,
+    )
+
+
+def vlm_settings(
+    data: Mapping[str, Any], options: Mapping[str, Any], default_language: str
+) -> VLMSettings | None:
+    """The vision model settings, or None when no vision model is enabled."""
+    if not options.get(CONF_VLM_ENABLED) or not options.get(CONF_VLM_MODEL):
+        return None
+    return vlm_settings_from(
+        {**options, CONF_VLM_API_KEY: data.get(CONF_VLM_API_KEY)}, default_language
+    )
+
+
+def vlm_settings_from(values: Mapping[str, Any], default_language: str) -> VLMSettings:
+    """VLMSettings from form or stored values (the API key included in `values`)."""
+    defaults = VLMSettings(base_url="", model="")
+    return VLMSettings(
+        base_url=str(values[CONF_VLM_BASE_URL]).strip(),
+        api_key=(str(values.get(CONF_VLM_API_KEY) or "").strip() or None),
+        model=str(values[CONF_VLM_MODEL]).strip(),
+        max_frames=int(values.get(CONF_VLM_MAX_FRAMES, defaults.max_frames)),
+        max_image_side=int(values.get(CONF_VLM_MAX_IMAGE_SIDE, defaults.max_image_side)),
+        jpeg_quality=int(values.get(CONF_VLM_JPEG_QUALITY, defaults.jpeg_quality)),
+        image_detail=str(values.get(CONF_VLM_IMAGE_DETAIL, defaults.image_detail)),
+        request_timeout_s=float(values.get(CONF_VLM_REQUEST_TIMEOUT_S, defaults.request_timeout_s)),
+        max_output_tokens=int(values.get(CONF_VLM_MAX_OUTPUT_TOKENS, defaults.max_output_tokens)),
+        temperature=float(values.get(CONF_VLM_TEMPERATURE, defaults.temperature)),
+        response_language=str(values.get(CONF_VLM_RESPONSE_LANGUAGE) or default_language),
+        price_prompt_per_million=float(values.get(CONF_VLM_PRICE_PROMPT, 0.0)),
+        price_completion_per_million=float(values.get(CONF_VLM_PRICE_COMPLETION, 0.0)),
+        max_calls_per_day=int(values.get(CONF_VLM_MAX_CALLS_PER_DAY, 0)),
+        max_tokens_per_day=int(values.get(CONF_VLM_MAX_TOKENS_PER_DAY, 0)),
     )

@@ -1,0 +1,240 @@
+"""The vision model inside Home Assistant: options, analysis into entities, budget, repairs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.homesec.const import DOMAIN
+from custom_components.homesec.diagnostics import async_get_config_entry_diagnostics
+
+from .conftest import SetupHub, camera_subentry
+from .core.openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json
+from .helpers import EventWaiter, open_options
+from .video import write_clip
+
+HIGH_RISK = analysis_json(
+    risk_level="high",
+    activity_type="suspicious_behavior",
+    summary="Someone tries the handle of the front door and looks around.",
+)
+
+
+@pytest.fixture
+async def server(socket_enabled: None) -> AsyncGenerator[OpenAIServer]:
+    """A local OpenAI-compatible server (the real openai SDK talks to it)."""
+    async with OpenAIServer() as running:
+        yield running
+
+
+def vlm_options(server: OpenAIServer, **extra: Any) -> dict[str, Any]:
+    """Hub options with the vision model pointed at the local server."""
+    return {
+        "vlm_enabled": True,
+        "vlm_base_url": server.url,
+        "vlm_model": DEFAULT_MODEL,
+        "vlm_run_mode": "always",
+        "vlm_request_timeout_s": 5,
+        **extra,
+    }
+
+
+async def test_vision_step_checks_the_server_before_saving(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
+) -> None:
+    # Given a running hub and a server that requires a key
+    entry = await setup_hub()
+    server.api_key = "sk-right"
+    form = {
+        "vlm_enabled": True,
+        "vlm_base_url": server.url,
+        "vlm_model": DEFAULT_MODEL,
+        "vlm_run_mode": "trigger_only",
+        "vlm_max_frames": 4,
+        "vlm_max_image_side": 512,
+        "vlm_jpeg_quality": 70,
+        "vlm_image_detail": "low",
+        "vlm_request_timeout_s": 5,
+        "vlm_max_output_tokens": 800,
+        "vlm_temperature": 0.1,
+        "vlm_price_prompt_per_million": 0.15,
+        "vlm_price_completion_per_million": 0.6,
+        "vlm_max_calls_per_day": 100,
+        "vlm_max_tokens_per_day": 0,
+    }
+    cases = [
+        ({"vlm_api_key": "sk-wrong"}, "invalid_auth"),
+        ({"vlm_api_key": "sk-right", "vlm_model": "no-such-model"}, "model_not_found"),
+        ({"vlm_api_key": "sk-right", "vlm_base_url": "http://127.0.0.1:9/v1"}, "cannot_connect"),
+    ]
+    for change, error in cases:
+        # When the user enters wrong settings
+        result = await open_options(hass, entry.entry_id, "vision_model")
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {**form, **change}
+        )
+        # Then the form says what is wrong
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": error}, change
+
+    # And right settings are saved: the key in the entry data, everything else in the options
+    result = await open_options(hass, entry.entry_id, "vision_model")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**form, "vlm_api_key": "sk-right"}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.data["vlm_api_key"] == "sk-right"
+    assert "vlm_api_key" not in entry.options
+    assert entry.options["vlm_model"] == DEFAULT_MODEL
+    assert entry.options["vlm_max_frames"] == 4
+    # and after the reload the vision model's sensors exist
+    assert hass.states.get("sensor.homesec_vision_model_calls_today").state == "0"
+
+
+async def test_analysis_reaches_entities_events_and_notification(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a camera with context, a vision model that sees someone trying the door, prices
+    phone: list[ServiceCall] = []
+
+    async def _phone(call: ServiceCall) -> None:
+        phone.append(call)
+
+    hass.services.async_register("notify", "phone", _phone)
+    server.default_content = HIGH_RISK
+    await setup_hub(
+        [camera_subentry("Front door", incoming, camera_context="Front door of a family home")],
+        entry_data={"vlm_api_key": None},
+        notify_services=["notify.phone"],
+        **vlm_options(
+            server, vlm_price_prompt_per_million=1.0, vlm_price_completion_per_million=2.0
+        ),
+    )
+    processed = EventWaiter(hass)
+
+    # When a clip arrives
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    payload = (await processed.wait(1))[0].data
+    await hass.async_block_till_done()
+
+    # Then the analysis is in the payload, the sensors and the notification (risk first)
+    assert payload["risk_level"] == "high"
+    assert payload["activity_type"] == "suspicious_behavior"
+    assert payload["reason"] == "risk level high >= minimum medium"
+    assert hass.states.get("sensor.front_door_last_risk_level").state == "high"
+    assert hass.states.get("sensor.front_door_last_activity").state == "suspicious_behavior"
+    summary = hass.states.get("sensor.front_door_last_summary")
+    assert summary.state.startswith("Someone tries the handle")
+    assert summary.attributes["timeline"][0]["type"] == "person"
+    assert phone[0].data["title"] == "HIGH RISK at Front door"
+    assert phone[0].data["message"].startswith("HIGH RISK. Front door at ")
+    # and the request carried the camera's context and the clip's frames
+    prompt = str(server.chat_bodies[-1]["messages"])
+    assert "Front door of a family home" in prompt
+    assert "data:image/jpeg;base64," in prompt
+    # and the usage sensors count the call, its tokens and its cost
+    assert hass.states.get("sensor.homesec_vision_model_calls_today").state == "1"
+    assert hass.states.get("sensor.homesec_vision_model_tokens_today").state == "1350"
+    cost = float(hass.states.get("sensor.homesec_vision_model_cost_today").state)
+    assert cost == pytest.approx((1200 * 1.0 + 150 * 2.0) / 1e6)
+    processed.close()
+
+
+async def test_daily_budget_skips_analyses_and_survives_a_reload(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a budget of one analysis per day, already used by a first clip
+    entry = await setup_hub(**vlm_options(server, vlm_max_calls_per_day=1))
+    processed = EventWaiter(hass)
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    await processed.wait(1)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.homesec_vision_model_budget_spent").state == "on"
+
+    # When Home Assistant reloads HomeSec and another clip arrives
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    payload = (await processed.wait(2))[1].data
+
+    # Then it is not analysed, says why, and still alerts by the filter-only rule
+    assert payload["analysis_skipped_reason"] == "budget_exhausted"
+    assert payload["risk_level"] is None
+    assert payload["alert"] is True
+    assert len(server.chat_bodies) == 1
+    assert hass.states.get("sensor.homesec_vision_model_calls_today").state == "1"
+    processed.close()
+
+
+async def test_rejected_key_raises_a_repair_issue_until_it_works(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a vision model whose key the server refuses
+    server.api_key = "sk-new"
+    entry = await setup_hub(entry_data={"vlm_api_key": "sk-old"}, **vlm_options(server))
+    processed = EventWaiter(hass)
+
+    # When a clip is analysed
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    payload = (await processed.wait(1))[0].data
+    await hass.async_block_till_done()
+
+    # Then a repair issue asks for a valid key, the clip fell back to the filter rule, once
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "vlm_invalid_auth")
+    assert issue is not None
+    assert issue.translation_placeholders["base_url"] == server.url
+    assert payload["analysis_skipped_reason"] == "vlm_failed"
+    events = await entry.runtime_data.store.events(payload["clip_id"])
+    assert [e.will_retry for e in events if e.event_type.value == "vlm_failed"] == [False]
+    assert "sk-old" not in str([e.error_message for e in events])
+
+    # And once the server accepts the key again, the next analysis clears the issue
+    server.api_key = None
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    await processed.wait(2)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "vlm_invalid_auth") is None
+    processed.close()
+
+
+async def test_rate_limit_is_retried_after_the_asked_delay(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a server that rate-limits the first request with Retry-After 1 s
+    server.script(Reply(status=429, headers={"Retry-After": "1"}, error_code="rate_limit"))
+    entry = await setup_hub(**vlm_options(server))
+    processed = EventWaiter(hass)
+
+    # When a clip is analysed
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    payload = (await processed.wait(1))[0].data
+
+    # Then the second attempt succeeded and the history shows the retry
+    assert payload["risk_level"] == "low"
+    events = await entry.runtime_data.store.events(payload["clip_id"])
+    vlm = [(e.event_type.value, e.will_retry) for e in events if "vlm" in e.event_type.value]
+    assert ("vlm_failed", True) in vlm
+    assert vlm[-1] == ("vlm_completed", None)
+    processed.close()
+
+
+async def test_diagnostics_show_the_vision_model_without_its_key(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
+) -> None:
+    # Given a hub with a vision model and an API key
+    entry = await setup_hub(entry_data={"vlm_api_key": "sk-secret-123"}, **vlm_options(server))
+
+    # When the diagnostics are built
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+
+    # Then they show the model and today's usage, and never the key
+    assert diagnostics["vision_model"]["usage_today"]["calls"] == 0
+    assert diagnostics["entry"]["data"]["vlm_api_key"] == "**REDACTED**"
+    assert "sk-secret-123" not in str(diagnostics)
