@@ -7,7 +7,13 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import HomeSecCameraEntity, HomeSecHubEntity, async_add_camera_entities
+from .entity import (
+    HomeSecCameraEntity,
+    HomeSecFrigateEntity,
+    HomeSecHubEntity,
+    async_add_camera_entities,
+)
+from .frigate_source import FrigateServer
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -25,6 +31,11 @@ async def async_setup_entry(
     )
     if hub.vision is not None:
         async_add_entities([HomeSecBudgetBinarySensor(hub)])
+    for server in hub.frigate_servers.values():
+        async_add_entities(
+            [FrigateConnectivityBinarySensor(hub, server)],
+            config_subentry_id=server.subentry_id,
+        )
 
 
 class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):
@@ -63,3 +74,30 @@ class HomeSecBudgetBinarySensor(HomeSecHubEntity, BinarySensorEntity):
         """Which limit is spent."""
         assert self.hub.vision is not None
         return {"limit": self.hub.vision.usage.exhausted_by()}
+
+
+class FrigateConnectivityBinarySensor(HomeSecFrigateEntity, BinarySensorEntity):
+    """On while Frigate is online (`<prefix>/available`) and its API answers."""
+
+    _attr_translation_key = "frigate_connected"
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, hub: HomeSecHub, server: FrigateServer) -> None:
+        super().__init__(hub, server, "connected")
+
+    @property
+    def is_on(self) -> bool:
+        """Frigate is reachable."""
+        return self.server.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | int | None]:
+        """What the health is based on."""
+        last = self.server.last_api_success
+        return {
+            "availability": self.server.source.availability.value,
+            "last_api_success": last.isoformat() if last else None,
+            "version": self.server.version,
+            "clip_downloads_failed": self.server.source.clips_download_failed,
+        }

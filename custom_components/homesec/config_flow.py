@@ -17,17 +17,19 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 from homeassistant.helpers.httpx_client import get_async_client
+from yarl import URL
 
 from .const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_CAMERA_CONTEXT,
     CONF_DELETE_AFTER_STORE,
+    CONF_DOWNLOAD_WINDOW_S,
     CONF_FILTER,
     CONF_FILTER_CLASSES,
     CONF_FILTER_EARLY_EXIT,
@@ -38,6 +40,7 @@ from .const import (
     CONF_FILTER_MODEL_PATH,
     CONF_FILTER_SAMPLE_INTERVAL_S,
     CONF_FOLDER,
+    CONF_FRIGATE_MODE,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -45,12 +48,15 @@ from .const import (
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
     CONF_NOTIFY_SERVICES,
+    CONF_PADDING_S,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_POLL_INTERVAL_S,
     CONF_RETENTION_DAYS,
     CONF_STABLE_TIME_S,
     CONF_STORAGE_PATH,
+    CONF_TOPIC_PREFIX,
     CONF_TRIGGER_CLASSES,
+    CONF_VERIFY_SSL,
     CONF_VLM_API_KEY,
     CONF_VLM_BASE_URL,
     CONF_VLM_ENABLED,
@@ -68,6 +74,7 @@ from .const import (
     CONF_VLM_RESPONSE_LANGUAGE,
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
+    CONF_WRITE_DESCRIPTION,
     DEFAULT_ALERT_HOLD_S,
     DEFAULT_FILTER_CLASSES,
     DEFAULT_FILTER_MAX_FRAMES,
@@ -87,14 +94,19 @@ from .const import (
     DEFAULT_VLM_BASE_URL,
     DEFAULT_VLM_MODEL,
     DOMAIN,
+    FILTER_FRIGATE,
     FILTER_NONE,
     FILTER_ONNX,
     SECTION_OBJECT_FILTER,
+    SUBENTRY_FRIGATE,
     SUBENTRY_LOCAL_FOLDER,
 )
 from .core.filters.coco import COCO80_NAMES
 from .core.models import ActivityType, RiskLevel, VLMRunMode
+from .core.sources import frigate_filters as match
+from .core.sources.frigate_client import FrigateError, FrigateServerInfo
 from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connection
+from .frigate_source import frigate_client, mqtt_ready
 from .object_filters import async_validate_model
 from .settings import INHERIT, model_path, vlm_settings_from
 
@@ -393,7 +405,10 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Cameras are subentries, one type per clip source."""
-        return {SUBENTRY_LOCAL_FOLDER: LocalFolderSubentryFlow}
+        return {
+            SUBENTRY_LOCAL_FOLDER: LocalFolderSubentryFlow,
+            SUBENTRY_FRIGATE: FrigateSubentryFlow,
+        }
 
 
 class HomeSecOptionsFlow(OptionsFlow):
@@ -570,7 +585,7 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
             folder = os.path.normpath(str(user_input[CONF_FOLDER]).strip())  # noqa: ASYNC240
             name = str(user_input[CONF_NAME]).strip()
             error = await self.hass.async_add_executor_job(check_folder_readable, folder)
-            filter_error = await self._check_filter(user_input)
+            filter_error = await async_check_filter(self.hass, entry, user_input)
             others = [
                 s
                 for s in entry.subentries.values()
@@ -618,37 +633,7 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
                 vol.Required(
                     CONF_DELETE_AFTER_STORE, default=values.get(CONF_DELETE_AFTER_STORE, False)
                 ): bool,
-                vol.Required(
-                    CONF_MIN_RISK_LEVEL, default=values.get(CONF_MIN_RISK_LEVEL, INHERIT)
-                ): _risk_selector(with_inherit=True),
-                vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
-                vol.Required(
-                    CONF_NOTIFY_ON_MOTION, default=values.get(CONF_NOTIFY_ON_MOTION, INHERIT)
-                ): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[INHERIT, "on", "off"],
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                        translation_key="notify_on_motion",
-                    )
-                ),
-                vol.Required(
-                    CONF_VLM_RUN_MODE, default=values.get(CONF_VLM_RUN_MODE, INHERIT)
-                ): _run_mode_selector(with_inherit=True),
-                vol.Optional(CONF_CAMERA_CONTEXT): selector.TextSelector(
-                    selector.TextSelectorConfig(multiline=True)
-                ),
-                vol.Required(
-                    CONF_FILTER, default=values.get(CONF_FILTER, FILTER_NONE)
-                ): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[FILTER_NONE, FILTER_ONNX],
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                        translation_key="filter",
-                    )
-                ),
-                vol.Optional(SECTION_OBJECT_FILTER): section(
-                    vol.Schema(_filter_fields(hub=False)), {"collapsed": True}
-                ),
+                **_camera_fields(values, [FILTER_NONE, FILTER_ONNX]),
             }
         )
         return self.async_show_form(
@@ -657,17 +642,57 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    async def _check_filter(self, data: dict[str, Any]) -> tuple[str, str] | None:
-        """(field, error) when the camera's object filter cannot work."""
-        if data.get(CONF_FILTER) != FILTER_ONNX:
-            return None
-        path = model_path(data, self._get_entry().options)
-        if path is None:
-            return CONF_FILTER, "model_not_configured"
-        error, _info = await async_validate_model(self.hass, path)
-        if error is None:
-            return None
-        return CONF_FILTER, error
+
+def _camera_fields(values: Mapping[str, Any], filters: list[str]) -> dict[Any, Any]:
+    """The per-camera fields every source shares: alert overrides, vision model, filter."""
+    return {
+        vol.Required(
+            CONF_MIN_RISK_LEVEL, default=values.get(CONF_MIN_RISK_LEVEL, INHERIT)
+        ): _risk_selector(with_inherit=True),
+        vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
+        vol.Required(
+            CONF_NOTIFY_ON_MOTION, default=values.get(CONF_NOTIFY_ON_MOTION, INHERIT)
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[INHERIT, "on", "off"],
+                mode=selector.SelectSelectorMode.DROPDOWN,
+                translation_key="notify_on_motion",
+            )
+        ),
+        vol.Required(
+            CONF_VLM_RUN_MODE, default=values.get(CONF_VLM_RUN_MODE, INHERIT)
+        ): _run_mode_selector(with_inherit=True),
+        vol.Optional(CONF_CAMERA_CONTEXT): selector.TextSelector(
+            selector.TextSelectorConfig(multiline=True)
+        ),
+        vol.Required(
+            CONF_FILTER, default=values.get(CONF_FILTER, filters[0])
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=filters,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+                translation_key="filter",
+            )
+        ),
+        vol.Optional(SECTION_OBJECT_FILTER): section(
+            vol.Schema(_filter_fields(hub=False)), {"collapsed": True}
+        ),
+    }
+
+
+async def async_check_filter(
+    hass: HomeAssistant, entry: ConfigEntry, data: dict[str, Any]
+) -> tuple[str, str] | None:
+    """(field, error) when a camera's ONNX filter cannot work."""
+    if data.get(CONF_FILTER) != FILTER_ONNX:
+        return None
+    path = model_path(data, entry.options)
+    if path is None:
+        return CONF_FILTER, "model_not_configured"
+    error, _info = await async_validate_model(hass, path)
+    if error is None:
+        return None
+    return CONF_FILTER, error
 
 
 def _flatten_section(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -676,3 +701,167 @@ def _flatten_section(user_input: dict[str, Any]) -> dict[str, Any]:
     section_values = data.pop(SECTION_OBJECT_FILTER, None) or {}
     data.update({k: v for k, v in section_values.items() if v not in (None, "", [])})
     return data
+
+
+FRIGATE_MATCH_DEFAULTS: dict[str, Any] = {
+    CONF_FRIGATE_MODE: "events",
+    match.CONF_CAMERAS: [],
+    match.CONF_LABELS: ["person"],
+    match.CONF_SUB_LABELS: [],
+    match.CONF_ZONES: [],
+    match.CONF_MIN_SCORE: 0.7,
+    match.CONF_MIN_DURATION_S: 1.0,
+    match.CONF_SEVERITIES: ["alert"],
+    CONF_PADDING_S: 5,
+    CONF_DOWNLOAD_WINDOW_S: 90,
+    CONF_WRITE_DESCRIPTION: False,
+}
+
+
+def _multi(options: list[str], translation_key: str | None = None) -> selector.SelectSelector:
+    config = selector.SelectSelectorConfig(
+        options=options,
+        multiple=True,
+        custom_value=True,
+        mode=selector.SelectSelectorMode.DROPDOWN,
+    )
+    if translation_key:
+        config["translation_key"] = translation_key
+    return selector.SelectSelector(config)
+
+
+class FrigateSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure a Frigate NVR: connection first, then what to take from it."""
+
+    def __init__(self) -> None:
+        self._connection: dict[str, Any] = {}
+        self._server: FrigateServerInfo | None = None
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """The Frigate server."""
+        return await self._connection_step("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the server or what to take from it."""
+        return await self._connection_step("reconfigure", user_input)
+
+    async def _connection_step(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**user_input, CONF_URL: str(user_input[CONF_URL]).strip().rstrip("/")}
+            others = [
+                s
+                for s in self._get_entry().subentries.values()
+                if current is None or s.subentry_id != current.subentry_id
+            ]
+            if not mqtt_ready(self.hass):
+                errors["base"] = "mqtt_not_configured"
+            elif any(s.unique_id == f"frigate:{data[CONF_URL]}" for s in others):
+                errors[CONF_URL] = "frigate_already_configured"
+            else:
+                try:
+                    self._server = await frigate_client(self.hass, data).validate()
+                except FrigateError as err:
+                    errors["base"] = (
+                        err.reason
+                        if err.reason in ("invalid_auth", "not_frigate")
+                        else "cannot_connect"
+                    )
+            if not errors:
+                self._connection = data
+                return await self.async_step_cameras()
+        values: Mapping[str, Any] = user_input or (current.data if current else {})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_URL): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+                ),
+                vol.Optional(CONF_USERNAME): selector.TextSelector(),
+                vol.Optional(CONF_PASSWORD): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                ),
+                vol.Required(CONF_VERIFY_SSL, default=True): bool,
+            }
+        )
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )
+
+    async def async_step_cameras(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Which Frigate cameras, events and filters; how HomeSec treats the clips."""
+        assert self._server is not None
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if self.source == "reconfigure" else None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            user_input = _flatten_section(user_input)
+            filter_error = await async_check_filter(self.hass, entry, user_input)
+            if filter_error is not None:
+                errors[filter_error[0]] = filter_error[1]
+            else:
+                data = {
+                    **FRIGATE_MATCH_DEFAULTS,
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
+                    **user_input,
+                    **self._connection,
+                }
+                host = URL(self._connection[CONF_URL]).host or self._connection[CONF_URL]
+                title = f"Frigate ({host})"
+                unique_id = f"frigate:{self._connection[CONF_URL]}"
+                if current is not None:
+                    return self.async_update_and_abort(
+                        entry, current, title=title, data=data, unique_id=unique_id
+                    )
+                return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        config = self._server.config
+        values: Mapping[str, Any] = {
+            **FRIGATE_MATCH_DEFAULTS,
+            CONF_TOPIC_PREFIX: config.mqtt_topic_prefix,
+            **(current.data if current else {}),
+            **(user_input or {}),
+        }
+        suggested = {
+            **values,
+            SECTION_OBJECT_FILTER: {k: values[k] for k in FILTER_KEYS if k in values},
+        }
+        zones = sorted({z for camera in config.cameras for z in camera.zones})
+        schema = vol.Schema(
+            {
+                vol.Optional(match.CONF_CAMERAS): _multi([c.name for c in config.cameras]),
+                vol.Required(CONF_FRIGATE_MODE): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=["events", "reviews"],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key="frigate_mode",
+                    )
+                ),
+                vol.Optional(match.CONF_SEVERITIES): _multi(
+                    ["alert", "detection"], "frigate_severity"
+                ),
+                vol.Optional(match.CONF_LABELS): _multi(list(COCO80_NAMES)),
+                vol.Optional(match.CONF_SUB_LABELS): _multi([]),
+                vol.Optional(match.CONF_ZONES): _multi(zones),
+                vol.Required(match.CONF_MIN_SCORE): _number(0, 1, 0.01),
+                vol.Required(match.CONF_MIN_DURATION_S): _number(0, 600, 0.5, "s"),
+                vol.Required(CONF_PADDING_S): _number(0, 60, 1, "s"),
+                vol.Required(CONF_DOWNLOAD_WINDOW_S): _number(15, 900, 5, "s"),
+                vol.Required(CONF_TOPIC_PREFIX): selector.TextSelector(),
+                vol.Required(CONF_WRITE_DESCRIPTION): bool,
+                **_camera_fields(values, [FILTER_FRIGATE, FILTER_ONNX, FILTER_NONE]),
+            }
+        )
+        return self.async_show_form(
+            step_id="cameras",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders={"version": self._server.version},
+        )

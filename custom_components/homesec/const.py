@@ -9,6 +9,7 @@ MANUFACTURER: Final = "HomeSec"
 
 # Subentry types (one per clip source).
 SUBENTRY_LOCAL_FOLDER: Final = "local_folder"
+SUBENTRY_FRIGATE: Final = "frigate"
 
 # Hub config entry data.
 CONF_STORAGE_PATH: Final = "storage_path"
@@ -66,6 +67,19 @@ DEFAULT_VLM_MODEL: Final = "gpt-4o-mini"
 ISSUE_VLM_INVALID_AUTH: Final = "vlm_invalid_auth"
 ISSUE_VLM_MODEL_NOT_FOUND: Final = "vlm_model_not_found"
 VLM_USAGE_STORAGE_KEY: Final = "homesec.vlm_usage"
+
+# Frigate subentries (match keys are the core's: cameras, labels, sub_labels, min_score,
+# zones, min_duration_s, severities).
+CONF_VERIFY_SSL: Final = "verify_ssl"
+CONF_TOPIC_PREFIX: Final = "topic_prefix"
+CONF_FRIGATE_MODE: Final = "mode"
+CONF_PADDING_S: Final = "padding_s"
+CONF_DOWNLOAD_WINDOW_S: Final = "download_window_s"
+CONF_WRITE_DESCRIPTION: Final = "write_description"
+FILTER_FRIGATE: Final = "frigate"
+EVENT_CLIP_DOWNLOAD_FAILED: Final = "homesec_clip_download_failed"
+ISSUE_MQTT_UNAVAILABLE: Final = "mqtt_unavailable"
+FRIGATE_CLIPS_DIR: Final = "homesec/frigate_clips"
 
 # Camera subentry data.
 CONF_FOLDER: Final = "folder"

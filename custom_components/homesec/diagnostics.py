@@ -88,6 +88,10 @@ async def async_get_config_entry_diagnostics(
             if hub.vision
             else None
         ),
+        "frigate_servers": {
+            sid: async_redact_data(server.diagnostics(), TO_REDACT)
+            for sid, server in hub.frigate_servers.items()
+        },
         "cameras": {cid: await _camera(hub, cam) for cid, cam in hub.cameras.items()},
     }
 

@@ -11,6 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, MANUFACTURER
 from .core.models import ClipState
+from .frigate_source import FrigateServer
 from .hub import CameraRuntime, HomeSecHub
 
 
@@ -85,3 +86,28 @@ class HomeSecHubEntity(Entity):
         """Follow the pipeline's counters."""
         await super().async_added_to_hass()
         self.async_on_remove(self.hub.add_hub_listener(self.async_write_ha_state))
+
+
+class HomeSecFrigateEntity(Entity):
+    """An entity of a Frigate server (its own device under the hub)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: HomeSecHub, server: FrigateServer, key: str) -> None:
+        self.hub = hub
+        self.server = server
+        self._attr_unique_id = f"{server.subentry_id}_{key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, server.subentry_id)},
+            name=server.title,
+            manufacturer="Frigate",
+            model="NVR",
+            configuration_url=server.client.base_url,
+            via_device=(DOMAIN, hub.entry.entry_id),
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the server's health."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.server.add_listener(self.async_write_ha_state))

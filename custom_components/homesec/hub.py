@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,12 +44,15 @@ from .const import (
     DOMAIN,
     EVENT_ALERT,
     EVENT_CLIP_PROCESSED,
+    FILTER_FRIGATE,
     FILTER_ONNX,
     ISSUE_FOLDER_UNREADABLE,
     ISSUE_ONNXRUNTIME_UNAVAILABLE,
+    SUBENTRY_FRIGATE,
     SUBENTRY_LOCAL_FOLDER,
 )
-from .core.alert_policy import DefaultAlertPolicy, NoopAlertPolicy
+from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
+from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
 from .core.interfaces import ClipSource, ObjectFilter
 from .core.media import keyframe_jpeg
@@ -59,6 +63,7 @@ from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.sources.local_folder import LocalFolderSource
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore
+from .frigate_source import FrigateServer, frigate_camera_id
 from .ha_notifier import build_ha_notifiers
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
 from .settings import (
@@ -137,6 +142,7 @@ class HomeSecHub:
         self._camera_listeners: list[Callable[[CameraRuntime], None]] = []
         self._unsubs: list[CALLBACK_TYPE] = []
         self._passthrough = PassthroughFilter()
+        self._frigate_filter = FrigateDetectionFilter()
         self._filters: dict[str, ObjectFilter] = {}
         # One worker for every camera's ONNX scans (the runner runs one filter at a time).
         self._filter_executor = ThreadPoolExecutor(
@@ -145,20 +151,26 @@ class HomeSecHub:
         self.sw_version: str | None = None
         self._stopped = False
         self._retention_task: asyncio.Task[None] | None = None
-        hub_alerts = hub_alert_settings(entry.options)
+        self._hub_alerts = hub_alert_settings(entry.options)
+        self._camera_alerts: dict[str, AlertPolicySettings] = {}
+        self.frigate_servers: dict[str, FrigateServer] = {}
         for subentry in entry.subentries.values():
-            self.cameras[subentry.subentry_id] = CameraRuntime(
-                camera_id=subentry.subentry_id,
-                subentry_id=subentry.subentry_id,
-                name=subentry.title,
-                source_type=subentry.subentry_type,
-                config=dict(subentry.data),
-                settings=camera_pipeline_settings(subentry.data, hub_alerts, entry.options),
-            )
+            if subentry.subentry_type == SUBENTRY_FRIGATE:
+                server = FrigateServer(self, subentry)
+                self.frigate_servers[subentry.subentry_id] = server
+                for name in server.restore_cameras():
+                    camera_id = frigate_camera_id(subentry.subentry_id, name)
+                    self._register_camera(
+                        self.new_camera(camera_id, subentry.subentry_id, name, subentry.data)
+                    )
+            else:
+                self._register_camera(
+                    self.new_camera(
+                        subentry.subentry_id, subentry.subentry_id, subentry.title, subentry.data
+                    )
+                )
         policy = (
-            DefaultAlertPolicy(
-                hub_alerts, {cid: cam.settings.alert for cid, cam in self.cameras.items()}
-            )
+            DefaultAlertPolicy(self._hub_alerts, self._camera_alerts)
             if entry.options.get(CONF_ALERTS_ENABLED, True)
             else NoopAlertPolicy()
         )
@@ -182,7 +194,7 @@ class HomeSecHub:
             camera_settings=self._camera_settings,
             snapshot=self._make_snapshot,
             listener=self,
-            create_task=self._create_task,
+            create_task=self.create_task,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -215,9 +227,13 @@ class HomeSecHub:
         """Resume unfinished clips, start every camera's source and the periodic jobs."""
         await self.pipeline.resume_unfinished()
         for camera in self.cameras.values():
+            if camera.source_type == SUBENTRY_FRIGATE:
+                continue
             camera.source = self._build_source(camera)
             if camera.source is not None:
                 await camera.source.start(self._on_clip)
+        for server in self.frigate_servers.values():
+            await server.async_start(self._on_clip)
         self._unsubs.append(
             async_track_time_interval(
                 self.hass, self._async_retention_job, RETENTION_INTERVAL, cancel_on_shutdown=True
@@ -245,6 +261,8 @@ class HomeSecHub:
             if camera.source is not None:
                 await camera.source.stop()
                 camera.source = None
+        for server in self.frigate_servers.values():
+            await server.async_stop()
         if self._retention_task is not None:
             self._retention_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -258,7 +276,8 @@ class HomeSecHub:
         await self.hass.async_add_executor_job(self._filter_executor.shutdown)
         await self.store.close()
 
-    def _create_task(self, coro: Any, name: str) -> Any:
+    def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A long-lived task that unloading the entry cancels."""
         return self.entry.async_create_background_task(self.hass, coro, name)
 
     def _build_source(self, camera: CameraRuntime) -> ClipSource | None:
@@ -271,7 +290,7 @@ class HomeSecHub:
                     camera.config.get(CONF_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S)
                 ),
                 stable_time_s=float(camera.config.get(CONF_STABLE_TIME_S, DEFAULT_STABLE_TIME_S)),
-                create_task=self._create_task,
+                create_task=self.create_task,
             )
         _LOGGER.warning("Camera %s has unknown source type %s", camera.name, camera.source_type)
         return None
@@ -292,25 +311,35 @@ class HomeSecHub:
         return (camera.name, camera.config) if camera else None
 
     def _filter_for(self, camera_id: str) -> ObjectFilter:
-        return self._filters.get(camera_id, self._passthrough)
+        camera = self.cameras.get(camera_id)
+        if camera is None:
+            return self._passthrough
+        if camera_filter(camera.config, camera.source_type) == FILTER_FRIGATE:
+            return self._frigate_filter
+        return self._filters.get(camera.subentry_id, self._passthrough)
 
     async def _async_build_filters(self) -> None:
-        """Each camera's object filter; onnxruntime is installed once, if a camera needs it."""
-        onnx_cameras = [c for c in self.cameras.values() if camera_filter(c.config) == FILTER_ONNX]
-        if not onnx_cameras:
+        """Each subentry's object filter; onnxruntime is installed once, if one needs it."""
+        onnx = [
+            s
+            for s in self.entry.subentries.values()
+            if camera_filter(s.data, s.subentry_type) == FILTER_ONNX
+        ]
+        if not onnx:
             ir.async_delete_issue(self.hass, DOMAIN, ISSUE_ONNXRUNTIME_UNAVAILABLE)
             return
         onnxruntime_ok = await async_ensure_onnxruntime(self.hass)
-        for camera in onnx_cameras:
-            self._filters[camera.camera_id] = await async_build_onnx_filter(
+        for subentry in onnx:
+            settings = camera_pipeline_settings(subentry.data, self._hub_alerts, self.entry.options)
+            self._filters[subentry.subentry_id] = await async_build_onnx_filter(
                 self.hass,
-                camera_id=camera.camera_id,
-                camera_name=camera.name,
+                camera_id=subentry.subentry_id,
+                camera_name=subentry.title,
                 settings=functools.partial(
                     onnx_filter_settings,
-                    camera.config,
+                    subentry.data,
                     self.entry.options,
-                    camera.settings.alert.trigger_classes,
+                    settings.alert.trigger_classes,
                 ),
                 executor=self._filter_executor,
                 onnxruntime_ok=onnxruntime_ok,
@@ -327,6 +356,8 @@ class HomeSecHub:
     def clip_updated(self, state: ClipState, stage: str) -> None:
         """PipelineListener: update camera state, entities and bus events."""
         camera = self.cameras.get(state.camera_id)
+        if camera is not None and camera.subentry_id in self.frigate_servers:
+            self.frigate_servers[camera.subentry_id].clip_updated(state, stage)
         if stage == "finished":
             payload = clip_payload(state, self.links_for(state))
             self.hass.bus.async_fire(EVENT_CLIP_PROCESSED, payload)
@@ -377,10 +408,33 @@ class HomeSecHub:
 
         return remove
 
+    def new_camera(
+        self, camera_id: str, subentry_id: str, name: str, config: Mapping[str, Any]
+    ) -> CameraRuntime:
+        """A camera with its effective settings (its subentry's overrides on the hub's)."""
+        subentry = self.entry.subentries.get(subentry_id)
+        source_type = subentry.subentry_type if subentry else SUBENTRY_LOCAL_FOLDER
+        settings = camera_pipeline_settings(config, self._hub_alerts, self.entry.options)
+        if source_type == SUBENTRY_FRIGATE:
+            # Downloaded Frigate clips are copies: removed once processed and stored.
+            settings = dataclasses.replace(settings, delete_source_after_store=True)
+        return CameraRuntime(
+            camera_id=camera_id,
+            subentry_id=subentry_id,
+            name=name,
+            source_type=source_type,
+            config=dict(config),
+            settings=settings,
+        )
+
+    def _register_camera(self, camera: CameraRuntime) -> None:
+        self.cameras[camera.camera_id] = camera
+        self._camera_alerts[camera.camera_id] = camera.settings.alert
+
     @callback
     def async_add_camera(self, camera: CameraRuntime) -> None:
         """Register a new camera: every platform adds its entities for it."""
-        self.cameras[camera.camera_id] = camera
+        self._register_camera(camera)
         for listener in list(self._camera_listeners):
             listener(camera)
 

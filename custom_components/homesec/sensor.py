@@ -19,7 +19,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .core.models import ActivityType, RiskLevel
 from .core.vlm.usage import UsageSnapshot
-from .entity import HomeSecCameraEntity, HomeSecHubEntity, async_add_camera_entities
+from .entity import (
+    HomeSecCameraEntity,
+    HomeSecFrigateEntity,
+    HomeSecHubEntity,
+    async_add_camera_entities,
+)
+from .frigate_source import FrigateServer
 from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
 
 PARALLEL_UPDATES = 0
@@ -226,6 +232,10 @@ async def async_setup_entry(
     async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
     if hub.vision is not None:
         async_add_entities(HomeSecHubSensor(hub, d) for d in VLM_SENSORS)
+    for server in hub.frigate_servers.values():
+        async_add_entities(
+            [FrigateDownloadsFailedSensor(hub, server)], config_subentry_id=server.subentry_id
+        )
     async_add_camera_entities(
         hub,
         async_add_entities,
@@ -279,3 +289,24 @@ class HomeSecHubSensor(HomeSecHubEntity, SensorEntity):
         if self.entity_description.attrs_fn is None:
             return None
         return self.entity_description.attrs_fn(self.hub)
+
+
+class FrigateDownloadsFailedSensor(HomeSecFrigateEntity, SensorEntity):
+    """Frigate clips HomeSec gave up downloading (since Home Assistant started)."""
+
+    _attr_translation_key = "frigate_downloads_failed"
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_state_class = SensorStateClass.TOTAL_INCREASING
+
+    def __init__(self, hub: HomeSecHub, server: FrigateServer) -> None:
+        super().__init__(hub, server, "downloads_failed")
+
+    @property
+    def native_value(self) -> int:
+        """Downloads given up."""
+        return self.server.source.clips_download_failed
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | None]:
+        """The last failure."""
+        return {"last_error": self.server.source.last_error}

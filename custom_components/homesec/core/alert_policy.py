@@ -65,7 +65,10 @@ class DefaultAlertPolicy(AlertPolicy):
         per_camera: Mapping[str, AlertPolicySettings] | None = None,
     ) -> None:
         self._defaults = defaults
-        self._per_camera = dict(per_camera or {})
+        # Kept by reference: the owner may add cameras that appear later.
+        self._per_camera: Mapping[str, AlertPolicySettings] = (
+            per_camera if per_camera is not None else {}
+        )
 
     def settings_for(self, camera_id: str) -> AlertPolicySettings:
         """The effective settings of a camera."""

@@ -205,6 +205,8 @@ class FilterResult:
     duration_ms: int
     # True for the `none` filter: nothing was checked, so every clip passes.
     passthrough: bool = False
+    # Names a recogniser attached to the objects (Frigate sub-labels: faces, plates, couriers).
+    sub_labels: tuple[str, ...] = ()
     best_frame_jpeg: bytes | None = field(default=None, repr=False, compare=False)
 
     def has_trigger(self, trigger_classes: frozenset[str]) -> bool:
@@ -221,6 +223,7 @@ class FilterResult:
             "model": self.model,
             "duration_ms": self.duration_ms,
             "passthrough": self.passthrough,
+            "sub_labels": list(self.sub_labels),
         }
 
     @classmethod
@@ -234,6 +237,7 @@ class FilterResult:
             model=str(data.get("model", "")),
             duration_ms=int(data.get("duration_ms", 0)),
             passthrough=bool(data.get("passthrough", False)),
+            sub_labels=tuple(str(s) for s in data.get("sub_labels", [])),
         )
 
 

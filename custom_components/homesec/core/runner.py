@@ -298,6 +298,9 @@ class ClipPipeline:
         self._listener.clip_updated(state, "finished")
         if camera.delete_source_after_store and state.upload_done and state.clip_uri:
             await self._delete_source(clip.path)
+            if sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY):
+                # A snapshot the source saved next to the clip (Frigate's) goes with it.
+                await self._delete_source(Path(str(sidecar)))
 
     async def _upload(self, state: ClipState, clip: Clip) -> None:
         uri = await self._attempts(
@@ -531,6 +534,8 @@ class ClipPipeline:
 
 
 MAX_RETRY_AFTER_S = 120.0
+# Clip metadata key of a snapshot file a source saved next to the clip.
+SIDECAR_SNAPSHOT_KEY = "snapshot_path"
 
 
 def _retry_delay(retry: RetrySettings, attempt: int, err: Exception) -> float:

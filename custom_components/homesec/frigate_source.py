@@ -1,0 +1,273 @@
+"""Frigate cameras in Home Assistant: MQTT subscriptions through HA's MQTT integration, one
+device per Frigate camera (created when first seen), server health and description write-back.
+
+The protocol logic (message parsing, matching, downloads) lives in core/sources/frigate*.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_create_clientsession
+
+from .const import (
+    CONF_DOWNLOAD_WINDOW_S,
+    CONF_FRIGATE_MODE,
+    CONF_PADDING_S,
+    CONF_TOPIC_PREFIX,
+    CONF_VERIFY_SSL,
+    CONF_WRITE_DESCRIPTION,
+    DOMAIN,
+    EVENT_CLIP_DOWNLOAD_FAILED,
+    FRIGATE_CLIPS_DIR,
+    ISSUE_MQTT_UNAVAILABLE,
+)
+from .core.models import Clip, ClipState
+from .core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSettings
+from .core.sources.frigate_client import FrigateClient, FrigateError
+from .core.sources.frigate_filters import FrigateMatchSettings
+from .core.sources.frigate_messages import Availability
+
+if TYPE_CHECKING:
+    from .hub import HomeSecHub
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TOPIC_PREFIX = "frigate"
+DEFAULT_PADDING_S = 5
+DEFAULT_DOWNLOAD_WINDOW_S = 90.0
+
+
+def frigate_camera_id(subentry_id: str, frigate_camera: str) -> str:
+    """The HomeSec camera id (device identifier) of one Frigate camera."""
+    return f"{subentry_id}:{frigate_camera}"
+
+
+def frigate_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> FrigateClient:
+    """A client on a session of its own: Frigate's JWT cookie must not leak into HA's jar."""
+    session = async_create_clientsession(
+        hass,
+        verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+    return FrigateClient(
+        session,
+        str(data[CONF_URL]),
+        username=data.get(CONF_USERNAME) or None,
+        password=data.get(CONF_PASSWORD) or None,
+        verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
+    )
+
+
+def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
+    payload = msg.payload
+    return bytes(payload) if isinstance(payload, bytearray) else payload
+
+
+def mqtt_ready(hass: HomeAssistant) -> bool:
+    """True when Home Assistant's MQTT integration is set up."""
+    return any(
+        entry.state is ConfigEntryState.LOADED
+        for entry in hass.config_entries.async_entries("mqtt")
+    )
+
+
+class FrigateServer:
+    """One Frigate subentry: its source, subscriptions and health."""
+
+    def __init__(self, hub: HomeSecHub, subentry: ConfigSubentry) -> None:
+        self.hub = hub
+        self.hass = hub.hass
+        self.subentry_id = subentry.subentry_id
+        self.title = subentry.title
+        self.config = dict(subentry.data)
+        self.topic_prefix = str(self.config.get(CONF_TOPIC_PREFIX) or DEFAULT_TOPIC_PREFIX)
+        self.client = frigate_client(self.hass, self.config)
+        self.source = FrigateSource(
+            client=self.client,
+            settings=FrigateSourceSettings(
+                clip_dir=Path(self.hass.config.path(FRIGATE_CLIPS_DIR)) / self.subentry_id,
+                mode=FrigateMode(self.config.get(CONF_FRIGATE_MODE, FrigateMode.EVENTS.value)),
+                match=FrigateMatchSettings.from_mapping(self.config),
+                padding_s=int(self.config.get(CONF_PADDING_S, DEFAULT_PADDING_S)),
+                download_window_s=float(
+                    self.config.get(CONF_DOWNLOAD_WINDOW_S, DEFAULT_DOWNLOAD_WINDOW_S)
+                ),
+            ),
+            camera_for=self._camera_for,
+            is_known=hub.store.has_clip,
+            on_download_failed=self._download_failed,
+            create_task=hub.create_task,
+        )
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._listeners: list[CALLBACK_TYPE] = []
+        self.version: str | None = None
+        self.mqtt_error: str | None = None
+
+    # -- cameras -----------------------------------------------------------------------
+
+    def restore_cameras(self) -> list[str]:
+        """Frigate cameras seen in earlier runs (their devices exist): known from the start."""
+        registry = dr.async_get(self.hass)
+        names = []
+        for device in dr.async_entries_for_config_entry(registry, self.hub.entry.entry_id):
+            for domain, identifier in device.identifiers:
+                prefix = f"{self.subentry_id}:"
+                if domain == DOMAIN and identifier.startswith(prefix):
+                    names.append(identifier.removeprefix(prefix))
+        return names
+
+    @callback
+    def _camera_for(self, frigate_camera: str) -> tuple[str, str] | None:
+        camera_id = frigate_camera_id(self.subentry_id, frigate_camera)
+        if camera_id not in self.hub.cameras:
+            self.hub.async_add_camera(
+                self.hub.new_camera(camera_id, self.subentry_id, frigate_camera, self.config)
+            )
+        return camera_id, frigate_camera
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def async_start(self, on_clip: Callable[[Clip], Any]) -> None:
+        """Subscribe to Frigate's topics through HA's MQTT integration and start the source."""
+        await self.source.start(on_clip)
+        try:
+            if not await mqtt.async_wait_for_mqtt_client(self.hass):
+                raise HomeAssistantError("the MQTT integration is not set up")
+            for topic, handler in (
+                ("events", self._on_event),
+                ("reviews", self._on_review),
+                ("available", self._on_available),
+            ):
+                self._unsubs.append(
+                    await mqtt.async_subscribe(
+                        self.hass, f"{self.topic_prefix}/{topic}", handler, qos=0
+                    )
+                )
+        except HomeAssistantError as err:
+            self.mqtt_error = str(err)
+            _LOGGER.warning("Frigate %s: cannot subscribe to MQTT: %s", self.title, err)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_MQTT_UNAVAILABLE}_{self.subentry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_MQTT_UNAVAILABLE,
+                translation_placeholders={"server": self.title},
+            )
+            return
+        ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_MQTT_UNAVAILABLE}_{self.subentry_id}")
+        self.hub.create_task(self._async_fetch_version(), f"homesec frigate version {self.title}")
+
+    async def _async_fetch_version(self) -> None:
+        try:
+            self.version = await self.client.version()
+        except FrigateError as err:
+            _LOGGER.debug("Frigate %s: version not available: %s", self.title, err)
+        self._notify()
+
+    async def async_stop(self) -> None:
+        """Unsubscribe and stop downloads."""
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        await self.source.stop()
+
+    # -- MQTT --------------------------------------------------------------------------
+
+    async def _on_event(self, msg: mqtt.ReceiveMessage) -> None:
+        await self.source.handle_event_message(_payload(msg))
+
+    async def _on_review(self, msg: mqtt.ReceiveMessage) -> None:
+        await self.source.handle_review_message(_payload(msg))
+
+    @callback
+    def _on_available(self, msg: mqtt.ReceiveMessage) -> None:
+        self.source.handle_availability(_payload(msg))
+        self._notify()
+
+    # -- health and hooks --------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Frigate says it is online (or nothing said otherwise) and its API answered."""
+        return (
+            self.mqtt_error is None
+            and self.source.availability in (Availability.ONLINE, Availability.UNKNOWN)
+            and self.source.healthy
+        )
+
+    @property
+    def last_api_success(self) -> datetime | None:
+        """When Frigate's API last answered."""
+        return self.source.last_api_success
+
+    @callback
+    def add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener()` when the health changes."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            self._listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def _download_failed(self, frigate_id: str, camera: str, reason: str) -> None:
+        self.hass.bus.async_fire(
+            EVENT_CLIP_DOWNLOAD_FAILED,
+            {"frigate_id": frigate_id, "camera": camera, "reason": reason, "server": self.title},
+        )
+        self._notify()
+
+    @callback
+    def clip_updated(self, state: ClipState, stage: str) -> None:
+        """Write HomeSec's summary back to Frigate (optional, off by default)."""
+        event_id = state.metadata.get("frigate_event_id")
+        if (
+            stage != "analyzed"
+            or not self.config.get(CONF_WRITE_DESCRIPTION)
+            or not event_id
+            or state.analysis is None
+        ):
+            return
+        self.hub.create_task(
+            self._async_describe(str(event_id), state.analysis.summary),
+            f"homesec frigate description {event_id}",
+        )
+
+    async def _async_describe(self, event_id: str, summary: str) -> None:
+        try:
+            await self.client.set_description(event_id, summary)
+        except FrigateError as err:
+            _LOGGER.warning(
+                "Frigate %s: could not set description of %s: %s", self.title, event_id, err
+            )
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Server version, health and the source's own details."""
+        return {
+            "version": self.version,
+            "topic_prefix": self.topic_prefix,
+            "mqtt_error": self.mqtt_error,
+            "connected": self.connected,
+            **self.source.diagnostics(),
+        }
