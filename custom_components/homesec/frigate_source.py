@@ -71,6 +71,11 @@ def frigate_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> FrigateCl
     )
 
 
+def _timing_overrides(config: dict[str, Any]) -> dict[str, float]:
+    """Download timing (not in the form; set in tests and for unusual Frigate setups)."""
+    return {k: float(config[k]) for k in ("first_delay_s", "retry_delay_s") if k in config}
+
+
 def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
     payload = msg.payload
     return bytes(payload) if isinstance(payload, bytearray) else payload
@@ -105,6 +110,7 @@ class FrigateServer:
                 download_window_s=float(
                     self.config.get(CONF_DOWNLOAD_WINDOW_S, DEFAULT_DOWNLOAD_WINDOW_S)
                 ),
+                **_timing_overrides(self.config),
             ),
             camera_for=self._camera_for,
             is_known=hub.store.has_clip,

@@ -36,9 +36,9 @@ def _state(clip_id: str, status: ClipStatus = ClipStatus.QUEUED, **kw: object) -
         source_type="local_folder",
         source_path=f"/in/{clip_id}.mp4",
         status=status,
-        start_ts=kw.pop("start_ts", NOW),  # type: ignore[arg-type]
+        start_ts=(start := kw.pop("start_ts", NOW)),  # type: ignore[arg-type]
         end_ts=NOW + timedelta(seconds=10),
-        created_at=NOW,
+        created_at=start,  # type: ignore[arg-type]
         updated_at=NOW,
         **kw,  # type: ignore[arg-type]
     )

@@ -309,7 +309,7 @@ class ClipStore:
         return [_row_to_state(r) for r in rows]
 
     async def count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
-        """(clips, alerts) of a camera whose clip started at or after `since`."""
+        """(clips, alerts) of a camera that HomeSec received at or after `since`."""
         return await self._run(self._count_since, camera_id, since)
 
     def _count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
@@ -317,7 +317,7 @@ class ClipStore:
             self._db()
             .execute(
                 "SELECT COUNT(*), COALESCE(SUM(json_extract(alert_decision, '$.notify')), 0) "
-                "FROM clip_states WHERE camera_id = ? AND start_ts >= ?",
+                "FROM clip_states WHERE camera_id = ? AND created_at >= ?",
                 (camera_id, _ts(since)),
             )
             .fetchone()

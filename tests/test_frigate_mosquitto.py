@@ -1,0 +1,60 @@
+"""End to end through a real Mosquitto broker and Home Assistant's real MQTT client:
+Frigate publishes `end`, HomeSec downloads the clip from (fake) Frigate, analyses it, and the
+Home Assistant event fires."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .conftest import SetupHub
+from .core.frigate_server import FakeFrigate, event_message, make_clips
+from .helpers import EventWaiter
+from .test_frigate_setup import EVENT_ID, frigate_subentry
+
+if TYPE_CHECKING:
+    from .mosquitto import MosquittoBroker
+
+pytest_plugins = ["tests.mosquitto"]
+
+
+@pytest.fixture
+async def frigate(socket_enabled: None, tmp_path: Path) -> AsyncGenerator[FakeFrigate]:
+    """A fake Frigate whose first clip answer is 'not ready yet' (as real Frigate often is)."""
+    async with FakeFrigate() as server:
+        clip, _truncated = make_clips(tmp_path / "frigate_media", seconds=4.0)
+        server.add_event(EVENT_ID, clip, script=["not_ready"])
+        yield server
+
+
+async def test_frigate_end_over_a_real_broker_fires_the_home_assistant_event(
+    hass: HomeAssistant,
+    mosquitto_broker: MosquittoBroker,
+    mqtt_with_broker: MockConfigEntry,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+) -> None:
+    # Given HomeSec with a Frigate subentry, subscribed through HA's real MQTT client
+    await setup_hub([frigate_subentry(frigate)])
+    await mosquitto_broker.async_wait_for_subscription("frigate/events")
+    processed = EventWaiter(hass)
+
+    # When Frigate publishes the end of a tracked person on the broker
+    await mosquitto_broker.async_publish("frigate/available", "online", retain=True)
+    await mosquitto_broker.async_publish("frigate/events", event_message("end"))
+    payload = (await processed.wait(1, timeout=20))[0].data
+    await hass.async_block_till_done()
+
+    # Then the clip was fetched (after Frigate's "not ready" answer), analysed and stored
+    assert payload["clip_id"] == f"frigate-{EVENT_ID}"
+    assert payload["detected_classes"] == ["person"]
+    assert payload["media_url"] is not None
+    assert len(frigate.paths("clip.mp4")) == 2
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"
+    assert hass.states.get("event.front_door_activity").attributes["clip_id"] == payload["clip_id"]
+    processed.close()

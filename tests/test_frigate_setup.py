@@ -1,0 +1,259 @@
+"""Frigate cameras in Home Assistant: the subentry flow, MQTT messages, devices, dedupe."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.homesec.const import (
+    DOMAIN,
+    EVENT_CLIP_DOWNLOAD_FAILED,
+    SUBENTRY_FRIGATE,
+)
+
+from .conftest import SetupHub
+from .core.frigate_server import FakeFrigate, event_message, make_clips
+from .helpers import EventWaiter
+
+EVENT_ID = "1718123456.123456-abc123"
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """The harness' mocked paho client never unregisters its socket, so MQTT's 1 s misc
+    timer outlives the test (the real-broker test checks a clean shutdown)."""
+    return True
+
+
+@pytest.fixture
+async def mqtt(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> AsyncGenerator[None]:
+    """Home Assistant's MQTT integration on the harness' mocked client; unloaded at the end
+    (so its periodic timer does not outlive the test)."""
+    yield
+    for entry in hass.config_entries.async_entries("mqtt"):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def frigate(socket_enabled: None, tmp_path: Path) -> AsyncGenerator[FakeFrigate]:
+    """A fake Frigate 0.17 serving one event's clip."""
+    async with FakeFrigate() as server:
+        clip, _truncated = make_clips(tmp_path / "frigate_media", seconds=4.0)
+        server.add_event(EVENT_ID, clip)
+        yield server
+
+
+def frigate_subentry(server: FakeFrigate, **extra: Any) -> ConfigSubentryData:
+    """A Frigate subentry as the flow stores it, with fast download retries for tests."""
+    return ConfigSubentryData(
+        data={
+            "url": server.url,
+            "verify_ssl": True,
+            "mode": "events",
+            "cameras": [],
+            "labels": ["person"],
+            "sub_labels": [],
+            "zones": [],
+            "min_score": 0.7,
+            "min_duration_s": 1.0,
+            "severities": ["alert"],
+            "padding_s": 0,
+            "download_window_s": 15,
+            "topic_prefix": "frigate",
+            "write_description": False,
+            "first_delay_s": 0,
+            "retry_delay_s": 0.1,
+            **extra,
+        },
+        subentry_type=SUBENTRY_FRIGATE,
+        title="Frigate (127.0.0.1)",
+        unique_id=f"frigate:{server.url}",
+    )
+
+
+async def test_end_event_becomes_an_analysed_clip_on_its_own_device(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a hub with a Frigate subentry (Frigate's own detection as the filter)
+    entry = await setup_hub([frigate_subentry(frigate)])
+    processed = EventWaiter(hass)
+
+    # When Frigate publishes the end of a tracked person
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end", sub_label=["Bob", 0.9]))
+    payload = (await processed.wait(1))[0].data
+    await hass.async_block_till_done()
+
+    # Then the clip was downloaded, filtered by Frigate's detection, and alerted
+    assert payload["clip_id"] == f"frigate-{EVENT_ID}"
+    assert payload["camera"] == "front_door"
+    assert payload["source"] == "frigate"
+    assert payload["detected_classes"] == ["person"]
+    assert payload["status"] == "done"
+    assert payload["alert"] is True
+    # and the Frigate camera has its own device with HomeSec's entities
+    subentry_id = next(iter(entry.subentries))
+    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:front_door")})
+    assert device is not None
+    assert hass.states.get("sensor.front_door_last_detected_objects").state == "person"
+    assert hass.states.get("sensor.front_door_clips_today").state == "1"
+    # and the metadata keeps Frigate's event
+    state = await entry.runtime_data.store.get_state(payload["clip_id"])
+    assert state is not None
+    assert state.metadata["frigate_event_id"] == EVENT_ID
+    assert state.filter_result is not None
+    assert state.filter_result.model == "frigate"
+    assert state.filter_result.sub_labels == ("Bob",)
+    # and the Frigate server is connected
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"
+    processed.close()
+
+
+async def test_same_end_twice_and_after_a_restart_is_processed_once(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a processed Frigate event
+    entry = await setup_hub([frigate_subentry(frigate)])
+    processed = EventWaiter(hass)
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+    await processed.wait(1)
+
+    # When the same end message arrives again, and again after HomeSec restarts
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+    await hass.async_block_till_done()
+
+    # Then it was downloaded and processed once, and the camera's device survived the restart
+    assert len(processed.events) == 1
+    assert len(frigate.paths("clip.mp4")) == 1
+    assert hass.states.get("sensor.front_door_clips_today").state == "1"
+    processed.close()
+
+
+async def test_bad_messages_are_ignored_without_tracebacks(
+    hass: HomeAssistant,
+    mqtt: None,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a hub with a Frigate subentry
+    entry = await setup_hub([frigate_subentry(frigate)])
+
+    # When Frigate's topics carry garbage, updates, other labels and false positives
+    async_fire_mqtt_message(hass, "frigate/events", "{not json")
+    async_fire_mqtt_message(hass, "frigate/events", event_message("update"))
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end", label="cat"))
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end", false_positive=True))
+    async_fire_mqtt_message(hass, "frigate/available", "offline")
+    await hass.async_block_till_done()
+
+    # Then nothing is downloaded, the server shows offline, and the log has no traceback
+    assert frigate.paths("clip.mp4") == []
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "off"
+    server = entry.runtime_data.frigate_servers[next(iter(entry.subentries))]
+    assert server.source.messages_invalid == 1
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_clip_that_never_arrives_is_reported(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a Frigate that never finds recordings for an event
+    frigate.add_event("1718123999.0-zzz999", frigate.events[EVENT_ID].clip, script=["no_clip"])
+    await setup_hub([frigate_subentry(frigate)])
+    failed = EventWaiter(hass, EVENT_CLIP_DOWNLOAD_FAILED)
+
+    # When its end message arrives
+    async_fire_mqtt_message(
+        hass, "frigate/events", event_message("end", event_id="1718123999.0-zzz999")
+    )
+    event = (await failed.wait(1))[0]
+    await hass.async_block_till_done()
+
+    # Then HomeSec gives up with an event and a counter, never a crash
+    assert event.data["frigate_id"] == "1718123999.0-zzz999"
+    assert event.data["reason"] == "no_clip"
+    assert hass.states.get("sensor.frigate_127_0_0_1_clip_downloads_failed").state == "1"
+    failed.close()
+
+
+async def test_subentry_flow_validates_server_and_mqtt(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a running hub and a Frigate server
+    entry = await setup_hub([])
+
+    # When the user enters a URL that is not Frigate
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+    frigate.version_body = "<html>router login</html>"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url, "verify_ssl": True}
+    )
+    # Then the form says so
+    assert result["errors"] == {"base": "not_frigate"}
+
+    # And with the real Frigate the cameras step lists Frigate's cameras and creates the entry
+    frigate.version_body = None
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url + "/", "verify_ssl": True}
+    )
+    assert result["step_id"] == "cameras"
+    cameras_field = next(k for k in result["data_schema"].schema if str(k) == "cameras")
+    options = result["data_schema"].schema[cameras_field].config["options"]
+    assert options == ["front_door"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "cameras": ["front_door"],
+            "mode": "events",
+            "min_score": 0.6,
+            "min_duration_s": 0,
+            "padding_s": 2,
+            "download_window_s": 60,
+            "topic_prefix": "frigate",
+            "write_description": True,
+            "min_risk_level": "inherit",
+            "notify_on_motion": "inherit",
+            "vlm_run_mode": "inherit",
+            "filter": "frigate",
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (subentry,) = entry.subentries.values()
+    assert subentry.unique_id == f"frigate:{frigate.url}"
+    assert subentry.data["url"] == frigate.url
+    assert subentry.data["cameras"] == ["front_door"]
+    assert json.dumps(dict(subentry.data))  # stored data is plain JSON
+
+
+async def test_subentry_flow_needs_mqtt(hass: HomeAssistant, setup_hub: SetupHub) -> None:
+    # Given Home Assistant without the MQTT integration
+    entry = await setup_hub([])
+
+    # When the user adds a Frigate server
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": "http://127.0.0.1:5000", "verify_ssl": True}
+    )
+
+    # Then the form says MQTT must be set up first
+    assert result["errors"] == {"base": "mqtt_not_configured"}
