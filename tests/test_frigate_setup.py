@@ -257,3 +257,65 @@ async def test_subentry_flow_needs_mqtt(hass: HomeAssistant, setup_hub: SetupHub
 
     # Then the form says MQTT must be set up first
     assert result["errors"] == {"base": "mqtt_not_configured"}
+
+
+async def test_alert_overrides_use_frigate_camera_names(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given cars are taken from Frigate, and only front_door alerts on every clip
+    await setup_hub(
+        [
+            frigate_subentry(
+                frigate,
+                labels=["car"],
+                per_camera_alert={"front_door": {"notify_on_motion": True}},
+            )
+        ]
+    )
+    processed = EventWaiter(hass)
+
+    # When Frigate reports a car at front_door (a car is not a trigger object)
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end", label="car"))
+    payload = (await processed.wait(1))[0].data
+
+    # Then front_door's own override made it alert
+    assert payload["detected_classes"] == ["car"]
+    assert payload["alert"] is True
+    assert payload["reason"] == "notify_on_motion is on: every clip alerts"
+    processed.close()
+
+
+async def test_cameras_step_rejects_bad_alert_overrides(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given the cameras step of a new Frigate server
+    entry = await setup_hub([])
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url, "verify_ssl": True}
+    )
+
+    # When the overrides name an activity type that does not exist
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "mode": "events",
+            "min_score": 0.7,
+            "min_duration_s": 1,
+            "padding_s": 5,
+            "download_window_s": 90,
+            "topic_prefix": "frigate",
+            "write_description": False,
+            "min_risk_level": "inherit",
+            "notify_on_motion": "inherit",
+            "vlm_run_mode": "inherit",
+            "filter": "frigate",
+            "per_camera_alert": {"front_door": {"notify_on_activity_types": ["burglary"]}},
+        },
+    )
+
+    # Then the form says which value is wrong
+    assert result["errors"] == {"per_camera_alert": "invalid_per_camera_alert"}
+    assert "burglary" in result["description_placeholders"]["error_detail"]

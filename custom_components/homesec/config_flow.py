@@ -49,6 +49,7 @@ from .const import (
     CONF_NOTIFY_ON_MOTION,
     CONF_NOTIFY_SERVICES,
     CONF_PADDING_S,
+    CONF_PER_CAMERA_ALERT,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_POLL_INTERVAL_S,
     CONF_RETENTION_DAYS,
@@ -108,7 +109,7 @@ from .core.sources.frigate_client import FrigateError, FrigateServerInfo
 from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connection
 from .frigate_source import frigate_client, mqtt_ready
 from .object_filters import async_validate_model
-from .settings import INHERIT, model_path, vlm_settings_from
+from .settings import INHERIT, model_path, validate_per_camera_alert, vlm_settings_from
 
 COMMON_TRIGGER_CLASSES = [
     "person",
@@ -736,6 +737,7 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         self._connection: dict[str, Any] = {}
         self._server: FrigateServerInfo | None = None
+        self._per_camera_error = ""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """The Frigate server."""
@@ -805,9 +807,17 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             user_input = _flatten_section(user_input)
             filter_error = await async_check_filter(self.hass, entry, user_input)
+            self._per_camera_error = ""
+            try:
+                user_input[CONF_PER_CAMERA_ALERT] = validate_per_camera_alert(
+                    user_input.get(CONF_PER_CAMERA_ALERT)
+                )
+            except ValueError as err:
+                self._per_camera_error = str(err)
+                errors[CONF_PER_CAMERA_ALERT] = "invalid_per_camera_alert"
             if filter_error is not None:
                 errors[filter_error[0]] = filter_error[1]
-            else:
+            if not errors:
                 data = {
                     **FRIGATE_MATCH_DEFAULTS,
                     CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
@@ -857,11 +867,15 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
                 vol.Required(CONF_TOPIC_PREFIX): selector.TextSelector(),
                 vol.Required(CONF_WRITE_DESCRIPTION): bool,
                 **_camera_fields(values, [FILTER_FRIGATE, FILTER_ONNX, FILTER_NONE]),
+                vol.Optional(CONF_PER_CAMERA_ALERT): selector.ObjectSelector(),
             }
         )
         return self.async_show_form(
             step_id="cameras",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"version": self._server.version},
+            description_placeholders={
+                "version": self._server.version,
+                "error_detail": self._per_camera_error,
+            },
         )

@@ -6,6 +6,7 @@ The protocol logic (message parsing, matching, downloads) lives in core/sources/
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -39,6 +40,7 @@ from .core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSetti
 from .core.sources.frigate_client import FrigateClient, FrigateError
 from .core.sources.frigate_filters import FrigateMatchSettings
 from .core.sources.frigate_messages import Availability
+from .settings import frigate_camera_config
 
 if TYPE_CHECKING:
     from .hub import HomeSecHub
@@ -71,7 +73,7 @@ def frigate_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> FrigateCl
     )
 
 
-def _timing_overrides(config: dict[str, Any]) -> dict[str, float]:
+def _timing_overrides(config: dict[str, Any]) -> dict[str, Any]:
     """Download timing (not in the form; set in tests and for unusual Frigate setups)."""
     return {k: float(config[k]) for k in ("first_delay_s", "retry_delay_s") if k in config}
 
@@ -100,18 +102,19 @@ class FrigateServer:
         self.config = dict(subentry.data)
         self.topic_prefix = str(self.config.get(CONF_TOPIC_PREFIX) or DEFAULT_TOPIC_PREFIX)
         self.client = frigate_client(self.hass, self.config)
+        settings = FrigateSourceSettings(
+            clip_dir=Path(self.hass.config.path(FRIGATE_CLIPS_DIR)) / self.subentry_id,
+            mode=FrigateMode(self.config.get(CONF_FRIGATE_MODE, FrigateMode.EVENTS.value)),
+            match=FrigateMatchSettings.from_mapping(self.config),
+            padding_s=int(self.config.get(CONF_PADDING_S, DEFAULT_PADDING_S)),
+            download_window_s=float(
+                self.config.get(CONF_DOWNLOAD_WINDOW_S, DEFAULT_DOWNLOAD_WINDOW_S)
+            ),
+        )
+        settings = dataclasses.replace(settings, **_timing_overrides(self.config))
         self.source = FrigateSource(
             client=self.client,
-            settings=FrigateSourceSettings(
-                clip_dir=Path(self.hass.config.path(FRIGATE_CLIPS_DIR)) / self.subentry_id,
-                mode=FrigateMode(self.config.get(CONF_FRIGATE_MODE, FrigateMode.EVENTS.value)),
-                match=FrigateMatchSettings.from_mapping(self.config),
-                padding_s=int(self.config.get(CONF_PADDING_S, DEFAULT_PADDING_S)),
-                download_window_s=float(
-                    self.config.get(CONF_DOWNLOAD_WINDOW_S, DEFAULT_DOWNLOAD_WINDOW_S)
-                ),
-                **_timing_overrides(self.config),
-            ),
+            settings=settings,
             camera_for=self._camera_for,
             is_known=hub.store.has_clip,
             on_download_failed=self._download_failed,
@@ -140,7 +143,12 @@ class FrigateServer:
         camera_id = frigate_camera_id(self.subentry_id, frigate_camera)
         if camera_id not in self.hub.cameras:
             self.hub.async_add_camera(
-                self.hub.new_camera(camera_id, self.subentry_id, frigate_camera, self.config)
+                self.hub.new_camera(
+                    camera_id,
+                    self.subentry_id,
+                    frigate_camera,
+                    frigate_camera_config(self.config, frigate_camera),
+                )
             )
         return camera_id, frigate_camera
 

@@ -70,6 +70,7 @@ from .settings import (
     alert_hold_seconds,
     camera_filter,
     camera_pipeline_settings,
+    frigate_camera_config,
     hub_alert_settings,
     onnx_filter_settings,
     pipeline_settings,
@@ -161,7 +162,12 @@ class HomeSecHub:
                 for name in server.restore_cameras():
                     camera_id = frigate_camera_id(subentry.subentry_id, name)
                     self._register_camera(
-                        self.new_camera(camera_id, subentry.subentry_id, name, subentry.data)
+                        self.new_camera(
+                            camera_id,
+                            subentry.subentry_id,
+                            name,
+                            frigate_camera_config(subentry.data, name),
+                        )
                     )
             else:
                 self._register_camera(

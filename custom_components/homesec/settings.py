@@ -24,6 +24,7 @@ from .const import (
     CONF_MIN_RISK_LEVEL,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
+    CONF_PER_CAMERA_ALERT,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
     CONF_VLM_API_KEY,
@@ -224,3 +225,34 @@ def vlm_settings_from(values: Mapping[str, Any], default_language: str) -> VLMSe
         max_calls_per_day=int(values.get(CONF_VLM_MAX_CALLS_PER_DAY, 0)),
         max_tokens_per_day=int(values.get(CONF_VLM_MAX_TOKENS_PER_DAY, 0)),
     )
+
+
+PER_CAMERA_ALERT_KEYS = (CONF_MIN_RISK_LEVEL, CONF_NOTIFY_ON_ACTIVITY_TYPES, CONF_NOTIFY_ON_MOTION)
+
+
+def validate_per_camera_alert(value: Any) -> dict[str, dict[str, Any]]:
+    """Check `{camera: {min_risk_level, notify_on_activity_types, notify_on_motion}}`, the
+    seed's `per_camera_alert`, keyed by Frigate camera names. Raises ValueError."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a mapping of camera names to alert settings")
+    result: dict[str, dict[str, Any]] = {}
+    for camera, settings in value.items():
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"{camera}: expected alert settings")
+        unknown = set(settings) - set(PER_CAMERA_ALERT_KEYS)
+        if unknown:
+            raise ValueError(f"{camera}: unknown setting(s) {', '.join(sorted(unknown))}")
+        AlertPolicySettings.from_config(settings)  # enum values are checked here
+        motion = settings.get(CONF_NOTIFY_ON_MOTION)
+        if motion is not None and not isinstance(motion, bool):
+            raise ValueError(f"{camera}: notify_on_motion must be true or false")
+        result[str(camera)] = dict(settings)
+    return result
+
+
+def frigate_camera_config(subentry: Mapping[str, Any], camera: str) -> dict[str, Any]:
+    """A Frigate camera's settings: its subentry's, with its per-camera alert overrides."""
+    overrides = subentry.get(CONF_PER_CAMERA_ALERT) or {}
+    return {**subentry, **dict(overrides.get(camera, {}))}
