@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -150,23 +151,34 @@ class FrigateReviewMessage:
 # -- public parsers ----------------------------------------------------------------------
 
 
-def parse_event_message(payload: bytes | str) -> FrigateEventMessage:
-    """Parse a `frigate/events` payload; raise FrigateMessageError when it is unusable."""
-    data = _load_object("events", payload)
-    kind = _message_type("events", data, EVENT_TYPES, payload)
+def _before_after[T](
+    kind: str,
+    data: dict[str, Any],
+    payload: bytes | str,
+    build: Callable[[str, dict[str, Any], bytes | str], T],
+) -> tuple[T, T | None]:
+    """The `after` object (falling back to `before` when it is missing) and `before`."""
     before_raw, after_raw = data.get("before"), data.get("after")
     if not isinstance(after_raw, dict):
         # Defensive: use `before` when `after` is missing (never seen from Frigate itself).
         if not isinstance(before_raw, dict):
-            raise FrigateMessageError("events", "no 'after' object", payload)
+            raise FrigateMessageError(kind, "no 'after' object", payload)
         after_raw, before_raw = before_raw, None
-    after = _event("after", after_raw, payload)
-    before: FrigateEvent | None = None
+    after = build("after", after_raw, payload)
+    before: T | None = None
     if isinstance(before_raw, dict):
         try:
-            before = _event("before", before_raw, payload)
+            before = build("before", before_raw, payload)
         except FrigateMessageError:
             before = None
+    return after, before
+
+
+def parse_event_message(payload: bytes | str) -> FrigateEventMessage:
+    """Parse a `frigate/events` payload; raise FrigateMessageError when it is unusable."""
+    data = _load_object("events", payload)
+    kind = _message_type("events", data, EVENT_TYPES, payload)
+    after, before = _before_after("events", data, payload, _event)
     return FrigateEventMessage(type=kind, after=after, before=before)
 
 
@@ -174,18 +186,7 @@ def parse_review_message(payload: bytes | str) -> FrigateReviewMessage:
     """Parse a `frigate/reviews` payload; raise FrigateMessageError when it is unusable."""
     data = _load_object("reviews", payload)
     kind = _message_type("reviews", data, REVIEW_TYPES, payload)
-    before_raw, after_raw = data.get("before"), data.get("after")
-    if not isinstance(after_raw, dict):
-        if not isinstance(before_raw, dict):
-            raise FrigateMessageError("reviews", "no 'after' object", payload)
-        after_raw, before_raw = before_raw, None
-    after = _review("after", after_raw, payload)
-    before: FrigateReview | None = None
-    if isinstance(before_raw, dict):
-        try:
-            before = _review("before", before_raw, payload)
-        except FrigateMessageError:
-            before = None
+    after, before = _before_after("reviews", data, payload, _review)
     return FrigateReviewMessage(type=kind, after=after, before=before)
 
 
