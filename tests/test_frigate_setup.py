@@ -101,6 +101,10 @@ async def test_end_event_becomes_an_analysed_clip_on_its_own_device(
     assert payload["detected_classes"] == ["person"]
     assert payload["status"] == "done"
     assert payload["alert"] is True
+    assert payload["metadata"]["frigate_event_id"] == EVENT_ID
+    assert payload["metadata"]["frigate_zones"] == ["porch"]
+    assert payload["metadata"]["frigate_sub_label"] == "Bob"
+    assert payload["metadata"]["frigate_has_snapshot"] is True
     # and the Frigate camera has its own device with HomeSec's entities
     subentry_id = next(iter(entry.subentries))
     device = dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:front_door")})

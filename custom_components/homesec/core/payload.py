@@ -47,6 +47,8 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
         "media_url": links.media_url,
         "snapshot_url": links.snapshot_url,
         "media_content_id": links.media_content_id,
+        # Source details, e.g. Frigate's event id, label, sub-label, scores, zones and box.
+        "metadata": dict(state.metadata),
     }
 
 
