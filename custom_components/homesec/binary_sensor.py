@@ -7,6 +7,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import SUBENTRY_RTSP
+from .core.sources.rtsp import RtspSource
 from .entity import (
     HomeSecCameraEntity,
     HomeSecFrigateEntity,
@@ -26,9 +28,17 @@ async def async_setup_entry(
 ) -> None:
     """One alert binary_sensor per camera."""
     hub = entry.runtime_data
-    async_add_camera_entities(
-        hub, async_add_entities, lambda camera: [HomeSecAlertBinarySensor(hub, camera)]
-    )
+
+    def build(camera: CameraRuntime) -> list[BinarySensorEntity]:
+        entities: list[BinarySensorEntity] = [HomeSecAlertBinarySensor(hub, camera)]
+        if camera.source_type == SUBENTRY_RTSP:
+            entities += [
+                RtspMotionBinarySensor(hub, camera),
+                RtspConnectedBinarySensor(hub, camera),
+            ]
+        return entities
+
+    async_add_camera_entities(hub, async_add_entities, build)
     if hub.vision is not None:
         async_add_entities([HomeSecBudgetBinarySensor(hub)])
     for server in hub.frigate_servers.values():
@@ -100,4 +110,66 @@ class FrigateConnectivityBinarySensor(HomeSecFrigateEntity, BinarySensorEntity):
             "last_api_success": last.isoformat() if last else None,
             "version": self.server.version,
             "clip_downloads_failed": self.server.source.clips_download_failed,
+        }
+
+
+class _RtspLiveEntity(HomeSecCameraEntity):
+    """Follows the RTSP worker's live state (pushed from its thread to the event loop)."""
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow motion and connection changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.camera.add_status_listener(self.async_write_ha_state))
+
+    @property
+    def _rtsp(self) -> RtspSource | None:
+        source = self.camera.source
+        return source if isinstance(source, RtspSource) else None
+
+
+class RtspMotionBinarySensor(_RtspLiveEntity, BinarySensorEntity):
+    """Motion as HomeSec's detector sees it, live."""
+
+    _attr_translation_key = "motion"
+    _attr_device_class = BinarySensorDeviceClass.MOTION
+
+    def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
+        super().__init__(hub, camera, "motion")
+
+    @property
+    def is_on(self) -> bool:
+        """True while motion is detected."""
+        return bool(self._rtsp and self._rtsp.motion)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, float]:
+        """The last motion score (changed area, %)."""
+        return {"score": round(self._rtsp.last_motion_score, 3) if self._rtsp else 0.0}
+
+
+class RtspConnectedBinarySensor(_RtspLiveEntity, BinarySensorEntity):
+    """Whether the camera's stream is connected."""
+
+    _attr_translation_key = "connected"
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
+        super().__init__(hub, camera, "connected")
+
+    @property
+    def is_on(self) -> bool:
+        """True while frames arrive."""
+        return bool(self._rtsp and self._rtsp.connected)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | int | None]:
+        """Last frame, last error, reconnects."""
+        rtsp = self._rtsp
+        if rtsp is None:
+            return {"last_error": self.camera.source_error}
+        return {
+            "last_frame": rtsp.last_frame_time.isoformat() if rtsp.last_frame_time else None,
+            "last_error": rtsp.last_error,
+            "reconnects": rtsp.reconnects,
         }

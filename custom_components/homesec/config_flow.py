@@ -28,7 +28,11 @@ from .const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_CAMERA_CONTEXT,
+    CONF_CAMERA_ENTITY,
     CONF_DELETE_AFTER_STORE,
+    CONF_DETECT_FPS,
+    CONF_DETECT_URL,
+    CONF_DETECT_WIDTH,
     CONF_DOWNLOAD_WINDOW_S,
     CONF_FILTER,
     CONF_FILTER_CLASSES,
@@ -41,10 +45,15 @@ from .const import (
     CONF_FILTER_SAMPLE_INTERVAL_S,
     CONF_FOLDER,
     CONF_FRIGATE_MODE,
+    CONF_MASKS,
     CONF_MAX_ATTEMPTS,
+    CONF_MAX_CLIP_S,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
+    CONF_MIN_AREA_PERCENT,
+    CONF_MIN_CLIP_S,
     CONF_MIN_RISK_LEVEL,
+    CONF_MOTION_THRESHOLD,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
     CONF_NOTIFY_SERVICES,
@@ -52,9 +61,12 @@ from .const import (
     CONF_PER_CAMERA_ALERT,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_POLL_INTERVAL_S,
+    CONF_POST_ROLL_S,
+    CONF_PRE_ROLL_S,
     CONF_RETENTION_DAYS,
     CONF_STABLE_TIME_S,
     CONF_STORAGE_PATH,
+    CONF_STREAM_URL,
     CONF_TOPIC_PREFIX,
     CONF_TRIGGER_CLASSES,
     CONF_VERIFY_SSL,
@@ -98,17 +110,22 @@ from .const import (
     FILTER_FRIGATE,
     FILTER_NONE,
     FILTER_ONNX,
+    RTSP_CLIPS_DIR,
+    SECTION_MOTION,
     SECTION_OBJECT_FILTER,
     SUBENTRY_FRIGATE,
     SUBENTRY_LOCAL_FOLDER,
+    SUBENTRY_RTSP,
 )
 from .core.filters.coco import COCO80_NAMES
 from .core.models import ActivityType, RiskLevel, VLMRunMode
 from .core.sources import frigate_filters as match
 from .core.sources.frigate_client import FrigateError, FrigateServerInfo
+from .core.sources.rtsp import RtspProbeError, probe_stream, redact_url
 from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connection
 from .frigate_source import frigate_client, mqtt_ready
 from .object_filters import async_validate_model
+from .rtsp_camera import CameraStreamError, async_stream_url, rtsp_settings
 from .settings import INHERIT, model_path, validate_per_camera_alert, vlm_settings_from
 
 COMMON_TRIGGER_CLASSES = [
@@ -408,6 +425,7 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
         """Cameras are subentries, one type per clip source."""
         return {
             SUBENTRY_LOCAL_FOLDER: LocalFolderSubentryFlow,
+            SUBENTRY_RTSP: RtspSubentryFlow,
             SUBENTRY_FRIGATE: FrigateSubentryFlow,
         }
 
@@ -697,10 +715,11 @@ async def async_check_filter(
 
 
 def _flatten_section(user_input: dict[str, Any]) -> dict[str, Any]:
-    """Move the object-filter section's fields to the top level (how they are stored)."""
+    """Move the sections' fields to the top level (how they are stored)."""
     data = dict(user_input)
-    section_values = data.pop(SECTION_OBJECT_FILTER, None) or {}
-    data.update({k: v for k, v in section_values.items() if v not in (None, "", [])})
+    for name in (SECTION_OBJECT_FILTER, SECTION_MOTION):
+        section_values = data.pop(name, None) or {}
+        data.update({k: v for k, v in section_values.items() if v not in (None, "", [])})
     return data
 
 
@@ -878,4 +897,145 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
                 "version": self._server.version,
                 "error_detail": self._per_camera_error,
             },
+        )
+
+
+MOTION_KEYS = (
+    CONF_DETECT_FPS,
+    CONF_DETECT_WIDTH,
+    CONF_MOTION_THRESHOLD,
+    CONF_MIN_AREA_PERCENT,
+    CONF_MASKS,
+    CONF_PRE_ROLL_S,
+    CONF_POST_ROLL_S,
+    CONF_MAX_CLIP_S,
+    CONF_MIN_CLIP_S,
+)
+MOTION_DEFAULTS: dict[str, Any] = {
+    CONF_DETECT_FPS: 5,
+    CONF_DETECT_WIDTH: 320,
+    CONF_MOTION_THRESHOLD: 25,
+    CONF_MIN_AREA_PERCENT: 0.5,
+    CONF_PRE_ROLL_S: 3,
+    CONF_POST_ROLL_S: 8,
+    CONF_MAX_CLIP_S: 60,
+    CONF_MIN_CLIP_S: 2,
+}
+PROBE_TIMEOUT_S = 10.0
+
+
+class RtspSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure an RTSP camera (a stream URL or an existing HA camera entity)."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a camera."""
+        return await self._form("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a camera."""
+        return await self._form("reconfigure", user_input)
+
+    async def _validate(self, data: dict[str, Any]) -> tuple[str, str] | None:
+        """(field, error) when the camera cannot work: the stream is opened for real."""
+        try:
+            url = await async_stream_url(self.hass, data)
+            rtsp_settings(data, url, Path(self.hass.config.path(RTSP_CLIPS_DIR)))
+        except CameraStreamError as err:
+            return "base", err.reason
+        except ValueError as err:
+            return "base", "invalid_motion_settings"
+        user, password = data.get(CONF_USERNAME), data.get(CONF_PASSWORD)
+        for field, stream in ((CONF_STREAM_URL, url), (CONF_DETECT_URL, data.get(CONF_DETECT_URL))):
+            if not stream:
+                continue
+            try:
+                await probe_stream(str(stream), user, password, PROBE_TIMEOUT_S)
+            except RtspProbeError as err:
+                return ("base" if field == CONF_STREAM_URL else field), err.reason
+        return await async_check_filter(self.hass, self._get_entry(), data)
+
+    async def _form(self, step_id: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _flatten_section(user_input)
+            name = str(data.get(CONF_NAME, "")).strip()
+            others = [
+                s
+                for s in entry.subentries.values()
+                if current is None or s.subentry_id != current.subentry_id
+            ]
+            unique_id = str(
+                data.get(CONF_CAMERA_ENTITY) or redact_url(str(data.get(CONF_STREAM_URL, "")))
+            )
+            if not name:
+                errors[CONF_NAME] = "name_required"
+            elif any(s.title.casefold() == name.casefold() for s in others):
+                errors[CONF_NAME] = "name_already_used"
+            elif any(s.unique_id == unique_id for s in others):
+                errors["base"] = "camera_already_configured"
+            elif problem := await self._validate(data):
+                errors[problem[0]] = problem[1]
+            else:
+                data = {
+                    **MOTION_DEFAULTS,
+                    CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
+                    **data,
+                    CONF_NAME: name,
+                }
+                if current is not None:
+                    return self.async_update_and_abort(
+                        entry, current, title=name, data=data, unique_id=unique_id
+                    )
+                return self.async_create_entry(title=name, data=data, unique_id=unique_id)
+        values: Mapping[str, Any] = {
+            **MOTION_DEFAULTS,
+            **(current.data if current else {}),
+            **(_flatten_section(user_input) if user_input else {}),
+        }
+        suggested = {
+            **values,
+            SECTION_MOTION: {k: values[k] for k in MOTION_KEYS if k in values},
+            SECTION_OBJECT_FILTER: {k: values[k] for k in FILTER_KEYS if k in values},
+        }
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME): str,
+                vol.Optional(CONF_STREAM_URL): selector.TextSelector(),
+                vol.Optional(CONF_CAMERA_ENTITY): selector.EntitySelector(
+                    selector.EntitySelectorConfig(domain="camera")
+                ),
+                vol.Optional(CONF_USERNAME): selector.TextSelector(),
+                vol.Optional(CONF_PASSWORD): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                ),
+                vol.Optional(CONF_DETECT_URL): selector.TextSelector(),
+                vol.Optional(SECTION_MOTION): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(CONF_DETECT_FPS): _number(1, 15, 1, "fps"),
+                            vol.Optional(CONF_DETECT_WIDTH): _number(64, 1280, 16, "px"),
+                            vol.Optional(CONF_MOTION_THRESHOLD): _number(1, 255, 1),
+                            vol.Optional(CONF_MIN_AREA_PERCENT): _number(0.01, 100, 0.01, "%"),
+                            vol.Optional(CONF_MASKS): selector.TextSelector(
+                                selector.TextSelectorConfig(multiline=True)
+                            ),
+                            vol.Optional(CONF_PRE_ROLL_S): _number(0, 30, 1, "s"),
+                            vol.Optional(CONF_POST_ROLL_S): _number(0, 120, 1, "s"),
+                            vol.Optional(CONF_MAX_CLIP_S): _number(5, 600, 1, "s"),
+                            vol.Optional(CONF_MIN_CLIP_S): _number(0, 60, 1, "s"),
+                        }
+                    ),
+                    {"collapsed": True},
+                ),
+                **_camera_fields(values, [FILTER_NONE, FILTER_ONNX]),
+            }
+        )
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
         )

@@ -10,6 +10,7 @@ MANUFACTURER: Final = "HomeSec"
 # Subentry types (one per clip source).
 SUBENTRY_LOCAL_FOLDER: Final = "local_folder"
 SUBENTRY_FRIGATE: Final = "frigate"
+SUBENTRY_RTSP: Final = "rtsp"
 
 # Hub config entry data.
 CONF_STORAGE_PATH: Final = "storage_path"
@@ -81,6 +82,23 @@ FILTER_FRIGATE: Final = "frigate"
 EVENT_CLIP_DOWNLOAD_FAILED: Final = "homesec_clip_download_failed"
 ISSUE_MQTT_UNAVAILABLE: Final = "mqtt_unavailable"
 FRIGATE_CLIPS_DIR: Final = "homesec/frigate_clips"
+
+# RTSP subentries.
+CONF_STREAM_URL: Final = "stream_url"
+CONF_CAMERA_ENTITY: Final = "camera_entity"
+CONF_DETECT_URL: Final = "detect_url"
+CONF_DETECT_FPS: Final = "detect_fps"
+CONF_DETECT_WIDTH: Final = "detect_width"
+CONF_MOTION_THRESHOLD: Final = "motion_threshold"
+CONF_MIN_AREA_PERCENT: Final = "min_area_percent"
+CONF_MASKS: Final = "masks"
+CONF_PRE_ROLL_S: Final = "pre_roll_s"
+CONF_POST_ROLL_S: Final = "post_roll_s"
+CONF_MAX_CLIP_S: Final = "max_clip_s"
+CONF_MIN_CLIP_S: Final = "min_clip_s"
+SECTION_MOTION: Final = "motion"
+RTSP_CLIPS_DIR: Final = "homesec/rtsp_clips"
+ISSUE_CAMERA_UNREACHABLE: Final = "camera_unreachable"
 
 # Camera subentry data.
 CONF_FOLDER: Final = "folder"

@@ -46,10 +46,12 @@ from .const import (
     EVENT_CLIP_PROCESSED,
     FILTER_FRIGATE,
     FILTER_ONNX,
+    ISSUE_CAMERA_UNREACHABLE,
     ISSUE_FOLDER_UNREADABLE,
     ISSUE_ONNXRUNTIME_UNAVAILABLE,
     SUBENTRY_FRIGATE,
     SUBENTRY_LOCAL_FOLDER,
+    SUBENTRY_RTSP,
 )
 from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
 from .core.filters.frigate import FrigateDetectionFilter
@@ -61,11 +63,13 @@ from .core.payload import MediaLinks, clip_payload
 from .core.retention import RetentionReport, apply_retention
 from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.sources.local_folder import LocalFolderSource
+from .core.sources.rtsp import RtspSource
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore
 from .frigate_source import FrigateServer, frigate_camera_id
 from .ha_notifier import build_ha_notifiers
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
+from .rtsp_camera import UNREACHABLE_ISSUE_AFTER, CameraStreamError, async_build_rtsp_source
 from .settings import (
     alert_hold_seconds,
     camera_filter,
@@ -110,7 +114,9 @@ class CameraRuntime:
     alert_active: bool = False
     snapshot_path: Path | None = None
     snapshot_updated: datetime | None = None
+    source_error: str | None = None
     _listeners: list[CameraListener] = field(default_factory=list)
+    _status_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
     _alert_off: CALLBACK_TYPE | None = None
 
     @callback
@@ -128,6 +134,22 @@ class CameraRuntime:
         """Tell every entity of the camera."""
         for listener in list(self._listeners):
             listener(stage, state)
+
+    @callback
+    def add_status_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener()` when the source's live state (motion, connection) changes."""
+        self._status_listeners.append(listener)
+
+        def remove() -> None:
+            self._status_listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def notify_status(self) -> None:
+        """The source's live state changed."""
+        for listener in list(self._status_listeners):
+            listener()
 
 
 class HomeSecHub:
@@ -235,7 +257,7 @@ class HomeSecHub:
         for camera in self.cameras.values():
             if camera.source_type == SUBENTRY_FRIGATE:
                 continue
-            camera.source = self._build_source(camera)
+            camera.source = await self._async_build_source(camera)
             if camera.source is not None:
                 await camera.source.start(self._on_clip)
         for server in self.frigate_servers.values():
@@ -286,7 +308,21 @@ class HomeSecHub:
         """A long-lived task that unloading the entry cancels."""
         return self.entry.async_create_background_task(self.hass, coro, name)
 
-    def _build_source(self, camera: CameraRuntime) -> ClipSource | None:
+    async def _async_build_source(self, camera: CameraRuntime) -> ClipSource | None:
+        if camera.source_type == SUBENTRY_RTSP:
+            try:
+                return await async_build_rtsp_source(
+                    self.hass,
+                    camera_id=camera.camera_id,
+                    camera_name=camera.name,
+                    config=camera.config,
+                    on_status=camera.notify_status,
+                )
+            except (CameraStreamError, ValueError) as err:
+                camera.source_error = str(err)
+                _LOGGER.warning("Camera %s cannot start: %s", camera.name, err)
+                self._raise_unreachable_issue(camera, str(err))
+                return None
         if camera.source_type == SUBENTRY_LOCAL_FOLDER:
             return LocalFolderSource(
                 camera_id=camera.camera_id,
@@ -421,8 +457,8 @@ class HomeSecHub:
         subentry = self.entry.subentries.get(subentry_id)
         source_type = subentry.subentry_type if subentry else SUBENTRY_LOCAL_FOLDER
         settings = camera_pipeline_settings(config, self._hub_alerts, self.entry.options)
-        if source_type == SUBENTRY_FRIGATE:
-            # Downloaded Frigate clips are copies: removed once processed and stored.
+        if source_type in (SUBENTRY_FRIGATE, SUBENTRY_RTSP):
+            # Downloaded or recorded clips are HomeSec's own files: removed once stored.
             settings = dataclasses.replace(settings, delete_source_after_store=True)
         return CameraRuntime(
             camera_id=camera_id,
@@ -524,8 +560,28 @@ class HomeSecHub:
                 report.bytes_freed / 1e6,
             )
 
+    def _raise_unreachable_issue(self, camera: CameraRuntime, error: str) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_CAMERA_UNREACHABLE}_{camera.camera_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_CAMERA_UNREACHABLE,
+            translation_placeholders={"camera": camera.name, "error": error},
+        )
+
     @callback
     def _async_check_health(self, _now: datetime | None = None) -> None:
+        for camera in self.cameras.values():
+            if isinstance(camera.source, RtspSource):
+                since = camera.source.unreachable_since
+                if since is not None and dt_util.utcnow() - since >= UNREACHABLE_ISSUE_AFTER:
+                    self._raise_unreachable_issue(camera, camera.source.last_error or "")
+                elif since is None:
+                    ir.async_delete_issue(
+                        self.hass, DOMAIN, f"{ISSUE_CAMERA_UNREACHABLE}_{camera.camera_id}"
+                    )
         for camera in self.cameras.values():
             source = camera.source
             if not isinstance(source, LocalFolderSource):
