@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,4 +204,27 @@ async def test_a_home_assistant_camera_entity_can_be_the_stream(
     processed = EventWaiter(hass)
     payload = (await processed.wait(1, timeout=30))[0].data
     assert payload["camera"] == "Garden"
+    processed.close()
+
+
+async def test_recordings_left_by_a_previous_run_are_processed(
+    hass: HomeAssistant, setup_hub: SetupHub, config_dir: Path, rtsp: RtspServer, scene: Path
+) -> None:
+    # Given a recording that the last run finished but could not hand over
+    leftover = config_dir / "homesec" / "rtsp_clips" / "rtsp-cam-1" / "driveway-20261121T1200Z.mp4"
+    await hass.async_add_executor_job(lambda: leftover.parent.mkdir(parents=True))
+    await hass.async_add_executor_job(shutil.copyfile, scene, leftover)
+    processed = EventWaiter(hass)
+
+    # When HomeSec starts with that camera
+    subentry = rtsp_subentry(rtsp)
+    subentry["subentry_id"] = "rtsp-cam-1"  # type: ignore[typeddict-unknown-key]
+    await setup_hub([subentry])
+
+    # Then the recording is processed like any other clip (then removed from the work folder)
+    events = await processed.wait(1, timeout=30)
+    recovered = [e.data for e in events if e.data["clip_id"] == "driveway-20261121T1200Z"]
+    assert recovered
+    assert recovered[0]["metadata"]["recovered"] is True
+    assert not await hass.async_add_executor_job(leftover.exists)
     processed.close()

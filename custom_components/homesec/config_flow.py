@@ -944,7 +944,7 @@ class RtspSubentryFlow(ConfigSubentryFlow):
             rtsp_settings(data, url, Path(self.hass.config.path(RTSP_CLIPS_DIR)))
         except CameraStreamError as err:
             return "base", err.reason
-        except ValueError as err:
+        except ValueError:
             return "base", "invalid_motion_settings"
         user, password = data.get(CONF_USERNAME), data.get(CONF_PASSWORD)
         for field, stream in ((CONF_STREAM_URL, url), (CONF_DETECT_URL, data.get(CONF_DETECT_URL))):

@@ -69,7 +69,12 @@ from .core.store import ClipStore
 from .frigate_source import FrigateServer, frigate_camera_id
 from .ha_notifier import build_ha_notifiers
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
-from .rtsp_camera import UNREACHABLE_ISSUE_AFTER, CameraStreamError, async_build_rtsp_source
+from .rtsp_camera import (
+    UNREACHABLE_ISSUE_AFTER,
+    CameraStreamError,
+    async_build_rtsp_source,
+    async_recover_leftovers,
+)
 from .settings import (
     alert_hold_seconds,
     camera_filter,
@@ -260,6 +265,10 @@ class HomeSecHub:
             camera.source = await self._async_build_source(camera)
             if camera.source is not None:
                 await camera.source.start(self._on_clip)
+            if camera.source_type == SUBENTRY_RTSP:
+                await async_recover_leftovers(
+                    self.hass, camera.camera_id, camera.name, self.pipeline.submit
+                )
         for server in self.frigate_servers.values():
             await server.async_start(self._on_clip)
         self._unsubs.append(

@@ -6,8 +6,8 @@ The stream, motion and recording logic lives in core/sources/rtsp.py and core/so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ from .const import (
     CONF_STREAM_URL,
     RTSP_CLIPS_DIR,
 )
+from .core.media import probe_duration
+from .core.models import Clip
 from .core.sources.motion import MaskRect
-from .core.sources.rtsp import RtspSettings, RtspSource
+from .core.sources.rtsp import SOURCE_TYPE, RtspSettings, RtspSource
 
 # A camera unreachable for longer than this raises a repair issue.
 UNREACHABLE_ISSUE_AFTER = timedelta(minutes=5)
@@ -119,3 +121,50 @@ async def async_build_rtsp_source(
         on_motion=lambda _motion: on_status(),
         on_status=on_status,
     )
+
+
+def _leftover_clips(folder: Path, camera_id: str, camera_name: str) -> list[Clip]:
+    """Blocking: finished recordings still in the camera's work folder (not handed over)."""
+    clips: list[Clip] = []
+    try:
+        files = sorted(p for p in folder.glob("*.mp4") if not p.name.startswith("."))
+    except OSError:
+        return clips
+    for path in files:
+        try:
+            end_ts = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        except OSError:
+            continue
+        duration = probe_duration(path) or 0.0
+        clips.append(
+            Clip(
+                clip_id=path.stem,
+                camera_id=camera_id,
+                camera_name=camera_name,
+                source_type=SOURCE_TYPE,
+                path=path,
+                start_ts=end_ts - timedelta(seconds=duration),
+                end_ts=end_ts,
+                metadata={"duration_s": round(duration, 3), "recovered": True},
+            )
+        )
+    return clips
+
+
+async def async_recover_leftovers(
+    hass: HomeAssistant,
+    camera_id: str,
+    camera_name: str,
+    submit: Callable[[Clip], Awaitable[bool]],
+) -> int:
+    """Queue recordings a previous run finished but could not hand over (nothing is lost).
+
+    Clips the store already knows are skipped by `submit` (their ids are the file names).
+    """
+    folder = Path(hass.config.path(RTSP_CLIPS_DIR)) / camera_id
+    clips = await hass.async_add_executor_job(_leftover_clips, folder, camera_id, camera_name)
+    queued = 0
+    for clip in clips:
+        if await submit(clip):
+            queued += 1
+    return queued
