@@ -671,7 +671,7 @@ async def test_close_stops_a_running_scan_and_its_threads(
     await object_filter.close()
 
     # Then closing is quick, no helper thread is left, and the filter refuses new work
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 5  # far below the 40-frame scan it cut short
     assert not [t for t in threading.enumerate() if t.name.startswith("homesec-onnx")]
     stats = object_filter.last_scan
     assert stats is not None
