@@ -105,6 +105,7 @@ async def test_motion_on_the_stream_becomes_a_processed_clip(
     # and the motion sensor followed the motion, the stream is connected
     assert "on" in motion_states
     assert hass.states.get("binary_sensor.driveway_stream_connected").state == "on"
+    assert hass.states.get("sensor.driveway_last_frame").state not in ("unknown", "unavailable")
     # and the recorded file was removed from HomeSec's work folder once stored
     state = await entry.runtime_data.store.get_state(payload["clip_id"])
     assert state is not None

@@ -584,6 +584,7 @@ class HomeSecHub:
     def _async_check_health(self, _now: datetime | None = None) -> None:
         for camera in self.cameras.values():
             if isinstance(camera.source, RtspSource):
+                camera.notify_status()  # refreshes the last-frame time
                 since = camera.source.unreachable_since
                 if since is not None and dt_util.utcnow() - since >= UNREACHABLE_ISSUE_AFTER:
                     self._raise_unreachable_issue(camera, camera.source.last_error or "")

@@ -17,7 +17,9 @@ from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import SUBENTRY_RTSP
 from .core.models import ActivityType, RiskLevel
+from .core.sources.rtsp import RtspSource
 from .core.vlm.usage import UsageSnapshot
 from .entity import (
     HomeSecCameraEntity,
@@ -236,11 +238,14 @@ async def async_setup_entry(
         async_add_entities(
             [FrigateDownloadsFailedSensor(hub, server)], config_subentry_id=server.subentry_id
         )
-    async_add_camera_entities(
-        hub,
-        async_add_entities,
-        lambda camera: [HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS],
-    )
+
+    def build(camera: CameraRuntime) -> list[SensorEntity]:
+        entities: list[SensorEntity] = [HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS]
+        if camera.source_type == SUBENTRY_RTSP:
+            entities.append(RtspLastFrameSensor(hub, camera))
+        return entities
+
+    async_add_camera_entities(hub, async_add_entities, build)
 
 
 class HomeSecCameraSensor(HomeSecCameraEntity, SensorEntity):
@@ -310,3 +315,25 @@ class FrigateDownloadsFailedSensor(HomeSecFrigateEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, str | None]:
         """The last failure."""
         return {"last_error": self.server.source.last_error}
+
+
+class RtspLastFrameSensor(HomeSecCameraEntity, SensorEntity):
+    """When the RTSP camera's last frame arrived (refreshed every 30 s and on changes)."""
+
+    _attr_translation_key = "last_frame"
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
+        super().__init__(hub, camera, "last_frame")
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the stream's status."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.camera.add_status_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The last frame's time."""
+        source = self.camera.source
+        return source.last_frame_time if isinstance(source, RtspSource) else None
