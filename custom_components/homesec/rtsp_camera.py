@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from homeassistant.components.camera import async_get_stream_source
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -70,6 +69,9 @@ async def async_stream_url(hass: HomeAssistant, config: Mapping[str, Any]) -> st
     if url := str(config.get(CONF_STREAM_URL) or "").strip():
         return url
     entity_id = config.get(CONF_CAMERA_ENTITY)
+    # Imported here: only RTSP cameras built on a camera entity need the camera integration.
+    from homeassistant.components.camera import async_get_stream_source
+
     if not entity_id:
         raise CameraStreamError("stream_required", "enter a stream URL or pick a camera entity")
     try:
