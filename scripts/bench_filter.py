@@ -24,7 +24,6 @@ import resource
 import sys
 import tempfile
 import time
-import types
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,21 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import import_core  # noqa: E402 - after the path setup
 
-def _import_filter_without_homeassistant() -> Any:
-    """Import core/filters/onnx.py without running the integration's HA-only __init__."""
-    for name, path in (
-        ("custom_components", ROOT / "custom_components"),
-        ("custom_components.homesec", ROOT / "custom_components" / "homesec"),
-    ):
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [str(path)]
-            sys.modules[name] = package
-    return importlib.import_module("custom_components.homesec.core.filters.onnx")
-
-
-onnx_filter = _import_filter_without_homeassistant()
+onnx_filter = import_core("filters.onnx")
 models = importlib.import_module("custom_components.homesec.core.models")
 video = importlib.import_module("tests.core.video")
 

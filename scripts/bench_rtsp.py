@@ -36,12 +36,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import import_core  # noqa: E402 - after the path setup
 
 WARMUP_S = 8.0
 SCENARIOS = ("detect", "idle-1080p", "record-1080p")
@@ -51,19 +52,6 @@ TARGETS = {
     "record-1080p": "recording share <= 2 % CPU",
     "detect-1080p": "-",
 }
-
-
-def _import_core() -> Any:
-    """Import core/sources/rtsp.py without running the integration's HA-only __init__."""
-    for name, path in (
-        ("custom_components", ROOT / "custom_components"),
-        ("custom_components.homesec", ROOT / "custom_components" / "homesec"),
-    ):
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [str(path)]
-            sys.modules[name] = package
-    return importlib.import_module("custom_components.homesec.core.sources.rtsp")
 
 
 def _rss_mb() -> float:
@@ -126,7 +114,7 @@ def make_media(folder: Path, seconds: float) -> dict[str, Path]:
 
 
 async def run_scenario(scenario: str, urls: dict[str, str], seconds: float, cameras: int) -> dict:
-    rtsp = _import_core()
+    rtsp = import_core("sources.rtsp")
     output = Path(tempfile.mkdtemp(prefix="bench-rtsp-"))
     common: dict[str, Any] = {"output_dir": output, "detect_fps": 5.0, "detect_width": 320}
     if scenario == "detect":

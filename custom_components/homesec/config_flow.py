@@ -582,8 +582,8 @@ class HomeSecOptionsFlow(OptionsFlow):
         )
 
 
-class LocalFolderSubentryFlow(ConfigSubentryFlow):
-    """Add or reconfigure a watched-folder camera."""
+class _CameraSubentryFlow(ConfigSubentryFlow):
+    """A camera subentry whose add and reconfigure steps show the same form."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a camera."""
@@ -594,6 +594,13 @@ class LocalFolderSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Change a camera."""
         return await self._form("reconfigure", user_input)
+
+    async def _form(self, step_id: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
+        raise NotImplementedError
+
+
+class LocalFolderSubentryFlow(_CameraSubentryFlow):
+    """Add or reconfigure a watched-folder camera."""
 
     async def _form(self, step_id: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
         entry = self._get_entry()
@@ -924,18 +931,8 @@ MOTION_DEFAULTS: dict[str, Any] = {
 PROBE_TIMEOUT_S = 10.0
 
 
-class RtspSubentryFlow(ConfigSubentryFlow):
+class RtspSubentryFlow(_CameraSubentryFlow):
     """Add or reconfigure an RTSP camera (a stream URL or an existing HA camera entity)."""
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add a camera."""
-        return await self._form("user", user_input)
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a camera."""
-        return await self._form("reconfigure", user_input)
 
     async def _validate(self, data: dict[str, Any]) -> tuple[str, str] | None:
         """(field, error) when the camera cannot work: the stream is opened for real."""
