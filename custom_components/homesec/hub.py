@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -513,7 +514,8 @@ class HomeSecHub:
             return None
         for dir_id, base in (self.hass.config.media_dirs or {}).items():
             try:
-                rel = path.resolve().relative_to(Path(base).resolve())
+                # normpath, not resolve(): no file-system access on the event loop.
+                rel = Path(os.path.normpath(path)).relative_to(os.path.normpath(base))
             except ValueError:
                 continue
             return dir_id, rel.as_posix()
