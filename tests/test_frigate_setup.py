@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -23,6 +24,7 @@ from custom_components.homesec.const import (
 
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
+from .core.openai_server import DEFAULT_MODEL, OpenAIServer
 from .helpers import EventWaiter
 
 EVENT_ID = "1718123456.123456-abc123"
@@ -323,3 +325,30 @@ async def test_cameras_step_rejects_bad_alert_overrides(
     # Then the form says which value is wrong
     assert result["errors"] == {"per_camera_alert": "invalid_per_camera_alert"}
     assert "burglary" in result["description_placeholders"]["error_detail"]
+
+
+async def test_summary_is_written_back_to_frigate_when_enabled(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a Frigate camera with write-back on and a vision model that writes a summary
+    async with OpenAIServer() as vlm:
+        await setup_hub(
+            [frigate_subentry(frigate, write_description=True)],
+            vlm_enabled=True,
+            vlm_base_url=vlm.url,
+            vlm_model=DEFAULT_MODEL,
+            vlm_run_mode="always",
+        )
+        processed = EventWaiter(hass)
+
+        # When a Frigate event is analysed
+        async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+        payload = (await processed.wait(1))[0].data
+        async with asyncio.timeout(10):
+            while not frigate.paths("/description"):
+                await asyncio.sleep(0.05)
+
+    # Then Frigate received HomeSec's summary as the event's description
+    assert payload["summary"] == "A courier delivered a parcel to the front door."
+    assert frigate.paths("/description") == [f"/api/events/{EVENT_ID}/description"]
+    processed.close()
