@@ -793,7 +793,11 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_URL] = "frigate_already_configured"
             else:
                 try:
-                    self._server = await frigate_client(self.hass, data).validate()
+                    client, session = frigate_client(self.hass, data)
+                    try:
+                        self._server = await client.validate()
+                    finally:
+                        await session.close()
                 except FrigateError as err:
                     errors["base"] = (
                         err.reason

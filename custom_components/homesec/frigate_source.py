@@ -57,20 +57,24 @@ def frigate_camera_id(subentry_id: str, frigate_camera: str) -> str:
     return f"{subentry_id}:{frigate_camera}"
 
 
-def frigate_client(hass: HomeAssistant, data: dict[str, Any] | Any) -> FrigateClient:
-    """A client on a session of its own: Frigate's JWT cookie must not leak into HA's jar."""
+def frigate_client(
+    hass: HomeAssistant, data: dict[str, Any] | Any
+) -> tuple[FrigateClient, aiohttp.ClientSession]:
+    """A client on a session of its own (Frigate's JWT cookie must not leak into HA's shared
+    jar); the caller closes the session when done with the client."""
     session = async_create_clientsession(
         hass,
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
         cookie_jar=aiohttp.DummyCookieJar(),
     )
-    return FrigateClient(
+    client = FrigateClient(
         session,
         str(data[CONF_URL]),
         username=data.get(CONF_USERNAME) or None,
         password=data.get(CONF_PASSWORD) or None,
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
     )
+    return client, session
 
 
 def _timing_overrides(config: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +105,7 @@ class FrigateServer:
         self.title = subentry.title
         self.config = dict(subentry.data)
         self.topic_prefix = str(self.config.get(CONF_TOPIC_PREFIX) or DEFAULT_TOPIC_PREFIX)
-        self.client = frigate_client(self.hass, self.config)
+        self.client, self._session = frigate_client(self.hass, self.config)
         settings = FrigateSourceSettings(
             clip_dir=Path(self.hass.config.path(FRIGATE_CLIPS_DIR)) / self.subentry_id,
             mode=FrigateMode(self.config.get(CONF_FRIGATE_MODE, FrigateMode.EVENTS.value)),
@@ -199,6 +203,7 @@ class FrigateServer:
             unsub()
         self._unsubs.clear()
         await self.source.stop()
+        await self._session.close()
 
     # -- MQTT --------------------------------------------------------------------------
 
