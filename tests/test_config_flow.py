@@ -15,7 +15,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.homesec.config_flow import default_options
+from custom_components.homesec.config_flow import OPTION_PAGES, default_options
 from custom_components.homesec.const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
@@ -364,7 +364,12 @@ def register_fake_notify(hass: HomeAssistant) -> list[ServiceCall]:
     return calls
 
 
-async def test_options_flow_saves_every_option_and_reloads(
+def page_values(page: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The part of `values` one options page shows."""
+    return {k: v for k, v in values.items() if k in OPTION_PAGES[page]}
+
+
+async def test_options_pages_save_every_option_and_reload(
     hass: HomeAssistant, setup_hub: SetupHub
 ) -> None:
     # Given a running hub with default options and a registered notify.phone service
@@ -372,32 +377,36 @@ async def test_options_flow_saves_every_option_and_reloads(
     entry = await setup_hub()
     old_hub = entry.runtime_data
 
-    # When the user opens the options and changes every setting
-    result = await open_options(hass, entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "pipeline"
-    assert schema_defaults(result["data_schema"]) == default_options()
-    result = await hass.config_entries.options.async_configure(result["flow_id"], ALL_OPTIONS)
-    await hass.async_block_till_done()
+    for page in OPTION_PAGES:
+        # When the user opens each options page and changes every setting on it
+        result = await open_options(hass, entry.entry_id, page)
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == page
+        assert schema_defaults(result["data_schema"]) == page_values(page, default_options())
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], page_values(page, ALL_OPTIONS)
+        )
+        await hass.async_block_till_done()
+        # Then the page is saved
+        assert result["type"] is FlowResultType.CREATE_ENTRY
 
-    # Then every option is saved
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # And every option is stored, and the hub was reloaded with them
     assert dict(entry.options) == ALL_OPTIONS
-    # And the hub was reloaded with them
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not old_hub
 
 
-async def test_options_flow_shows_current_values(hass: HomeAssistant, setup_hub: SetupHub) -> None:
+async def test_options_pages_show_current_values(hass: HomeAssistant, setup_hub: SetupHub) -> None:
     # Given a hub whose options were changed before
     register_fake_notify(hass)
     entry = await setup_hub(**ALL_OPTIONS)
 
-    # When the user opens the options
-    result = await open_options(hass, entry.entry_id)
+    for page in OPTION_PAGES:
+        # When the user opens each options page
+        result = await open_options(hass, entry.entry_id, page)
 
-    # Then the form is prefilled with the saved values
-    assert schema_defaults(result["data_schema"]) == ALL_OPTIONS
+        # Then the form is prefilled with the saved values
+        assert schema_defaults(result["data_schema"]) == page_values(page, ALL_OPTIONS)
 
 
 async def test_options_flow_rejects_unknown_notify_service(
@@ -408,10 +417,10 @@ async def test_options_flow_rejects_unknown_notify_service(
     entry = await setup_hub()
 
     # When the user picks an existing and a missing notify service
-    result = await open_options(hass, entry.entry_id)
+    result = await open_options(hass, entry.entry_id, "notifications")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {**ALL_OPTIONS, CONF_NOTIFY_SERVICES: ["notify.phone", "notify.nope"]},
+        {CONF_NOTIFY_SERVICES: ["notify.phone", "notify.nope"], CONF_PERSISTENT_NOTIFICATION: True},
     )
 
     # Then the form is shown again with the error and the options are unchanged
@@ -420,12 +429,31 @@ async def test_options_flow_rejects_unknown_notify_service(
     assert dict(entry.options) == default_options()
 
     # When the user removes the missing service
-    result = await hass.config_entries.options.async_configure(result["flow_id"], ALL_OPTIONS)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_NOTIFY_SERVICES: ["notify.phone"], CONF_PERSISTENT_NOTIFICATION: True},
+    )
     await hass.async_block_till_done()
 
     # Then the options are saved
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_NOTIFY_SERVICES] == ["notify.phone"]
+
+
+async def test_a_cleared_list_is_saved_empty(hass: HomeAssistant, setup_hub: SetupHub) -> None:
+    # Given a hub notifying notify.phone
+    register_fake_notify(hass)
+    entry = await setup_hub(**{CONF_NOTIFY_SERVICES: ["notify.phone"]})
+
+    # When the user clears the list (the frontend then leaves the field out)
+    result = await open_options(hass, entry.entry_id, "notifications")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PERSISTENT_NOTIFICATION: True}
+    )
+    await hass.async_block_till_done()
+
+    # Then no notify service is left
+    assert entry.options[CONF_NOTIFY_SERVICES] == []
 
 
 async def test_options_flow_lists_registered_notify_services(
@@ -435,8 +463,8 @@ async def test_options_flow_lists_registered_notify_services(
     register_fake_notify(hass)
     entry = await setup_hub()
 
-    # When the user opens the options
-    result = await open_options(hass, entry.entry_id)
+    # When the user opens the notifications page
+    result = await open_options(hass, entry.entry_id, "notifications")
 
     # Then notify.phone is offered in the notify services selector
     field = next(k for k in result["data_schema"].schema if str(k) == CONF_NOTIFY_SERVICES)

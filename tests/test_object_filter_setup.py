@@ -152,7 +152,7 @@ async def test_options_validate_the_model_file(
 
     for path, error in cases.items():
         # When the user enters a broken model file
-        result = await open_options(hass, entry.entry_id)
+        result = await open_options(hass, entry.entry_id, "object_filter")
         result = await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_FILTER_MODEL_PATH: path}
         )
@@ -161,7 +161,7 @@ async def test_options_validate_the_model_file(
         assert result["errors"] == {CONF_FILTER_MODEL_PATH: error}, path
 
     # And a valid model is saved
-    result = await open_options(hass, entry.entry_id)
+    result = await open_options(hass, entry.entry_id, "object_filter")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_FILTER_MODEL_PATH: f" {person_model} "}
     )
@@ -175,7 +175,7 @@ async def test_options_say_when_onnxruntime_cannot_be_installed(
 ) -> None:
     # Given a system where onnxruntime cannot be installed
     entry = await setup_hub()
-    result = await open_options(hass, entry.entry_id)
+    result = await open_options(hass, entry.entry_id, "object_filter")
 
     # When the user sets a model file
     with _install_fails():

@@ -330,6 +330,76 @@ def _inherit_on_off(translation_key: str) -> selector.SelectSelector:
     )
 
 
+def _pipeline_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
+    return {
+        vol.Required(CONF_MAX_CLIPS_IN_FLIGHT, default=values[CONF_MAX_CLIPS_IN_FLIGHT]): _number(
+            1, 16, 1
+        ),
+        vol.Required(CONF_MAX_ATTEMPTS, default=values[CONF_MAX_ATTEMPTS]): _number(1, 10, 1),
+        vol.Required(CONF_RETENTION_DAYS, default=values[CONF_RETENTION_DAYS]): _number(
+            0, 3650, 1, "d"
+        ),
+        vol.Required(CONF_MAX_STORAGE_GB, default=values[CONF_MAX_STORAGE_GB]): _number(
+            0, 100000, 0.5, "GB"
+        ),
+    }
+
+
+def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
+    return {
+        vol.Required(CONF_ALERTS_ENABLED, default=values[CONF_ALERTS_ENABLED]): bool,
+        vol.Required(CONF_MIN_RISK_LEVEL, default=values[CONF_MIN_RISK_LEVEL]): _risk_selector(
+            with_inherit=False
+        ),
+        vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
+        vol.Required(CONF_NOTIFY_ON_MOTION, default=values[CONF_NOTIFY_ON_MOTION]): bool,
+        vol.Required(CONF_TRIGGER_CLASSES, default=values[CONF_TRIGGER_CLASSES]): (
+            _classes_selector()
+        ),
+        vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): _number(
+            0, 3600, 1, "s"
+        ),
+    }
+
+
+def _notification_fields(values: Mapping[str, Any], services: list[str]) -> dict[Any, Any]:
+    return {
+        vol.Optional(CONF_NOTIFY_SERVICES): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[f"notify.{s}" for s in services],
+                multiple=True,
+                custom_value=True,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
+        vol.Required(
+            CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
+        ): bool,
+    }
+
+
+# The options pages (menu order) and the keys each one saves.
+OPTION_PAGES: dict[str, tuple[str, ...]] = {
+    "pipeline": (
+        CONF_MAX_CLIPS_IN_FLIGHT,
+        CONF_MAX_ATTEMPTS,
+        CONF_RETENTION_DAYS,
+        CONF_MAX_STORAGE_GB,
+    ),
+    "alerts": (
+        CONF_ALERTS_ENABLED,
+        CONF_MIN_RISK_LEVEL,
+        CONF_NOTIFY_ON_ACTIVITY_TYPES,
+        CONF_NOTIFY_ON_MOTION,
+        CONF_TRIGGER_CLASSES,
+        CONF_ALERT_HOLD_S,
+    ),
+    "notifications": (CONF_NOTIFY_SERVICES, CONF_PERSISTENT_NOTIFICATION),
+    "object_filter": FILTER_KEYS,
+}
+OPTIONAL_LISTS = (CONF_NOTIFY_SERVICES, CONF_NOTIFY_ON_ACTIVITY_TYPES)
+
+
 def default_options() -> dict[str, Any]:
     """Options of a new hub."""
     return {
@@ -435,84 +505,79 @@ class HomeSecOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to configure."""
-        return self.async_show_menu(step_id="init", menu_options=["pipeline", "vision_model"])
+        return self.async_show_menu(step_id="init", menu_options=[*OPTION_PAGES, "vision_model"])
 
     async def async_step_pipeline(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """One form with every pipeline setting."""
+        """Concurrency, retries and retention."""
+        return await self._page("pipeline", user_input)
+
+    async def async_step_alerts(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Alert-policy defaults (cameras may override them)."""
+        return await self._page("alerts", user_input)
+
+    async def async_step_notifications(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where alerts go."""
+        return await self._page("notifications", user_input)
+
+    async def async_step_object_filter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Object filter defaults (cameras may override them)."""
+        return await self._page("object_filter", user_input)
+
+    async def _page(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """One options page: its fields, validated, saved over the other pages' values."""
         errors: dict[str, str] = {}
         current = {**default_options(), **self.config_entry.options}
         if user_input is not None:
-            missing = [
-                s
-                for s in user_input.get(CONF_NOTIFY_SERVICES, [])
-                if not self.hass.services.has_service("notify", s.removeprefix("notify."))
-            ]
-            model = str(user_input.get(CONF_FILTER_MODEL_PATH) or "").strip()
-            if missing:
-                errors[CONF_NOTIFY_SERVICES] = "notify_service_not_found"
-            elif model and (error := (await async_validate_model(self.hass, model))[0]):
-                errors[CONF_FILTER_MODEL_PATH] = error
-            else:
-                if model:
-                    user_input[CONF_FILTER_MODEL_PATH] = model
-                else:
-                    user_input.pop(CONF_FILTER_MODEL_PATH, None)
-                    current.pop(CONF_FILTER_MODEL_PATH, None)
+            errors = await self._validate_page(user_input)
+            if not errors:
                 # A list cleared in the UI is left out of the submitted form.
                 cleared: dict[str, list[str]] = {
-                    CONF_NOTIFY_SERVICES: [],
-                    CONF_NOTIFY_ON_ACTIVITY_TYPES: [],
+                    k: [] for k in OPTIONAL_LISTS if k in OPTION_PAGES[step_id]
                 }
+                if CONF_FILTER_MODEL_PATH in OPTION_PAGES[step_id] and not user_input.get(
+                    CONF_FILTER_MODEL_PATH
+                ):
+                    current.pop(CONF_FILTER_MODEL_PATH, None)
                 return self.async_create_entry(data={**current, **cleared, **user_input})
         values = {**current, **(user_input or {})}
-        notify_services = sorted(self.hass.services.async_services_for_domain("notify"))
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_MAX_CLIPS_IN_FLIGHT, default=values[CONF_MAX_CLIPS_IN_FLIGHT]
-                ): _number(1, 16, 1),
-                vol.Required(CONF_MAX_ATTEMPTS, default=values[CONF_MAX_ATTEMPTS]): _number(
-                    1, 10, 1
-                ),
-                vol.Required(CONF_RETENTION_DAYS, default=values[CONF_RETENTION_DAYS]): _number(
-                    0, 3650, 1, "d"
-                ),
-                vol.Required(CONF_MAX_STORAGE_GB, default=values[CONF_MAX_STORAGE_GB]): _number(
-                    0, 100000, 0.5, "GB"
-                ),
-                vol.Required(CONF_ALERTS_ENABLED, default=values[CONF_ALERTS_ENABLED]): bool,
-                vol.Required(
-                    CONF_MIN_RISK_LEVEL, default=values[CONF_MIN_RISK_LEVEL]
-                ): _risk_selector(with_inherit=False),
-                vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): _activity_selector(),
-                vol.Required(CONF_NOTIFY_ON_MOTION, default=values[CONF_NOTIFY_ON_MOTION]): bool,
-                vol.Required(
-                    CONF_TRIGGER_CLASSES, default=values[CONF_TRIGGER_CLASSES]
-                ): _classes_selector(),
-                vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): _number(
-                    0, 3600, 1, "s"
-                ),
-                vol.Optional(CONF_NOTIFY_SERVICES): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[f"notify.{s}" for s in notify_services],
-                        multiple=True,
-                        custom_value=True,
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-                vol.Required(
-                    CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
-                ): bool,
-                **_filter_fields(hub=True, values=values),
-            }
-        )
+        fields: dict[Any, Any]
+        if step_id == "pipeline":
+            fields = _pipeline_fields(values)
+        elif step_id == "alerts":
+            fields = _alert_fields(values)
+        elif step_id == "notifications":
+            services = sorted(self.hass.services.async_services_for_domain("notify"))
+            fields = _notification_fields(values, services)
+        else:
+            fields = _filter_fields(hub=True, values=values)
         return self.async_show_form(
-            step_id="pipeline",
-            data_schema=self.add_suggested_values_to_schema(schema, values),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), values),
             errors=errors,
         )
+
+    async def _validate_page(self, user_input: dict[str, Any]) -> dict[str, str]:
+        missing = [
+            s
+            for s in user_input.get(CONF_NOTIFY_SERVICES, [])
+            if not self.hass.services.has_service("notify", s.removeprefix("notify."))
+        ]
+        if missing:
+            return {CONF_NOTIFY_SERVICES: "notify_service_not_found"}
+        if model := str(user_input.get(CONF_FILTER_MODEL_PATH) or "").strip():
+            error, _info = await async_validate_model(self.hass, model)
+            if error:
+                return {CONF_FILTER_MODEL_PATH: error}
+            user_input[CONF_FILTER_MODEL_PATH] = model
+        else:
+            user_input.pop(CONF_FILTER_MODEL_PATH, None)
+        return {}
 
     async def async_step_vision_model(
         self, user_input: dict[str, Any] | None = None
