@@ -238,3 +238,29 @@ async def test_diagnostics_show_the_vision_model_without_its_key(
     assert diagnostics["vision_model"]["usage_today"]["calls"] == 0
     assert diagnostics["entry"]["data"]["vlm_api_key"] == "**REDACTED**"
     assert "sk-secret-123" not in str(diagnostics)
+
+
+async def test_what_the_server_accepts_is_remembered_across_restarts(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a local server without json_schema support, learned by a first analysis
+    server.accepted_formats = {"json_object", "text", "none"}
+    entry = await setup_hub(**vlm_options(server))
+    processed = EventWaiter(hass)
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    await processed.wait(1)
+    first_run = [b.get("response_format", {}).get("type") for b in server.chat_bodies]
+
+    # When HomeSec restarts and analyses another clip
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    await processed.wait(2)
+    second_run = [b.get("response_format", {}).get("type") for b in server.chat_bodies][
+        len(first_run) :
+    ]
+
+    # Then the first run learned json_object after one rejection; the second asked it directly
+    assert first_run == ["json_schema", "json_object"]
+    assert second_run == ["json_object"]
+    processed.close()

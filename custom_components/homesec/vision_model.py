@@ -67,10 +67,13 @@ class VisionModel:
         return CameraContext(name, str(config.get(CONF_CAMERA_CONTEXT) or ""))
 
     async def async_restore_usage(self) -> None:
-        """Today's calls and tokens survive a restart (so the daily budget holds)."""
+        """Today's calls and tokens survive a restart (so the daily budget holds), and what
+        the server accepts does too (no rejected request to re-learn it)."""
         stored = await self._store.async_load()
         if not stored:
             return
+        if isinstance(learned := stored.get("learned"), dict):
+            self.analyzer.restore_learned(learned)
         try:
             day = date.fromisoformat(str(stored["day"]))
             self.usage.seed(
@@ -84,7 +87,10 @@ class VisionModel:
 
     @callback
     def _schedule_save(self) -> None:
-        self._store.async_delay_save(lambda: self.usage.snapshot().to_dict(), SAVE_DELAY_S)
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
+
+    def _data_to_save(self) -> dict[str, Any]:
+        return {**self.usage.snapshot().to_dict(), "learned": self.analyzer.learned()}
 
     @callback
     def _on_outcome(self, error: VLMError | None) -> None:
@@ -112,5 +118,5 @@ class VisionModel:
     async def async_close(self) -> None:
         """Save today's usage now and release the analyzer."""
         self._unsub_usage()
-        await self._store.async_save(self.usage.snapshot().to_dict())
+        await self._store.async_save(self._data_to_save())
         await self.analyzer.close()

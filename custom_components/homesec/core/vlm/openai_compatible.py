@@ -28,7 +28,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -432,6 +432,34 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
         self.last_frames: PreparedFrames | None = None
         # The last VLMError analyze raised; None after a successful analysis.
         self.last_error: VLMError | None = None
+
+    def learned(self) -> dict[str, Any]:
+        """What this server accepts, as learned so far (to keep across restarts)."""
+        return {
+            "base_url": self.settings.base_url,
+            "model": self.settings.model,
+            "response_mode": self._shape.mode.value,
+            "limit_parameter": self._shape.limit_param,
+            "sends_temperature": self._shape.send_temperature,
+        }
+
+    def restore_learned(self, data: Mapping[str, Any]) -> bool:
+        """Start from what an earlier run learned about the same server and model."""
+        if (data.get("base_url"), data.get("model")) != (
+            self.settings.base_url,
+            self.settings.model,
+        ):
+            return False
+        try:
+            mode = ResponseMode(data["response_mode"])
+        except (KeyError, ValueError):
+            return False
+        limit = data.get("limit_parameter")
+        self._shape.mode = mode
+        if limit in ("max_tokens", "max_completion_tokens"):
+            self._shape.limit_param = limit
+        self._shape.send_temperature = bool(data.get("sends_temperature", True))
+        return True
 
     @property
     def response_mode(self) -> ResponseMode:
