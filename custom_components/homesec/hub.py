@@ -563,6 +563,8 @@ class HomeSecHub:
         )
 
     async def _async_retention(self) -> None:
+        if stored := await self.pipeline.retry_failed_uploads():
+            _LOGGER.info("Stored %s clip(s) whose upload had failed", stored)
         report = await self.async_run_retention()
         if report.clips:
             _LOGGER.info(

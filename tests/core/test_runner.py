@@ -454,3 +454,32 @@ async def test_retry_after_is_respected_and_capped(harness: Harness) -> None:
     assert loop.time() - begin >= 0.3
     assert vlm.calls == 2
     assert _retry_delay(FAST_RETRY, 1, PipelineError("x", retry_after_s=10_000)) == 120.0
+
+
+async def test_failed_uploads_are_stored_once_storage_is_back(harness: Harness) -> None:
+    # Given a clip processed while the storage could not be written (a full disk, say)
+    blocker = harness.tmp / "nas"
+    blocker.write_text("not a folder yet")
+    harness.storage = LocalStorage(blocker)
+    camera = CameraPipelineSettings(delete_source_after_store=True)
+    pipeline = harness.pipeline(ScriptedFilter(filter_result()), camera=camera)
+    await pipeline.submit(make_clip(harness.clip_path))
+    await pipeline.wait_idle()
+    assert await pipeline.retry_failed_uploads() == 0  # still failing: nothing stored
+    assert harness.clip_path.is_file()
+
+    # When the storage works again and the periodic job retries
+    blocker.unlink()
+    blocker.mkdir()
+    stored = await pipeline.retry_failed_uploads()
+
+    # Then the clip is stored, its source removed, and the history shows the late upload
+    assert stored == 1
+    state = await harness.store.get_state("clip-1")
+    assert state is not None
+    assert state.upload_done
+    assert state.clip_uri is not None
+    assert harness.storage.local_path(state.clip_uri).is_file()  # type: ignore[union-attr]
+    assert not harness.clip_path.exists()
+    assert (await harness.kinds())[-1] == "upload_completed"
+    assert await pipeline.retry_failed_uploads() == 0

@@ -197,6 +197,26 @@ class ClipPipeline:
             _LOGGER.info("Resuming %s unfinished clip(s)", len(states))
         return len(states)
 
+    async def retry_failed_uploads(self) -> int:
+        """Store finished clips whose upload failed (a full disk, a share that was away).
+
+        Runs the upload stage again for each such clip whose file still exists; a clip stored
+        now has its source file removed when its camera says so. Returns the clips stored.
+        """
+        stored = 0
+        for state in await self._store.unstored_states():
+            clip = state.to_clip()
+            exists = await asyncio.get_running_loop().run_in_executor(None, clip.path.is_file)
+            if not exists or clip.clip_id in self._tasks:
+                continue
+            await self._upload(state, clip)
+            if not state.upload_done:
+                break  # storage still failing: try again at the next run
+            stored += 1
+            if self._camera_settings(clip.camera_id).delete_source_after_store:
+                await self._delete_clip_files(clip)
+        return stored
+
     async def stop(self) -> None:
         """Cancel every in-flight clip; their state stays resumable."""
         self._stopped = True
@@ -297,10 +317,13 @@ class ClipPipeline:
         await self._save(state)
         self._listener.clip_updated(state, "finished")
         if camera.delete_source_after_store and state.upload_done and state.clip_uri:
-            await self._delete_source(clip.path)
-            if sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY):
-                # A snapshot the source saved next to the clip (Frigate's) goes with it.
-                await self._delete_source(Path(str(sidecar)))
+            await self._delete_clip_files(clip)
+
+    async def _delete_clip_files(self, clip: Clip) -> None:
+        """Remove a stored clip's source file (and a snapshot the source saved next to it)."""
+        await self._delete_source(clip.path)
+        if sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY):
+            await self._delete_source(Path(str(sidecar)))
 
     async def _upload(self, state: ClipState, clip: Clip) -> None:
         uri = await self._attempts(

@@ -324,6 +324,18 @@ class ClipStore:
         )
         return int(row[0]), int(row[1])
 
+    async def unstored_states(self) -> list[ClipState]:
+        """Finished clips whose upload never succeeded (to try again), oldest first."""
+        return await self._run(self._unstored)
+
+    def _unstored(self) -> list[ClipState]:
+        rows = self._db().execute(
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
+            "WHERE status IN (?, ?) AND upload_done = 0 ORDER BY start_ts",
+            (ClipStatus.DONE.value, ClipStatus.ERROR.value),
+        )
+        return [_row_to_state(r) for r in rows]
+
     async def retention_candidates(self) -> list[ClipState]:
         """Done clips that still hold stored media, oldest first."""
         return await self._run(self._retention_candidates)
