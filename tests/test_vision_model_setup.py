@@ -13,6 +13,7 @@ from homeassistant.helpers import issue_registry as ir
 
 from custom_components.homesec.const import DOMAIN
 from custom_components.homesec.diagnostics import async_get_config_entry_diagnostics
+from custom_components.homesec.hub import HomeSecHub
 
 from .conftest import SetupHub, camera_subentry
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json
@@ -45,13 +46,9 @@ def vlm_options(server: OpenAIServer, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def test_vision_step_checks_the_server_before_saving(
-    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
-) -> None:
-    # Given a running hub and a server that requires a key
-    entry = await setup_hub()
-    server.api_key = "sk-right"
-    form = {
+def vision_form(server: OpenAIServer) -> dict[str, Any]:
+    """Every field of the vision model page."""
+    return {
         "vlm_enabled": True,
         "vlm_base_url": server.url,
         "vlm_model": DEFAULT_MODEL,
@@ -68,6 +65,15 @@ async def test_vision_step_checks_the_server_before_saving(
         "vlm_max_calls_per_day": 100,
         "vlm_max_tokens_per_day": 0,
     }
+
+
+async def test_vision_step_checks_the_server_before_saving(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
+) -> None:
+    # Given a running hub and a server that requires a key
+    entry = await setup_hub()
+    server.api_key = "sk-right"
+    form = vision_form(server)
     cases = [
         ({"vlm_api_key": "sk-wrong"}, "invalid_auth"),
         ({"vlm_api_key": "sk-right", "vlm_model": "no-such-model"}, "model_not_found"),
@@ -264,3 +270,34 @@ async def test_what_the_server_accepts_is_remembered_across_restarts(
     assert first_run == ["json_schema", "json_object"]
     assert second_run == ["json_object"]
     processed.close()
+
+
+async def test_saving_the_vision_model_reloads_the_hub_once(
+    hass: HomeAssistant,
+    setup_hub: SetupHub,
+    server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a running hub, and a count of hub starts
+    entry = await setup_hub()
+    starts: list[object] = []
+    real_start = HomeSecHub.async_start
+
+    async def counting_start(self: HomeSecHub) -> None:
+        starts.append(self)
+        await real_start(self)
+
+    monkeypatch.setattr(HomeSecHub, "async_start", counting_start)
+
+    # When the vision model page is saved (the key goes to the data, the rest to the options)
+    result = await open_options(hass, entry.entry_id, "vision_model")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**vision_form(server), "vlm_api_key": "sk-1"}
+    )
+    await hass.async_block_till_done()
+
+    # Then it was saved and the hub was started again exactly once
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.data["vlm_api_key"] == "sk-1"
+    assert entry.options["vlm_max_frames"] == 4
+    assert len(starts) == 1

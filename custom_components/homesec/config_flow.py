@@ -604,10 +604,12 @@ class HomeSecOptionsFlow(OptionsFlow):
                     )
             if not errors:
                 # The key is a secret: it lives in the entry data, never in the options.
+                # Data and options change in one update, so the hub reloads once.
+                options = {**current, **values}
                 self.hass.config_entries.async_update_entry(
-                    entry, data={**entry.data, CONF_VLM_API_KEY: api_key}
+                    entry, data={**entry.data, CONF_VLM_API_KEY: api_key}, options=options
                 )
-                return self.async_create_entry(data={**current, **values})
+                return self.async_create_entry(data=options)
         values = {**current, **(user_input or {}), CONF_VLM_API_KEY: stored_key or ""}
         schema = vol.Schema(
             {
