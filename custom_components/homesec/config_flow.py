@@ -805,7 +805,7 @@ FRIGATE_MATCH_DEFAULTS: dict[str, Any] = {
     match.CONF_ZONES: [],
     match.CONF_MIN_SCORE: 0.7,
     match.CONF_MIN_DURATION_S: 1.0,
-    match.CONF_SEVERITIES: ["alert"],
+    match.CONF_SEVERITIES: list(match.DEFAULT_SEVERITIES),
     CONF_PADDING_S: 5,
     CONF_DOWNLOAD_WINDOW_S: 90,
     CONF_WRITE_DESCRIPTION: False,
@@ -952,7 +952,7 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
                     )
                 ),
                 vol.Optional(match.CONF_SEVERITIES): _multi(
-                    ["alert", "detection"], "frigate_severity"
+                    list(match.SEVERITIES), "frigate_severity"
                 ),
                 vol.Optional(match.CONF_LABELS): _multi(list(COCO80_NAMES)),
                 vol.Optional(match.CONF_SUB_LABELS): _multi([]),

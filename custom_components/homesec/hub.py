@@ -521,12 +521,9 @@ class HomeSecHub:
             return dir_id, rel.as_posix()
         return None
 
-    def links_for(self, state: ClipState) -> MediaLinks:
-        """URLs under which Home Assistant serves a clip and its snapshot."""
-        clip_path = self.storage.local_path(state.clip_uri) if state.clip_uri else None
-        snap_path = Path(state.snapshot_path) if state.snapshot_path else None
+    def _links(self, clip_path: Path | None, snapshot_path: Path | None) -> MediaLinks:
         clip_media = self._media_path(clip_path)
-        snap_media = self._media_path(snap_path)
+        snap_media = self._media_path(snapshot_path)
         return MediaLinks(
             media_url=f"/media/{clip_media[0]}/{clip_media[1]}" if clip_media else None,
             snapshot_url=f"/media/{snap_media[0]}/{snap_media[1]}" if snap_media else None,
@@ -537,14 +534,16 @@ class HomeSecHub:
             ),
         )
 
+    def links_for(self, state: ClipState) -> MediaLinks:
+        """URLs under which Home Assistant serves a clip and its snapshot."""
+        return self._links(
+            self.storage.local_path(state.clip_uri) if state.clip_uri else None,
+            Path(state.snapshot_path) if state.snapshot_path else None,
+        )
+
     def alert_links(self, alert: Alert) -> MediaLinks:
         """Links for a notifier."""
-        clip_media = self._media_path(alert.clip_path)
-        snap_media = self._media_path(alert.snapshot_path)
-        return MediaLinks(
-            media_url=f"/media/{clip_media[0]}/{clip_media[1]}" if clip_media else None,
-            snapshot_url=f"/media/{snap_media[0]}/{snap_media[1]}" if snap_media else None,
-        )
+        return self._links(alert.clip_path, alert.snapshot_path)
 
     # -- periodic jobs ---------------------------------------------------------------
 

@@ -267,16 +267,6 @@ class ClipStore:
             )
         )
 
-    async def known_source_paths(self, camera_id: str) -> set[str]:
-        """Source paths already recorded for a camera (for sources that dedupe by path)."""
-        return await self._run(self._known_source_paths, camera_id)
-
-    def _known_source_paths(self, camera_id: str) -> set[str]:
-        rows = self._db().execute(
-            "SELECT source_path FROM clip_states WHERE camera_id = ?", (camera_id,)
-        )
-        return {str(r[0]) for r in rows}
-
     async def unfinished_states(self) -> list[ClipState]:
         """Clips that were queued or mid-pipeline (to resume after a restart)."""
         return await self._run(self._unfinished)

@@ -94,15 +94,8 @@ COCO80_NAMES: Final[tuple[str, ...]] = (
     "toothbrush",
 )
 
+
 # Handy groups for configuration forms (all are COCO-80 names).
-COCO_VEHICLES: Final[frozenset[str]] = frozenset(
-    {"bicycle", "car", "motorcycle", "bus", "truck", "train", "boat", "airplane"}
-)
-COCO_ANIMALS: Final[frozenset[str]] = frozenset(
-    {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
-)
-
-
 def parse_names_metadata(raw: str) -> dict[int, str] | None:
     """Parse the `names` metadata (dict literal, or list literal) into index -> name."""
     try:
