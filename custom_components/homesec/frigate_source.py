@@ -161,6 +161,10 @@ class FrigateServer:
     async def async_start(self, on_clip: Callable[[Clip], Any]) -> None:
         """Subscribe to Frigate's topics through HA's MQTT integration and start the source."""
         await self.source.start(on_clip)
+        if recovered := await self.source.recover():
+            _LOGGER.info(
+                "Frigate %s: handed over %s clip(s) from the last run", self.title, recovered
+            )
         try:
             if not await mqtt.async_wait_for_mqtt_client(self.hass):
                 raise HomeAssistantError("the MQTT integration is not set up")

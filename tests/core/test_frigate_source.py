@@ -301,7 +301,7 @@ async def test_a_download_that_gives_up_is_counted_and_reported(
     assert [p for p in (tmp_path / "frigate").rglob("*") if p.is_file()] == []
 
 
-async def test_a_clip_the_pipeline_refuses_is_removed_and_can_be_replayed(
+async def test_a_clip_the_pipeline_refuses_can_be_replayed(
     make_harness: Callable[..., Harness], server: FakeFrigate
 ) -> None:
     # Given a pipeline that fails to queue the first clip
@@ -316,12 +316,37 @@ async def test_a_clip_the_pipeline_refuses_is_removed_and_can_be_replayed(
     outcome = await source.handle_event_message(event_message("end"))
     await harness.idle()
 
-    # Then the first file was removed and the replay produced the clip
+    # Then the replay produced the clip (and its hand-over record is gone)
     assert outcome == "download scheduled"
     assert len(harness.clips) == 1
     assert source.last_error is not None and "store busy" in source.last_error
     files = sorted(p.name for p in harness.clips[0].path.parent.iterdir())
     assert files == [f"{event_clip_id(EVENT_ID)}.jpg", f"{event_clip_id(EVENT_ID)}.mp4"]
+
+
+async def test_a_clip_the_pipeline_refused_is_handed_over_at_the_next_start(
+    make_harness: Callable[..., Harness], server: FakeFrigate
+) -> None:
+    # Given a clip downloaded while the pipeline could not take it
+    harness = make_harness()
+    harness.fail_on_clip = True
+    source = await harness.start()
+    await source.handle_event_message(event_message("end"))
+    await harness.idle()
+    assert harness.clips == []
+    downloads = len(server.paths("clip.mp4"))
+
+    # When the next run starts and recovers what the last one kept
+    harness.fail_on_clip = False
+    recovered = await source.recover()
+
+    # Then the kept clip is handed over with its Frigate metadata, without a new download
+    assert recovered == 1
+    assert [c.clip_id for c in harness.clips] == [event_clip_id(EVENT_ID)]
+    assert harness.clips[0].metadata["frigate_event_id"] == EVENT_ID
+    assert harness.clips[0].path.is_file()
+    assert len(server.paths("clip.mp4")) == downloads
+    assert await source.recover() == 0
 
 
 async def test_invalid_messages_are_counted_and_logged_once_without_traceback(

@@ -162,6 +162,33 @@ class Clip:
         """Length of the clip in seconds."""
         return max(0.0, (self.end_ts - self.start_ts).total_seconds())
 
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise (a source's hand-over record, kept until the pipeline has the clip)."""
+        return {
+            "clip_id": self.clip_id,
+            "camera_id": self.camera_id,
+            "camera_name": self.camera_name,
+            "source_type": self.source_type,
+            "path": str(self.path),
+            "start_ts": self.start_ts.isoformat(),
+            "end_ts": self.end_ts.isoformat(),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of to_dict (raises KeyError or ValueError for a damaged record)."""
+        return cls(
+            clip_id=str(data["clip_id"]),
+            camera_id=str(data["camera_id"]),
+            camera_name=str(data["camera_name"]),
+            source_type=str(data["source_type"]),
+            path=Path(data["path"]),
+            start_ts=datetime.fromisoformat(data["start_ts"]),
+            end_ts=datetime.fromisoformat(data["end_ts"]),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Detection:

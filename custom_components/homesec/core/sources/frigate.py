@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 from collections import deque
@@ -118,6 +119,10 @@ class FrigateSourceSettings:
     accept_truncated: bool = True
     save_snapshots: bool = True
     max_concurrent_downloads: int = 2
+
+
+# Suffix of the record written next to a downloaded clip until the pipeline has taken it.
+HANDOVER_SUFFIX = ".handover.json"
 
 
 def event_clip_id(event_id: str) -> str:
@@ -448,16 +453,13 @@ class FrigateSource(ClipSource):
             end_ts=datetime.fromtimestamp(max(job.start_time, job.end_time), tz=UTC),
             metadata=metadata,
         )
-        on_clip = self._on_clip
-        if on_clip is None:
-            await _remove(download.path, snapshot)
-            return
-        try:
-            await on_clip(clip)
-        except Exception as err:  # noqa: BLE001 - keep the source alive; a replay retries
-            self._record_error(f"{job.camera}: could not queue {job.clip_id}: {err}")
-            _LOGGER.warning("Could not queue Frigate clip %s: %s", job.clip_id, err)
-            await _remove(download.path, snapshot)
+        # A hand-over record next to the clip: if the pipeline cannot take the clip now (store
+        # error, Home Assistant stopping), `recover()` hands it over at the next start.
+        record = dest.with_suffix(HANDOVER_SUFFIX)
+        await asyncio.get_running_loop().run_in_executor(
+            None, _write_atomic, record, json.dumps(clip.to_dict()).encode()
+        )
+        if not await self._hand_over(clip, record):
             return
         self._recent.append(job.clip_id)
         self.clips_emitted += 1
@@ -468,6 +470,36 @@ class FrigateSource(ClipSource):
             download.attempts,
             ", truncated" if download.truncated else "",
         )
+
+    async def _hand_over(self, clip: Clip, record: Path) -> bool:
+        """Give the clip to the pipeline; the record is removed once it has it."""
+        on_clip = self._on_clip
+        if on_clip is None:
+            _LOGGER.debug("Frigate clip %s kept for the next start", clip.clip_id)
+            return False
+        try:
+            await on_clip(clip)
+        except Exception as err:  # noqa: BLE001 - keep the source alive; recover() retries
+            self._record_error(f"{clip.camera_name}: could not queue {clip.clip_id}: {err}")
+            _LOGGER.warning(
+                "Could not queue Frigate clip %s (kept for the next start): %s", clip.clip_id, err
+            )
+            return False
+        await _remove(record)
+        return True
+
+    async def recover(self) -> int:
+        """Hand over clips downloaded by an earlier run that the pipeline never received."""
+        loop = asyncio.get_running_loop()
+        records = await loop.run_in_executor(None, _read_records, self._settings.clip_dir)
+        recovered = 0
+        for record, clip in records:
+            if clip is None:
+                _LOGGER.warning("Ignoring damaged Frigate hand-over record %s", record)
+                continue
+            if await self._hand_over(clip, record):
+                recovered += 1
+        return recovered
 
     async def _fetch(self, job: _Job, dest: Path) -> ClipDownload:
         settings = self._settings
@@ -557,6 +589,19 @@ class FrigateSource(ClipSource):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _read_records(folder: Path) -> list[tuple[Path, Clip | None]]:
+    """Hand-over records left in the clip folder (None for an unreadable one)."""
+    found: list[tuple[Path, Clip | None]] = []
+    for record in sorted(folder.glob(f"*/*{HANDOVER_SUFFIX}")):
+        try:
+            clip = Clip.from_dict(json.loads(record.read_text()))
+        except (OSError, KeyError, TypeError, ValueError):
+            found.append((record, None))
+            continue
+        found.append((record, clip if clip.path.is_file() else None))
+    return found
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
