@@ -17,15 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def import_core(module: str) -> Any:
-    """Import `custom_components.homesec.core.<module>` without the integration's __init__."""
+    """Import `custom_components.homesec_nvr.core.<module>` without the integration's __init__."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     for name, path in (
         ("custom_components", ROOT / "custom_components"),
-        ("custom_components.homesec", ROOT / "custom_components" / "homesec"),
+        ("custom_components.homesec_nvr", ROOT / "custom_components" / "homesec_nvr"),
     ):
         if name not in sys.modules:
             package = types.ModuleType(name)
             package.__path__ = [str(path)]
             sys.modules[name] = package
-    return importlib.import_module(f"custom_components.homesec.core.{module}")
+    return importlib.import_module(f"custom_components.homesec_nvr.core.{module}")

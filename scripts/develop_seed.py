@@ -55,7 +55,7 @@ DEV_USERNAME = "dev"
 DEV_PASSWORD = "homesec-dev"  # local development login, documented in scripts/develop
 DEV_NAME = "Dev"
 
-DOMAIN = "homesec"
+DOMAIN = "homesec_nvr"
 # Must match HomeSecConfigFlow.VERSION / MINOR_VERSION.
 ENTRY_VERSION = 1
 ENTRY_MINOR_VERSION = 1

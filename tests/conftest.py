@@ -11,8 +11,8 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homesec.config_flow import default_options
-from custom_components.homesec.const import (
+from custom_components.homesec_nvr.config_flow import default_options
+from custom_components.homesec_nvr.const import (
     CONF_FOLDER,
     CONF_POLL_INTERVAL_S,
     CONF_STABLE_TIME_S,
@@ -24,7 +24,7 @@ from custom_components.homesec.const import (
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let Home Assistant load custom_components/homesec."""
+    """Let Home Assistant load custom_components/homesec_nvr."""
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
 
-from custom_components.homesec.const import EVENT_CLIP_PROCESSED
+from custom_components.homesec_nvr.const import EVENT_CLIP_PROCESSED
 
 
 class EventWaiter:

@@ -15,8 +15,8 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.homesec.config_flow import OPTION_PAGES, default_options
-from custom_components.homesec.const import (
+from custom_components.homesec_nvr.config_flow import OPTION_PAGES, default_options
+from custom_components.homesec_nvr.const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_DELETE_AFTER_STORE,

@@ -14,9 +14,9 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.homesec.config_flow import default_options
-from custom_components.homesec.const import CONF_STORAGE_PATH, DOMAIN
-from custom_components.homesec.core.store import SCHEMA_VERSION
+from custom_components.homesec_nvr.config_flow import default_options
+from custom_components.homesec_nvr.const import CONF_STORAGE_PATH, DOMAIN
+from custom_components.homesec_nvr.core.store import SCHEMA_VERSION
 
 from .conftest import SetupHub, camera_subentry
 from .helpers import EventWaiter

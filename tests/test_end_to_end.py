@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.homesec.const import DOMAIN, EVENT_ALERT
+from custom_components.homesec_nvr.const import DOMAIN, EVENT_ALERT
 
 from .conftest import SetupHub
 from .helpers import EventWaiter

@@ -15,7 +15,7 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.homesec.const import (
+from custom_components.homesec_nvr.const import (
     DOMAIN,
     EVENT_CLIP_DOWNLOAD_FAILED,
     SUBENTRY_FRIGATE,

@@ -18,9 +18,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.homesec.const import DOMAIN
-from custom_components.homesec.core.runner import CameraPipelineSettings
-from custom_components.homesec.hub import CameraRuntime
+from custom_components.homesec_nvr.const import DOMAIN
+from custom_components.homesec_nvr.core.runner import CameraPipelineSettings
+from custom_components.homesec_nvr.hub import CameraRuntime
 
 from .conftest import SetupHub, camera_subentry
 from .helpers import EventWaiter

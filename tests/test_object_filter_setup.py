@@ -11,7 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.requirements import RequirementsNotFound
 
-from custom_components.homesec.const import (
+from custom_components.homesec_nvr.const import (
     CONF_FILTER,
     CONF_FILTER_MODEL_PATH,
     DOMAIN,
@@ -38,8 +38,8 @@ def person_model(tmp_path: Path) -> Path:
 def _install_fails() -> object:
     """pip cannot install onnxruntime (as on Home Assistant OS): the outermost boundary."""
     return patch(
-        "custom_components.homesec.object_filters.async_process_requirements",
-        side_effect=RequirementsNotFound("homesec.onnx", ["onnxruntime>=1.20.0"]),
+        "custom_components.homesec_nvr.object_filters.async_process_requirements",
+        side_effect=RequirementsNotFound("homesec_nvr.onnx", ["onnxruntime>=1.20.0"]),
     )
 
 

@@ -15,7 +15,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import setup_test_component_platform
 
-from custom_components.homesec.const import SUBENTRY_RTSP
+from custom_components.homesec_nvr.const import SUBENTRY_RTSP
 
 from .conftest import SetupHub
 from .core.rtsp_fixture import RtspServer

@@ -1,4 +1,4 @@
-"""The `homesec.cleanup` service action: retention on demand, with a dry run."""
+"""The `homesec_nvr.cleanup` service action: retention on demand, with a dry run."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homesec.const import ATTR_DRY_RUN, DOMAIN, SERVICE_CLEANUP
-from custom_components.homesec.core.models import ClipEventType
+from custom_components.homesec_nvr.const import ATTR_DRY_RUN, DOMAIN, SERVICE_CLEANUP
+from custom_components.homesec_nvr.core.models import ClipEventType
 
 from .conftest import SetupHub
 from .helpers import EventWaiter

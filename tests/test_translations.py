@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).parent.parent / "custom_components" / "homesec"
+ROOT = Path(__file__).parent.parent / "custom_components" / "homesec_nvr"
 # Error keys flows return through variables (reasons of typed errors).
 FILTER_ERRORS = {
     "model_not_found",

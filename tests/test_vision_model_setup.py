@@ -11,9 +11,9 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 
-from custom_components.homesec.const import DOMAIN
-from custom_components.homesec.diagnostics import async_get_config_entry_diagnostics
-from custom_components.homesec.hub import HomeSecHub
+from custom_components.homesec_nvr.const import DOMAIN
+from custom_components.homesec_nvr.diagnostics import async_get_config_entry_diagnostics
+from custom_components.homesec_nvr.hub import HomeSecHub
 
 from .conftest import SetupHub, camera_subentry
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from custom_components.homesec.core.interfaces import Notifier, ObjectFilter, VLMAnalyzer
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.interfaces import Notifier, ObjectFilter, VLMAnalyzer
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     Alert,
     AnalysisResult,

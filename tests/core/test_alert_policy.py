@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.homesec.core.alert_policy import (
+from custom_components.homesec_nvr.core.alert_policy import (
     AlertPolicySettings,
     DefaultAlertPolicy,
     NoopAlertPolicy,
     parse_activity_types,
 )
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     AnalysisResult,
     FilterResult,

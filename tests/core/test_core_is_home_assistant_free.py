@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-CORE = Path(__file__).parent.parent.parent / "custom_components" / "homesec" / "core"
-PACKAGE = "custom_components.homesec"
+CORE = Path(__file__).parent.parent.parent / "custom_components" / "homesec_nvr" / "core"
+PACKAGE = "custom_components.homesec_nvr"
 
 
 def _absolute(module: Path, node: ast.ImportFrom) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.homesec.core.filters.sampling import FrameSampler, SamplingMode
-from custom_components.homesec.core.interfaces import PermanentError
+from custom_components.homesec_nvr.core.filters.sampling import FrameSampler, SamplingMode
+from custom_components.homesec_nvr.core.interfaces import PermanentError
 
 from .video import ClipSpec, write_h264_clip
 

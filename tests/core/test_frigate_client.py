@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.homesec.core.sources import frigate_client
-from custom_components.homesec.core.sources.frigate_client import (
+from custom_components.homesec_nvr.core.sources import frigate_client
+from custom_components.homesec_nvr.core.sources.frigate_client import (
     ClipNotReady,
     FrigateClient,
     FrigateError,

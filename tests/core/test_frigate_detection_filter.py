@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from custom_components.homesec.core.filters.frigate import (
+from custom_components.homesec_nvr.core.filters.frigate import (
     FrigateDetectionFilter,
     frigate_filter_result,
     frigate_sub_labels,
 )
-from custom_components.homesec.core.interfaces import PermanentError
-from custom_components.homesec.core.models import Clip, Detection
+from custom_components.homesec_nvr.core.interfaces import PermanentError
+from custom_components.homesec_nvr.core.models import Clip, Detection
 
 from .frigate_server import SNAPSHOT_JPEG
 

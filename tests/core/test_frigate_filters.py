@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from custom_components.homesec.core.sources.frigate_filters import (
+from custom_components.homesec_nvr.core.sources.frigate_filters import (
     MATCHED,
     FrigateMatchSettings,
     match_event,
     match_review,
 )
-from custom_components.homesec.core.sources.frigate_messages import (
+from custom_components.homesec_nvr.core.sources.frigate_messages import (
     FrigateEvent,
     FrigateReview,
     parse_event_message,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.homesec.core.sources.frigate_messages import (
+from custom_components.homesec_nvr.core.sources.frigate_messages import (
     Availability,
     FrigateMessageError,
     parse_availability,

@@ -12,17 +12,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.homesec.core.models import Clip
-from custom_components.homesec.core.sources.frigate import (
+from custom_components.homesec_nvr.core.models import Clip
+from custom_components.homesec_nvr.core.sources.frigate import (
     FrigateMode,
     FrigateSource,
     FrigateSourceSettings,
     event_clip_id,
     review_clip_id,
 )
-from custom_components.homesec.core.sources.frigate_client import FrigateClient
-from custom_components.homesec.core.sources.frigate_filters import FrigateMatchSettings
-from custom_components.homesec.core.sources.frigate_messages import Availability
+from custom_components.homesec_nvr.core.sources.frigate_client import FrigateClient
+from custom_components.homesec_nvr.core.sources.frigate_filters import FrigateMatchSettings
+from custom_components.homesec_nvr.core.sources.frigate_messages import Availability
 
 from .frigate_server import (
     NOT_READY,

@@ -6,8 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from custom_components.homesec.core.models import Clip
-from custom_components.homesec.core.sources.local_folder import LocalFolderSource, make_clip_id
+from custom_components.homesec_nvr.core.models import Clip
+from custom_components.homesec_nvr.core.sources.local_folder import LocalFolderSource, make_clip_id
 
 from ..video import write_clip
 

@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from custom_components.homesec.core.sources.motion import (
+from custom_components.homesec_nvr.core.sources.motion import (
     GreyScaler,
     MaskRect,
     MotionConfig,

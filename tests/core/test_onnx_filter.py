@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from custom_components.homesec.core.filters.onnx import (
+from custom_components.homesec_nvr.core.filters.onnx import (
     ModelError,
     OnnxFilterSettings,
     OnnxObjectFilter,
@@ -29,8 +29,8 @@ from custom_components.homesec.core.filters.onnx import (
     inspect_model,
     load_onnxruntime,
 )
-from custom_components.homesec.core.interfaces import PermanentError
-from custom_components.homesec.core.models import Clip, FilterResult
+from custom_components.homesec_nvr.core.interfaces import PermanentError
+from custom_components.homesec_nvr.core.models import Clip, FilterResult
 
 from .onnx_models import (
     bright_cell_model,
@@ -774,7 +774,7 @@ def test_importing_the_filter_does_not_import_onnxruntime() -> None:
     root = Path(__file__).resolve().parents[2]
     packages = {
         "custom_components": str(root / "custom_components"),
-        "custom_components.homesec": str(root / "custom_components" / "homesec"),
+        "custom_components.homesec_nvr": str(root / "custom_components" / "homesec_nvr"),
     }
     code = (
         "import sys, types\n"
@@ -782,7 +782,7 @@ def test_importing_the_filter_does_not_import_onnxruntime() -> None:
         "    module = types.ModuleType(name)\n"
         "    module.__path__ = [path]\n"
         "    sys.modules[name] = module\n"
-        "import custom_components.homesec.core.filters.onnx\n"
+        "import custom_components.homesec_nvr.core.filters.onnx\n"
         "print('onnxruntime' in sys.modules, 'homeassistant' in sys.modules)\n"
     )
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from custom_components.homesec.core.filters.coco import COCO80_NAMES, resolve_class_names
-from custom_components.homesec.core.filters.onnx import ModelError, inspect_model
+from custom_components.homesec_nvr.core.filters.coco import COCO80_NAMES, resolve_class_names
+from custom_components.homesec_nvr.core.filters.onnx import ModelError, inspect_model
 
 from .onnx_models import (
     bright_cell_model,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from custom_components.homesec.core.sources.rtsp import RtspProbeError, probe_stream
+from custom_components.homesec_nvr.core.sources.rtsp import RtspProbeError, probe_stream
 
 from .rtsp_fixture import RtspServer, gstreamer_available
 from .video import ClipSpec, write_h264_clip

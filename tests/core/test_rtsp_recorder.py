@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from av.container import InputContainer
 
-from custom_components.homesec.core.models import Clip
-from custom_components.homesec.core.sources.rtsp import AccessUnitAssembler, MotionRecorder
+from custom_components.homesec_nvr.core.models import Clip
+from custom_components.homesec_nvr.core.sources.rtsp import AccessUnitAssembler, MotionRecorder
 
 from .video import ClipSpec, write_h264_clip
 

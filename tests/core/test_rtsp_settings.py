@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from custom_components.homesec.core.sources.motion import MaskRect
-from custom_components.homesec.core.sources.rtsp import (
+from custom_components.homesec_nvr.core.sources.motion import MaskRect
+from custom_components.homesec_nvr.core.sources.rtsp import (
     RtspSettings,
     _MediaClock,
     inject_credentials,

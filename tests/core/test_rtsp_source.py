@@ -19,9 +19,9 @@ from typing import Any
 import av
 import pytest
 
-from custom_components.homesec.core.models import Clip
-from custom_components.homesec.core.sources.motion import MaskRect
-from custom_components.homesec.core.sources.rtsp import RtspSettings, RtspSource
+from custom_components.homesec_nvr.core.models import Clip
+from custom_components.homesec_nvr.core.sources.motion import MaskRect
+from custom_components.homesec_nvr.core.sources.rtsp import RtspSettings, RtspSource
 
 from .rtsp_fixture import RtspServer, gstreamer_available
 from .video import ClipSpec, write_h264_clip

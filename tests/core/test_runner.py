@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.homesec.core.alert_policy import AlertPolicySettings, DefaultAlertPolicy
-from custom_components.homesec.core.interfaces import (
+from custom_components.homesec_nvr.core.alert_policy import AlertPolicySettings, DefaultAlertPolicy
+from custom_components.homesec_nvr.core.interfaces import (
     Notifier,
     ObjectFilter,
     PermanentError,
@@ -21,22 +21,22 @@ from custom_components.homesec.core.interfaces import (
     StageSkipped,
     VLMAnalyzer,
 )
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     ClipEventType,
     ClipStatus,
     RiskLevel,
     VLMRunMode,
 )
-from custom_components.homesec.core.runner import (
+from custom_components.homesec_nvr.core.runner import (
     CameraPipelineSettings,
     ClipPipeline,
     PipelineSettings,
     RetrySettings,
     _retry_delay,
 )
-from custom_components.homesec.core.storage.local import LocalStorage
-from custom_components.homesec.core.store import ClipStore
+from custom_components.homesec_nvr.core.storage.local import LocalStorage
+from custom_components.homesec_nvr.core.store import ClipStore
 
 from ..video import write_clip
 from .doubles import (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.homesec.core import store as store_module
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core import store as store_module
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     AlertDecision,
     AnalysisResult,
@@ -23,7 +23,7 @@ from custom_components.homesec.core.models import (
     RiskLevel,
     TimelineEntity,
 )
-from custom_components.homesec.core.store import SCHEMA_VERSION, ClipStore, StoreError
+from custom_components.homesec_nvr.core.store import SCHEMA_VERSION, ClipStore, StoreError
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from custom_components.homesec.core.interfaces import PermanentError, StageSkipped
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.interfaces import PermanentError, StageSkipped
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     Clip,
     Detection,
@@ -23,8 +23,8 @@ from custom_components.homesec.core.models import (
     FilterResult,
     RiskLevel,
 )
-from custom_components.homesec.core.vlm import openai_compatible
-from custom_components.homesec.core.vlm.openai_compatible import (
+from custom_components.homesec_nvr.core.vlm import openai_compatible
+from custom_components.homesec_nvr.core.vlm.openai_compatible import (
     OpenAICompatibleAnalyzer,
     ResponseMode,
     VLMAuthError,
@@ -36,8 +36,8 @@ from custom_components.homesec.core.vlm.openai_compatible import (
     VLMUnavailable,
     retry_after_seconds,
 )
-from custom_components.homesec.core.vlm.prompt import CameraContext
-from custom_components.homesec.core.vlm.usage import UsageLimits, UsageTracker
+from custom_components.homesec_nvr.core.vlm.prompt import CameraContext
+from custom_components.homesec_nvr.core.vlm.usage import UsageLimits, UsageTracker
 
 from .openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json
 from .video import ClipSpec, write_h264_clip

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from custom_components.homesec.core.interfaces import PermanentError
-from custom_components.homesec.core.models import Detection
-from custom_components.homesec.core.vlm.frames import (
+from custom_components.homesec_nvr.core.interfaces import PermanentError
+from custom_components.homesec_nvr.core.models import Detection
+from custom_components.homesec_nvr.core.vlm.frames import (
     choose_times,
     detection_focus_times,
     fit_within,

@@ -6,15 +6,15 @@ from datetime import datetime
 
 import pytest
 
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.models import (
     RISK_LEVEL_DESCRIPTIONS,
     ActivityType,
     Detection,
     EntityType,
     FilterResult,
 )
-from custom_components.homesec.core.vlm.frames import EncodedFrame
-from custom_components.homesec.core.vlm.prompt import (
+from custom_components.homesec_nvr.core.vlm.frames import EncodedFrame
+from custom_components.homesec_nvr.core.vlm.prompt import (
     ACTIVITY_TYPE_HINTS,
     CameraContext,
     build_clip_text,
@@ -25,7 +25,7 @@ from custom_components.homesec.core.vlm.prompt import (
     language_name,
     time_of_day,
 )
-from custom_components.homesec.core.vlm.schema import AnalysisValidationError
+from custom_components.homesec_nvr.core.vlm.schema import AnalysisValidationError
 
 FRAMES = (
     EncodedFrame(0.0, b"\xff\xd8a", 64, 36),

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from custom_components.homesec.core.models import (
+from custom_components.homesec_nvr.core.models import (
     ActivityType,
     AnalysisResult,
     EntityType,
     RiskLevel,
     TimelineEntity,
 )
-from custom_components.homesec.core.vlm.schema import (
+from custom_components.homesec_nvr.core.vlm.schema import (
     AnalysisValidationError,
     analysis_json_schema,
     coerce_enum,

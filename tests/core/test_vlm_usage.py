@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from custom_components.homesec.core.interfaces import StageSkipped
-from custom_components.homesec.core.vlm.usage import UsageLimits, UsageTracker
+from custom_components.homesec_nvr.core.interfaces import StageSkipped
+from custom_components.homesec_nvr.core.vlm.usage import UsageLimits, UsageTracker
 
 
 class Clock:

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import httpx
 import pytest
 
-from custom_components.homesec.core.vlm.openai_compatible import (
+from custom_components.homesec_nvr.core.vlm.openai_compatible import (
     VLMError,
     VLMSettings,
     validate_connection,

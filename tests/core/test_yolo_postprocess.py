@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from custom_components.homesec.core.filters.yolo_postprocess import (
+from custom_components.homesec_nvr.core.filters.yolo_postprocess import (
     PAD_VALUE,
     Letterbox,
     decode_output,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-DOMAIN: Final = "homesec"
+DOMAIN: Final = "homesec_nvr"
 MANUFACTURER: Final = "HomeSec"
 
 # Subentry types (one per clip source).
@@ -67,7 +67,7 @@ DEFAULT_VLM_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_VLM_MODEL: Final = "gpt-4o-mini"
 ISSUE_VLM_INVALID_AUTH: Final = "vlm_invalid_auth"
 ISSUE_VLM_MODEL_NOT_FOUND: Final = "vlm_model_not_found"
-VLM_USAGE_STORAGE_KEY: Final = "homesec.vlm_usage"
+VLM_USAGE_STORAGE_KEY: Final = "homesec_nvr.vlm_usage"
 
 # Frigate subentries (match keys are the core's: cameras, labels, sub_labels, min_score,
 # zones, min_duration_s, severities).
@@ -79,7 +79,7 @@ CONF_DOWNLOAD_WINDOW_S: Final = "download_window_s"
 CONF_WRITE_DESCRIPTION: Final = "write_description"
 CONF_PER_CAMERA_ALERT: Final = "per_camera_alert"
 FILTER_FRIGATE: Final = "frigate"
-EVENT_CLIP_DOWNLOAD_FAILED: Final = "homesec_clip_download_failed"
+EVENT_CLIP_DOWNLOAD_FAILED: Final = "homesec_nvr_clip_download_failed"
 ISSUE_MQTT_UNAVAILABLE: Final = "mqtt_unavailable"
 FRIGATE_CLIPS_DIR: Final = "homesec/frigate_clips"
 
@@ -136,8 +136,8 @@ DEFAULT_STABLE_TIME_S: Final = 2.0
 DB_RELATIVE_PATH: Final = "homesec/homesec.db"
 
 # Bus events (stable, documented payloads).
-EVENT_CLIP_PROCESSED: Final = "homesec_clip_processed"
-EVENT_ALERT: Final = "homesec_alert"
+EVENT_CLIP_PROCESSED: Final = "homesec_nvr_clip_processed"
+EVENT_ALERT: Final = "homesec_nvr_alert"
 
 # Event entity event types.
 EVENT_TYPE_CLIP_RECORDED: Final = "clip_recorded"
