@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from benchlib import import_core  # noqa: E402 - after the path setup
 
 onnx_filter = import_core("filters.onnx")
-models = importlib.import_module("custom_components.homesec.core.models")
+models = importlib.import_module("custom_components.homesec_nvr.core.models")
 video = importlib.import_module("tests.core.video")
 
 CLIPS = {
