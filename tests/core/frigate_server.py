@@ -30,6 +30,8 @@ from typing import Any, Self
 import av
 from aiohttp import web
 
+from custom_components.homesec_nvr.core.media import add_stream_like
+
 from .video import ClipSpec, write_h264_clip
 
 # Answer kinds for a clip request.
@@ -49,7 +51,7 @@ def fragment(src: Path, dst: Path, *, max_s: float | None = None) -> Path:
     options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
     with av.open(str(src)) as source, av.open(str(dst), "w", format="mp4", options=options) as out:
         stream = source.streams.video[0]
-        target = out.add_stream(template=stream)
+        target = add_stream_like(out, stream)
         for packet in source.demux(stream):
             if packet.dts is None:
                 continue

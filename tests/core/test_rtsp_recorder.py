@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from av.container import InputContainer
 
+from custom_components.homesec_nvr.core.media import add_stream_like
 from custom_components.homesec_nvr.core.models import Clip
 from custom_components.homesec_nvr.core.sources.rtsp import AccessUnitAssembler, MotionRecorder
 
@@ -220,7 +221,7 @@ def _with_audio(video_path: Path, out: Path, codec: str, container_format: str) 
     rate = 16000 if codec == "aac" else 8000
     with av.open(str(video_path)) as src, av.open(str(out), "w", format=container_format) as dst:
         v_in = src.streams.video[0]
-        v_out = dst.add_stream(template=v_in)
+        v_out = add_stream_like(dst, v_in)
         a_out = dst.add_stream(codec, rate=rate, layout="mono")  # type: ignore[call-overload]
         a_out.time_base = Fraction(1, rate)
         fmt = "fltp" if codec == "aac" else "s16"

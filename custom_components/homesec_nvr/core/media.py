@@ -1,14 +1,19 @@
-"""Small PyAV helpers: probe a clip's duration, grab a keyframe as JPEG.
+"""Small PyAV helpers: probe a clip's duration, grab a keyframe as JPEG, copy a stream.
 
-Blocking functions: call them from a worker thread (`run_in_executor`).
+Blocking functions: call them from a worker thread (`run_in_executor`). This is also the one
+place that knows how PyAV differs between the Home Assistant lines (PyAV 13 in HA 2025.4,
+PyAV 19 in HA 2026).
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any, cast
 
 import av
+from av.container import OutputContainer
+from av.stream import Stream
 from PIL import Image
 
 from .interfaces import PermanentError
@@ -53,3 +58,16 @@ def keyframe_jpeg(path: Path, max_side: int = 1280, quality: int = 80) -> bytes:
     except av.FFmpegError as err:
         raise PermanentError(f"cannot decode {path.name}: {err}") from err
     raise PermanentError(f"{path.name} holds no decodable frame")
+
+
+def add_stream_like(container: OutputContainer, template: Stream) -> Any:
+    """Add a stream to `container` with `template`'s codec parameters (for remuxing packets
+    as they are, without re-encoding).
+
+    PyAV 14 added `add_stream_from_template`; PyAV 19 removed `add_stream(template=...)`, the
+    only way PyAV 13 knows. Feature-detected, so neither line's pin is fought.
+    """
+    from_template = getattr(container, "add_stream_from_template", None)
+    if from_template is not None:
+        return from_template(template)
+    return cast(Any, container).add_stream(template=template)

@@ -31,7 +31,7 @@ Recording (`MotionRecorder`). The record stream's packets (video, and AAC audio;
 codecs cannot go into MP4 and are dropped) are kept in a ring buffer of whole GOPs (each starts
 at a keyframe) covering at least `pre_roll_s`. On motion, a clip opens at the last keyframe at
 least `pre_roll_s` before the first motion frame, the buffer is written and the live packets
-follow; packets are remuxed into MP4 as they are (`add_stream(template=...)`, no re-encoding).
+follow; packets are remuxed into MP4 as they are (`media.add_stream_like`, no re-encoding).
 The clip ends at the first packet more than `post_roll_s` after the last motion; while motion
 continues it is split at the first keyframe after `max_clip_s` (the next clip starts on that
 keyframe). Clips shorter than `min_clip_s` are deleted. A clip is written under a hidden name
@@ -85,6 +85,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ..interfaces import ClipCallback, ClipSource
+from ..media import add_stream_like
 from ..models import Clip
 from ..storage.local import safe_name
 from .motion import GreyScaler, MaskRect, MotionConfig, MotionDetector, MotionResult
@@ -563,13 +564,11 @@ class _ClipWriter:
         self._offsets: dict[bool, int] = {}
         self.container: OutputContainer = av.open(str(temp_path), mode="w", format="mp4")
         try:
-            self._out_video = self.container.add_stream(template=video)
+            self._out_video = add_stream_like(self.container, video)
             if video.codec_context.name == "hevc":
                 # Apple players want hvc1 (parameter sets in the sample entry).
                 self._out_video.codec_context.codec_tag = "hvc1"
-            self._out_audio = (
-                self.container.add_stream(template=audio) if audio is not None else None
-            )
+            self._out_audio = add_stream_like(self.container, audio) if audio is not None else None
         except BaseException:
             self.container.close()
             raise
