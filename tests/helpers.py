@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 
-from custom_components.homesec_nvr.const import EVENT_CLIP_PROCESSED
+from custom_components.homesec_nvr.const import DOMAIN, EVENT_CLIP_PROCESSED
 
 
 class EventWaiter:
@@ -44,4 +45,16 @@ async def open_options(hass: HomeAssistant, entry_id: str, step: str = "pipeline
     assert result["type"] == "menu"
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
+    )
+
+
+def find_device(hass: HomeAssistant, entry_id: str, identifier: str) -> dr.DeviceEntry | None:
+    """HomeSec's device with this identifier (works on every HA line: no deprecated lookup)."""
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+            if (DOMAIN, identifier) in device.identifiers
+        ),
+        None,
     )

@@ -12,6 +12,7 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.aiohttp_client import WARN_CLOSE_MSG
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
@@ -350,3 +351,48 @@ async def test_summary_is_written_back_to_frigate_when_enabled(
     assert payload["summary"] == "A courier delivered a parcel to the front door."
     assert frigate.paths("/description") == [f"/api/events/{EVENT_ID}/description"]
     processed.close()
+
+
+async def test_frigate_session_is_detached_on_unload_never_closed(
+    hass: HomeAssistant,
+    mqtt: None,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a hub with a Frigate server (its client on a session sharing HA's connector)
+    entry = await setup_hub([frigate_subentry(frigate)])
+    (server,) = entry.runtime_data.frigate_servers.values()
+    assert not server.session.closed
+
+    # When the hub is unloaded
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # Then the session was let go of (detached from HA's connector) ...
+    assert server.session.closed
+    # ... without closing Home Assistant's session (which HA reports as a bug)
+    assert WARN_CLOSE_MSG not in caplog.text
+
+
+async def test_frigate_form_check_does_not_close_home_assistants_session(
+    hass: HomeAssistant,
+    mqtt: None,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given the first step of a new Frigate server
+    entry = await setup_hub([])
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+
+    # When the form checks the server
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url, "verify_ssl": True}
+    )
+
+    # Then the check worked and did not close Home Assistant's session
+    assert result["step_id"] == "cameras"
+    assert WARN_CLOSE_MSG not in caplog.text

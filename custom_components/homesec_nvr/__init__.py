@@ -49,8 +49,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> b
         ) from err
     entry.runtime_data = hub
     _remove_stale_devices(hass, entry)
-    # The hub device exists before any camera device names it as `via_device`.
-    dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, **hub_device_info(hub))
+    # The hub device exists before any camera device is linked to it.
+    hub.device_id = (
+        dr.async_get(hass)
+        .async_get_or_create(config_entry_id=entry.entry_id, **hub_device_info(hub))
+        .id
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await hub.async_start_sources()
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
@@ -86,7 +90,22 @@ def _remove_stale_devices(hass: HomeAssistant, entry: HomeSecConfigEntry) -> Non
             for domain, identifier in device.identifiers
         ):
             _LOGGER.debug("Removing stale device %s", device.name)
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+            _async_remove_device(registry, device, entry.entry_id)
+
+
+def _async_remove_device(
+    registry: dr.DeviceRegistry, device: dr.DeviceEntry, entry_id: str
+) -> None:
+    """Remove one of HomeSec's devices.
+
+    HA 2026 devices belong to exactly one config entry (`config_entry_id`) and are removed
+    with `async_remove_device`; HA 2025 devices may be shared, so HomeSec's entry is dropped
+    from it (the registry deletes the device when no entry is left), the way 2025 wants it.
+    """
+    if hasattr(device, "config_entry_id"):
+        registry.async_remove_device(device.id)
+    else:
+        registry.async_update_device(device.id, remove_config_entry_id=entry_id)
 
 
 def _owner(identifier: str) -> str:

@@ -860,11 +860,11 @@ class FrigateSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_URL] = "frigate_already_configured"
             else:
                 try:
-                    client, session = frigate_client(self.hass, data)
+                    client, session = frigate_client(self.hass, data, auto_cleanup=False)
                     try:
                         self._server = await client.validate()
                     finally:
-                        await session.close()
+                        session.detach()
                 except FrigateError as err:
                     errors["base"] = (
                         err.reason

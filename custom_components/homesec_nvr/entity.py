@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -13,6 +14,20 @@ from .const import DOMAIN, MANUFACTURER
 from .core.models import ClipState
 from .frigate_source import FrigateServer
 from .hub import CameraRuntime, HomeSecHub
+
+# HA 2026 links a device to its parent by the parent's device id (`via_device_id`); 2025 only
+# by the parent's identifier (`via_device`, deprecated in 2026, removed in 2027.8).
+_LINK_BY_DEVICE_ID = "via_device_id" in DeviceInfo.__optional_keys__
+
+
+def device_under_hub(hub: HomeSecHub, identifier: str, **fields: Any) -> DeviceInfo:
+    """A device (camera or Frigate server) shown under the hub device."""
+    link: dict[str, Any] = (
+        {"via_device_id": hub.device_id}
+        if _LINK_BY_DEVICE_ID
+        else {"via_device": (DOMAIN, hub.entry.entry_id)}
+    )
+    return cast(DeviceInfo, {"identifiers": {(DOMAIN, identifier)}, **fields, **link})
 
 
 def hub_device_info(hub: HomeSecHub) -> DeviceInfo:
@@ -53,12 +68,12 @@ class HomeSecCameraEntity(Entity):
         self.hub = hub
         self.camera = camera
         self._attr_unique_id = f"{camera.camera_id}_{key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, camera.camera_id)},
+        self._attr_device_info = device_under_hub(
+            hub,
+            camera.camera_id,
             name=camera.name,
             manufacturer=MANUFACTURER,
             model=camera.source_type.replace("_", " ").capitalize() + " camera",
-            via_device=(DOMAIN, hub.entry.entry_id),
         )
 
     async def async_added_to_hass(self) -> None:
@@ -98,13 +113,13 @@ class HomeSecFrigateEntity(Entity):
         self.hub = hub
         self.server = server
         self._attr_unique_id = f"{server.subentry_id}_{key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, server.subentry_id)},
+        self._attr_device_info = device_under_hub(
+            hub,
+            server.subentry_id,
             name=server.title,
             manufacturer="Frigate",
             model="NVR",
             configuration_url=server.client.base_url,
-            via_device=(DOMAIN, hub.entry.entry_id),
         )
 
     async def async_added_to_hass(self) -> None:

@@ -58,13 +58,16 @@ def frigate_camera_id(subentry_id: str, frigate_camera: str) -> str:
 
 
 def frigate_client(
-    hass: HomeAssistant, data: dict[str, Any] | Any
+    hass: HomeAssistant, data: dict[str, Any] | Any, *, auto_cleanup: bool = True
 ) -> tuple[FrigateClient, aiohttp.ClientSession]:
     """A client on a session of its own (Frigate's JWT cookie must not leak into HA's shared
-    jar); the caller closes the session when done with the client."""
+    jar). The session shares Home Assistant's connector, so it is never closed but detached:
+    by Home Assistant when the entry being set up unloads (`auto_cleanup`), else by the
+    caller (`session.detach()`) when done with the client."""
     session = async_create_clientsession(
         hass,
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
+        auto_cleanup=auto_cleanup,
         cookie_jar=aiohttp.DummyCookieJar(),
     )
     client = FrigateClient(
@@ -105,7 +108,8 @@ class FrigateServer:
         self.title = subentry.title
         self.config = dict(subentry.data)
         self.topic_prefix = str(self.config.get(CONF_TOPIC_PREFIX) or DEFAULT_TOPIC_PREFIX)
-        self.client, self._session = frigate_client(self.hass, self.config)
+        # Built while the entry sets up: Home Assistant detaches the session when it unloads.
+        self.client, self.session = frigate_client(self.hass, self.config)
         settings = FrigateSourceSettings(
             clip_dir=Path(self.hass.config.path(FRIGATE_CLIPS_DIR)) / self.subentry_id,
             mode=FrigateMode(self.config.get(CONF_FRIGATE_MODE, FrigateMode.EVENTS.value)),
@@ -207,7 +211,6 @@ class FrigateServer:
             unsub()
         self._unsubs.clear()
         await self.source.stop()
-        await self._session.close()
 
     # -- MQTT --------------------------------------------------------------------------
 

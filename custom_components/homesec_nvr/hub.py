@@ -178,6 +178,8 @@ class HomeSecHub:
             max_workers=1, thread_name_prefix="homesec-filter"
         )
         self.sw_version: str | None = None
+        # The hub device's registry id (set at setup; camera devices are linked to it).
+        self.device_id: str | None = None
         self._stopped = False
         self._retention_task: asyncio.Task[None] | None = None
         self._hub_alerts = hub_alert_settings(entry.options)
