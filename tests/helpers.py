@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntry, ConfigFlowResult
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
@@ -57,4 +58,15 @@ def find_device(hass: HomeAssistant, entry_id: str, identifier: str) -> dr.Devic
             if (DOMAIN, identifier) in device.identifiers
         ),
         None,
+    )
+
+
+async def start_subentry_reconfigure(
+    hass: HomeAssistant, entry: ConfigEntry, subentry_id: str
+) -> ConfigFlowResult:
+    """Open a camera subentry's reconfigure flow (the harness changed its own helper's
+    signature between the lines; Home Assistant's API did not)."""
+    return await hass.config_entries.subentries.async_init(
+        (entry.entry_id, entry.subentries[subentry_id].subentry_type),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
     )

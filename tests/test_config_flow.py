@@ -12,7 +12,6 @@ import voluptuous as vol
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.homesec_nvr.config_flow import OPTION_PAGES, default_options
@@ -41,7 +40,7 @@ from custom_components.homesec_nvr.const import (
 )
 
 from .conftest import SetupHub, camera_subentry, hub_entry
-from .helpers import EventWaiter, open_options
+from .helpers import EventWaiter, find_device, open_options, start_subentry_reconfigure
 from .video import write_clip
 
 pytestmark = pytest.mark.usefixtures("unload_homesec_entries")
@@ -521,7 +520,7 @@ async def test_add_camera_creates_subentry_and_entities(
     assert entry.runtime_data is not old_hub
     assert subentry.subentry_id in entry.runtime_data.cameras
     assert hass.states.get("sensor.back_yard_clips_today").state == "0"
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, subentry.subentry_id)})
+    device = find_device(hass, entry.entry_id, subentry.subentry_id)
     assert device is not None
     assert device.name == "Back yard"
     entity = er.async_get(hass).async_get("sensor.back_yard_clips_today")
@@ -683,9 +682,7 @@ async def test_reconfigure_camera_updates_subentry_and_reloads(
     old_hub = entry.runtime_data
 
     # When the user reconfigures the camera with a new name and folder
-    result = await entry.start_subentry_reconfigure_flow(
-        hass, SUBENTRY_LOCAL_FOLDER, subentry.subentry_id
-    )
+    result = await start_subentry_reconfigure(hass, entry, subentry.subentry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
     defaults = schema_defaults(result["data_schema"])
@@ -711,7 +708,7 @@ async def test_reconfigure_camera_updates_subentry_and_reloads(
     camera = entry.runtime_data.cameras[subentry.subentry_id]
     assert camera.name == "Back yard"
     assert camera.config[CONF_FOLDER] == str(new_folder)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, subentry.subentry_id)})
+    device = find_device(hass, entry.entry_id, subentry.subentry_id)
     assert device is not None
     assert device.name == "Back yard"
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
@@ -740,9 +737,7 @@ async def test_reconfigure_camera_may_keep_its_own_folder_and_name(
     (subentry,) = entry.subentries.values()
 
     # When the user only changes the stable time
-    result = await entry.start_subentry_reconfigure_flow(
-        hass, SUBENTRY_LOCAL_FOLDER, subentry.subentry_id
-    )
+    result = await start_subentry_reconfigure(hass, entry, subentry.subentry_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**camera_input("Front door", incoming), CONF_STABLE_TIME_S: 5.0}
     )
@@ -789,9 +784,7 @@ async def test_reconfigure_camera_errors(
     }[field]
 
     # When the user reconfigures "Front door" with the other camera's folder or name
-    result = await entry.start_subentry_reconfigure_flow(
-        hass, SUBENTRY_LOCAL_FOLDER, front.subentry_id
-    )
+    result = await start_subentry_reconfigure(hass, entry, front.subentry_id)
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
     await hass.async_block_till_done()
 

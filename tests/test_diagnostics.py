@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -15,11 +14,11 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.homesec_nvr.config_flow import default_options
-from custom_components.homesec_nvr.const import CONF_STORAGE_PATH, DOMAIN
+from custom_components.homesec_nvr.const import CONF_STORAGE_PATH
 from custom_components.homesec_nvr.core.store import SCHEMA_VERSION
 
 from .conftest import SetupHub, camera_subentry
-from .helpers import EventWaiter
+from .helpers import EventWaiter, find_device
 from .video import write_clip
 
 REDACTED = "**REDACTED**"
@@ -102,7 +101,7 @@ async def test_camera_device_diagnostics(
     # Given a hub that has processed one clip of the camera "Front door"
     entry, payload = await _hub_with_one_clip(hass, setup_hub, incoming)
     (subentry_id,) = entry.subentries
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, subentry_id)})
+    device = find_device(hass, entry.entry_id, subentry_id)
     assert device is not None
 
     # When the user downloads the diagnostics of the camera device
@@ -126,7 +125,7 @@ async def test_hub_device_diagnostics(
 ) -> None:
     # Given a hub that has processed one clip
     entry, payload = await _hub_with_one_clip(hass, setup_hub, incoming)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = find_device(hass, entry.entry_id, entry.entry_id)
     assert device is not None
 
     # When the user downloads the diagnostics of the hub device

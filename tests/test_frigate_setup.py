@@ -11,13 +11,11 @@ import pytest
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import WARN_CLOSE_MSG
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.homesec_nvr.const import (
-    DOMAIN,
     EVENT_CLIP_DOWNLOAD_FAILED,
     SUBENTRY_FRIGATE,
 )
@@ -25,7 +23,7 @@ from custom_components.homesec_nvr.const import (
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer
-from .helpers import EventWaiter
+from .helpers import EventWaiter, find_device
 
 EVENT_ID = "1718123456.123456-abc123"
 
@@ -109,7 +107,7 @@ async def test_end_event_becomes_an_analysed_clip_on_its_own_device(
     assert payload["metadata"]["frigate_has_snapshot"] is True
     # and the Frigate camera has its own device with HomeSec's entities
     subentry_id = next(iter(entry.subentries))
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:front_door")})
+    device = find_device(hass, entry.entry_id, f"{subentry_id}:front_door")
     assert device is not None
     assert hass.states.get("sensor.front_door_last_detected_objects").state == "person"
     assert hass.states.get("sensor.front_door_clips_today").state == "1"

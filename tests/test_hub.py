@@ -13,7 +13,6 @@ from homeassistant import block_async_io
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -23,7 +22,7 @@ from custom_components.homesec_nvr.core.runner import CameraPipelineSettings
 from custom_components.homesec_nvr.hub import CameraRuntime
 
 from .conftest import SetupHub, camera_subentry
-from .helpers import EventWaiter
+from .helpers import EventWaiter, find_device
 from .video import write_clip
 
 
@@ -312,8 +311,8 @@ async def test_cameras_that_appear_later_get_devices_and_entities(
     # Then it has its own device and entities, which survive a reload (not stale)
     assert hass.states.get("sensor.driveway_clips_today").state == "0"
     assert hass.states.get("event.driveway_activity") is not None
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:driveway")})
+    device = find_device(hass, entry.entry_id, f"{subentry_id}:driveway")
     assert device is not None
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert dr.async_get(hass).async_get_device({(DOMAIN, f"{subentry_id}:driveway")}) is not None
+    assert find_device(hass, entry.entry_id, f"{subentry_id}:driveway") is not None

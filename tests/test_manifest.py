@@ -8,6 +8,7 @@ test virtualenv happens to hold but the manifest does not name fails on a user's
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.metadata
 import json
 import sys
@@ -46,7 +47,11 @@ def _load_time_imports() -> set[str]:
 
 
 def _distributions_of(module: str) -> set[str]:
-    return {canonicalize_name(d) for d in importlib.metadata.packages_distributions()[module]}
+    """Distributions that provide `module`, following Home Assistant's import aliases (HA
+    2026.11 answers `import voluptuous` with probatio and `import httpx` with httpx2)."""
+    real = importlib.import_module(module).__name__.split(".")[0]
+    installed = importlib.metadata.packages_distributions()
+    return {canonicalize_name(d) for name in {module, real} for d in installed.get(name, [])}
 
 
 def _home_assistant_requirements() -> set[str]:
