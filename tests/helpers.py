@@ -70,3 +70,15 @@ async def start_subentry_reconfigure(
         (entry.entry_id, entry.subentries[subentry_id].subentry_type),
         context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
     )
+
+
+async def wait_for_state(
+    hass: HomeAssistant, entity_id: str, state: str, timeout: float = 20.0
+) -> None:
+    """Wait until an entity shows `state` (fails the test on timeout, naming the last one)."""
+    deadline = time.monotonic() + timeout
+    while (current := hass.states.get(entity_id)) is None or current.state != state:
+        if time.monotonic() > deadline:
+            shown = current.state if current else None
+            raise AssertionError(f"{entity_id} is {shown!r}, not {state!r} after {timeout} s")
+        await asyncio.sleep(0.05)

@@ -175,14 +175,7 @@ class MosquittoBroker:
         for attempt in range(1, START_ATTEMPTS + 1):
             self.port = free_port()
             self._write_config()
-            with self.output_path.open("ab") as output:
-                self._process = subprocess.Popen(
-                    [binary, "-c", str(self.config_path)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_accepting():
+            if self._spawn(binary):
                 return
             self.stop()
             if attempt == START_ATTEMPTS:
@@ -221,6 +214,23 @@ class MosquittoBroker:
                 return True
             time.sleep(0.02)
         return False
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port (clients see the broker come back)."""
+        self.stop()
+        if not self._spawn(mosquitto_binary()):
+            raise RuntimeError(f"mosquitto did not restart on {self.port}:\n{self.diagnostics()}")
+
+    def _spawn(self, binary: str) -> bool:
+        """Run mosquitto with the written config; True once it accepts connections."""
+        with self.output_path.open("ab") as output:
+            self._process = subprocess.Popen(
+                [binary, "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        return self._wait_accepting()
 
     def stop(self) -> None:
         """Terminate the broker (SIGKILL when it does not exit in time)."""

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from homeassistant.components.mqtt import client as mqtt_client
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
-from .helpers import EventWaiter
+from .helpers import EventWaiter, wait_for_state
 from .test_frigate_setup import EVENT_ID, frigate_subentry
 
 if TYPE_CHECKING:
@@ -58,3 +60,41 @@ async def test_frigate_end_over_a_real_broker_fires_the_home_assistant_event(
     assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"
     assert hass.states.get("event.front_door_activity").attributes["clip_id"] == payload["clip_id"]
     processed.close()
+
+
+async def test_frigate_camera_entities_are_unavailable_while_mqtt_is_disconnected(
+    hass: HomeAssistant,
+    mosquitto_broker: MosquittoBroker,
+    mqtt_with_broker: MockConfigEntry,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from .mosquitto import async_wait_mqtt_connected  # a plugin: imported once it is loaded
+
+    # Given a Frigate camera seen once, over a real broker (HA retries the broker quickly)
+    monkeypatch.setattr(mqtt_client, "RECONNECT_INTERVAL_SECONDS", 0.2)
+    await setup_hub([frigate_subentry(frigate)])
+    await mosquitto_broker.async_wait_for_subscription("frigate/events")
+    processed = EventWaiter(hass)
+    await mosquitto_broker.async_publish("frigate/events", event_message("end"))
+    await processed.wait(1, timeout=20)
+    processed.close()
+    await wait_for_state(hass, "sensor.front_door_last_detected_objects", "person")
+
+    # When the broker goes away
+    await hass.async_add_executor_job(mosquitto_broker.stop)
+    await async_wait_mqtt_connected(hass, connected=False)
+    await hass.async_block_till_done()
+
+    # Then the camera's entities are unavailable; the server's connectivity sensor says off
+    assert hass.states.get("sensor.front_door_last_detected_objects").state == STATE_UNAVAILABLE
+    assert hass.states.get("event.front_door_activity").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "off"
+
+    # And once the broker is back, Home Assistant reconnects and the entities are back
+    await hass.async_add_executor_job(mosquitto_broker.restart)
+    await async_wait_mqtt_connected(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.front_door_last_detected_objects").state == "person"
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"

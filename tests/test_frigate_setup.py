@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.aiohttp_client import WARN_CLOSE_MSG
@@ -394,3 +395,45 @@ async def test_frigate_form_check_does_not_close_home_assistants_session(
     # Then the check worked and did not close Home Assistant's session
     assert result["step_id"] == "cameras"
     assert WARN_CLOSE_MSG not in caplog.text
+
+
+# Entities of the Frigate camera front_door (unavailable while Frigate or MQTT is down).
+FRIGATE_CAMERA_ENTITIES = (
+    "sensor.front_door_last_summary",
+    "sensor.front_door_last_detected_objects",
+    "binary_sensor.front_door_alert",
+    "event.front_door_activity",
+    "image.front_door_snapshot",
+)
+
+
+def unavailable(hass: HomeAssistant, entity_ids: tuple[str, ...]) -> list[str]:
+    """The entities among `entity_ids` that are unavailable."""
+    return [e for e in entity_ids if hass.states.get(e).state == STATE_UNAVAILABLE]
+
+
+async def test_frigate_camera_entities_follow_frigate_being_offline(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a Frigate camera seen once (its device and entities exist)
+    await setup_hub([frigate_subentry(frigate)])
+    processed = EventWaiter(hass)
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+    await processed.wait(1)
+    await hass.async_block_till_done()
+    processed.close()
+    assert unavailable(hass, FRIGATE_CAMERA_ENTITIES) == []
+
+    # When Frigate's last will says it is offline
+    async_fire_mqtt_message(hass, "frigate/available", "offline")
+    await hass.async_block_till_done()
+
+    # Then the camera's entities are unavailable; the server's connectivity sensor says off
+    assert unavailable(hass, FRIGATE_CAMERA_ENTITIES) == list(FRIGATE_CAMERA_ENTITIES)
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "off"
+
+    # And when Frigate is online again, so are the camera's entities
+    async_fire_mqtt_message(hass, "frigate/available", "online")
+    await hass.async_block_till_done()
+    assert unavailable(hass, FRIGATE_CAMERA_ENTITIES) == []
+    assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"

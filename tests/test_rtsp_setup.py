@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
@@ -20,7 +21,7 @@ from custom_components.homesec_nvr.const import SUBENTRY_RTSP
 from .conftest import SetupHub
 from .core.rtsp_fixture import RtspServer
 from .core.video import ClipSpec, write_h264_clip
-from .helpers import EventWaiter
+from .helpers import EventWaiter, wait_for_state
 
 USER = "admin"
 PASSWORD = "pa:ss@word"
@@ -229,3 +230,55 @@ async def test_recordings_left_by_a_previous_run_are_processed(
     assert recovered[0]["metadata"]["recovered"] is True
     assert not await hass.async_add_executor_job(leftover.exists)
     processed.close()
+
+
+# Entities of an RTSP camera that show what its stream delivered (unavailable while it is down).
+RTSP_CAMERA_ENTITIES = (
+    "binary_sensor.driveway_motion",
+    "binary_sensor.driveway_alert",
+    "sensor.driveway_last_summary",
+    "sensor.driveway_clips_today",
+    "event.driveway_activity",
+    "image.driveway_snapshot",
+)
+
+
+async def test_camera_entities_are_unavailable_while_the_stream_is_down(
+    hass: HomeAssistant, setup_hub: SetupHub, rtsp: RtspServer, socket_enabled: None
+) -> None:
+    # Given an RTSP camera whose stream is connected
+    await setup_hub([rtsp_subentry(rtsp)])
+    await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "on")
+    assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in RTSP_CAMERA_ENTITIES)
+
+    # When the camera goes away
+    rtsp.stop()
+
+    # Then its entities are unavailable; the connectivity sensor stays available and says off
+    await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "off")
+    assert [e for e in RTSP_CAMERA_ENTITIES if hass.states.get(e).state != STATE_UNAVAILABLE] == []
+    assert hass.states.get("sensor.driveway_last_frame").state != STATE_UNAVAILABLE
+
+    # And once the camera is back (same address), so are its entities
+    rtsp.start()
+    await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "on", timeout=30)
+    assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in RTSP_CAMERA_ENTITIES)
+
+
+async def test_camera_entities_are_unavailable_when_the_stream_cannot_start(
+    hass: HomeAssistant, setup_hub: SetupHub
+) -> None:
+    # Given an RTSP camera built on a Home Assistant camera entity that does not exist
+    subentry = ConfigSubentryData(
+        data={"name": "Driveway", "camera_entity": "camera.gone"},
+        subentry_type=SUBENTRY_RTSP,
+        title="Driveway",
+        unique_id="camera.gone",
+    )
+
+    # When the hub starts (the camera's source gives up: it has no stream)
+    await setup_hub([subentry])
+
+    # Then the camera's entities are unavailable, its connectivity sensor says off
+    assert [e for e in RTSP_CAMERA_ENTITIES if hass.states.get(e).state != STATE_UNAVAILABLE] == []
+    assert hass.states.get("binary_sensor.driveway_stream_connected").state == "off"

@@ -116,10 +116,7 @@ class FrigateConnectivityBinarySensor(HomeSecFrigateEntity, BinarySensorEntity):
 class _RtspLiveEntity(HomeSecCameraEntity):
     """Follows the RTSP worker's live state (pushed from its thread to the event loop)."""
 
-    async def async_added_to_hass(self) -> None:
-        """Also follow motion and connection changes."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.camera.add_status_listener(self.async_write_ha_state))
+    _live = True
 
     @property
     def _rtsp(self) -> RtspSource | None:
@@ -153,6 +150,7 @@ class RtspConnectedBinarySensor(_RtspLiveEntity, BinarySensorEntity):
     _attr_translation_key = "connected"
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _reports_health = True
 
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
         super().__init__(hub, camera, "connected")

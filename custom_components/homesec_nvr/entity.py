@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
@@ -59,10 +60,18 @@ def async_add_camera_entities(
 
 
 class HomeSecCameraEntity(Entity):
-    """An entity of one camera; updated by the pipeline (push, no polling)."""
+    """An entity of one camera; updated by the pipeline (push, no polling).
+
+    Unavailable while the camera's source is down (`HomeSecHub.source_available`), except
+    entities that report the source's health themselves (`_reports_health`).
+    """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # Shows the source's live state (motion, connection): refreshed on every status change.
+    _live = False
+    # Reports the source's health, so it stays available while the source is down.
+    _reports_health = False
 
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime, key: str) -> None:
         self.hub = hub
@@ -76,14 +85,31 @@ class HomeSecCameraEntity(Entity):
             model=camera.source_type.replace("_", " ").capitalize() + " camera",
         )
 
+    @property
+    def available(self) -> bool:
+        """False while the camera's source is down."""
+        return self._reports_health or self.hub.source_available(self.camera)
+
     async def async_added_to_hass(self) -> None:
-        """Follow the camera's updates."""
+        """Follow the camera's updates and its source's status."""
         await super().async_added_to_hass()
         self.async_on_remove(self.camera.add_listener(self._handle_camera_update))
+        self.async_on_remove(self.camera.add_status_listener(self._handle_status_update))
 
     def _handle_camera_update(self, stage: str, state: ClipState) -> None:
         """Refresh from the camera state; subclasses may react to the stage."""
         self.async_write_ha_state()
+
+    @callback
+    def _handle_status_update(self) -> None:
+        """The source's status changed: refresh live entities, and the others when their
+        availability changed."""
+        if self._live:
+            self.async_write_ha_state()
+            return
+        shown = self.hass.states.get(self.entity_id)
+        if shown is None or (shown.state == STATE_UNAVAILABLE) == self.available:
+            self.async_write_ha_state()
 
 
 class HomeSecHubEntity(Entity):

@@ -132,6 +132,7 @@ class FrigateServer:
         self._listeners: list[CALLBACK_TYPE] = []
         self.version: str | None = None
         self.mqtt_error: str | None = None
+        self.mqtt_connected = False
 
     # -- cameras -----------------------------------------------------------------------
 
@@ -196,6 +197,11 @@ class FrigateServer:
             )
             return
         ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_MQTT_UNAVAILABLE}_{self.subentry_id}")
+        self._unsubs.append(
+            mqtt.async_subscribe_connection_status(self.hass, self._on_mqtt_connection)
+        )
+        self.mqtt_connected = mqtt.is_connected(self.hass)
+        self._notify()
         self.hub.create_task(self._async_fetch_version(), f"homesec frigate version {self.title}")
 
     async def _async_fetch_version(self) -> None:
@@ -225,13 +231,23 @@ class FrigateServer:
         self.source.handle_availability(_payload(msg))
         self._notify()
 
+    @callback
+    def _on_mqtt_connection(self, connected: bool) -> None:
+        if connected != self.mqtt_connected:
+            _LOGGER.info(
+                "Frigate %s: MQTT %s", self.title, "connected" if connected else "disconnected"
+            )
+            self.mqtt_connected = connected
+            self._notify()
+
     # -- health and hooks --------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        """Frigate says it is online (or nothing said otherwise) and its API answered."""
+        """MQTT is connected and Frigate says it is online (or nothing said otherwise)."""
         return (
             self.mqtt_error is None
+            and self.mqtt_connected
             and self.source.availability in (Availability.ONLINE, Availability.UNKNOWN)
             and self.source.healthy
         )
@@ -253,8 +269,12 @@ class FrigateServer:
 
     @callback
     def _notify(self) -> None:
+        """The health may have changed: the server's entities and its cameras' refresh."""
         for listener in list(self._listeners):
             listener()
+        for camera in list(self.hub.cameras.values()):
+            if camera.subentry_id == self.subentry_id:
+                camera.notify_status()
 
     @callback
     def _download_failed(self, frigate_id: str, camera: str, reason: str) -> None:
@@ -294,6 +314,7 @@ class FrigateServer:
             "version": self.version,
             "topic_prefix": self.topic_prefix,
             "mqtt_error": self.mqtt_error,
+            "mqtt_connected": self.mqtt_connected,
             "connected": self.connected,
             **self.source.diagnostics(),
         }

@@ -268,6 +268,7 @@ class HomeSecHub:
             camera.source = await self._async_build_source(camera)
             if camera.source is not None:
                 await camera.source.start(self._on_clip)
+            camera.notify_status()  # the source exists (or gave up): availability changed
             if camera.source_type == SUBENTRY_RTSP:
                 await async_recover_leftovers(
                     self.hass, camera.camera_id, camera.name, self.pipeline.submit
@@ -348,6 +349,19 @@ class HomeSecHub:
             )
         _LOGGER.warning("Camera %s has unknown source type %s", camera.name, camera.source_type)
         return None
+
+    def source_available(self, camera: CameraRuntime) -> bool:
+        """False while the camera's source is down: an RTSP stream lost or never reached, or
+        that could not start; a Frigate server offline or MQTT disconnected. An RTSP stream
+        still connecting for the first time counts as available (nothing is known yet)."""
+        if camera.source_type == SUBENTRY_RTSP:
+            source = camera.source
+            return isinstance(source, RtspSource) and (
+                source.connected or source.unreachable_since is None
+            )
+        if (server := self.frigate_servers.get(camera.subentry_id)) is not None:
+            return server.connected
+        return True
 
     # -- pipeline hooks --------------------------------------------------------------
 

@@ -323,14 +323,11 @@ class RtspLastFrameSensor(HomeSecCameraEntity, SensorEntity):
     _attr_translation_key = "last_frame"
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _live = True
+    _reports_health = True  # when the stream last delivered: most useful while it is down
 
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
         super().__init__(hub, camera, "last_frame")
-
-    async def async_added_to_hass(self) -> None:
-        """Also follow the stream's status."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.camera.add_status_listener(self.async_write_ha_state))
 
     @property
     def native_value(self) -> datetime | None:
