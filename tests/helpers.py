@@ -82,3 +82,31 @@ async def wait_for_state(
             shown = current.state if current else None
             raise AssertionError(f"{entity_id} is {shown!r}, not {state!r} after {timeout} s")
         await asyncio.sleep(0.05)
+
+
+async def delete_device(
+    hass: HomeAssistant, hass_ws_client: Any, entry_id: str, device_id: str
+) -> bool:
+    """Delete a device the way the device page does; True when the integration allowed it.
+
+    `hass_ws_client` is the harness fixture (call this after HomeSec is set up: the HTTP
+    server starts with the first client). HA 2026 names the command `remove`; 2025 only has
+    `remove_config_entry`.
+    """
+    from homeassistant.components.config import device_registry as ws_device_registry
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "config", {})
+    message: dict[str, Any] = {"device_id": device_id}
+    if hasattr(ws_device_registry, "websocket_remove_device"):
+        message["type"] = "config/device_registry/remove"
+    else:
+        message |= {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": entry_id,
+        }
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(message)
+    response = await client.receive_json()
+    await hass.async_block_till_done()
+    return bool(response["success"])

@@ -1,5 +1,6 @@
-"""Devices: cameras under the hub device, stale devices dropped, both without the device
-registry APIs HA 2026 deprecates (`via_device`, `remove_config_entry_id`)."""
+"""Devices: cameras under the hub device, stale devices dropped (without the device registry
+APIs HA 2026 deprecates: `via_device`, `remove_config_entry_id`), and which devices the user may
+delete."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.homesec_nvr.const import DOMAIN
 
 from .conftest import SetupHub, camera_subentry
-from .helpers import find_device
+from .helpers import delete_device, find_device
 
 
 async def test_camera_devices_are_linked_to_the_hub_device(
@@ -63,3 +65,42 @@ async def test_device_of_a_camera_that_is_gone_is_removed_at_setup(
     assert find_device(hass, entry.entry_id, subentry_id) is not None
     # and no deprecated device registry call was reported
     assert "remove_config_entry_id" not in caplog.text
+
+
+async def test_hub_and_configured_camera_devices_cannot_be_deleted(
+    hass: HomeAssistant, setup_hub: SetupHub, hass_ws_client: WebSocketGenerator
+) -> None:
+    # Given a hub with one configured camera
+    entry = await setup_hub()
+    (subentry_id,) = entry.subentries
+    hub_device = find_device(hass, entry.entry_id, entry.entry_id)
+    camera_device = find_device(hass, entry.entry_id, subentry_id)
+    assert hub_device is not None
+    assert camera_device is not None
+
+    # When the user tries to delete the hub's device and the camera's device
+    hub_deleted = await delete_device(hass, hass_ws_client, entry.entry_id, hub_device.id)
+    camera_deleted = await delete_device(hass, hass_ws_client, entry.entry_id, camera_device.id)
+
+    # Then HomeSec refuses both, and both devices stay
+    assert hub_deleted is False
+    assert camera_deleted is False
+    assert find_device(hass, entry.entry_id, entry.entry_id) is not None
+    assert find_device(hass, entry.entry_id, subentry_id) is not None
+
+
+async def test_device_of_a_camera_that_is_gone_can_be_deleted(
+    hass: HomeAssistant, setup_hub: SetupHub, hass_ws_client: WebSocketGenerator
+) -> None:
+    # Given a running hub and the device of a camera whose subentry no longer exists
+    entry = await setup_hub()
+    stale = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "removed-subentry:garage")}
+    )
+
+    # When the user deletes that device
+    deleted = await delete_device(hass, hass_ws_client, entry.entry_id, stale.id)
+
+    # Then HomeSec allows it and the device is gone
+    assert deleted is True
+    assert find_device(hass, entry.entry_id, "removed-subentry:garage") is None

@@ -14,7 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.aiohttp_client import WARN_CLOSE_MSG
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
 
 from custom_components.homesec_nvr.const import (
     EVENT_CLIP_DOWNLOAD_FAILED,
@@ -24,7 +24,7 @@ from custom_components.homesec_nvr.const import (
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer
-from .helpers import EventWaiter, find_device
+from .helpers import EventWaiter, delete_device, find_device
 
 EVENT_ID = "1718123456.123456-abc123"
 
@@ -437,3 +437,95 @@ async def test_frigate_camera_entities_follow_frigate_being_offline(
     await hass.async_block_till_done()
     assert unavailable(hass, FRIGATE_CAMERA_ENTITIES) == []
     assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"
+
+
+async def _see_front_door(hass: HomeAssistant) -> None:
+    """Frigate reports one tracked person at front_door (its device is created)."""
+    processed = EventWaiter(hass)
+    async_fire_mqtt_message(hass, "frigate/events", event_message("end"))
+    await processed.wait(1)
+    await hass.async_block_till_done()
+    processed.close()
+
+
+async def test_device_of_a_camera_dropped_from_the_camera_list_is_removed(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a Frigate subentry taking every camera, and front_door seen once
+    entry = await setup_hub([frigate_subentry(frigate)])
+    (subentry,) = entry.subentries.values()
+    await _see_front_door(hass)
+    camera_id = f"{subentry.subentry_id}:front_door"
+    assert find_device(hass, entry.entry_id, camera_id) is not None
+
+    # When the user reconfigures the subentry to take only the garage camera
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, "cameras": ["garage"]}
+    )
+    await hass.async_block_till_done()
+
+    # Then front_door's device and entities are gone after the reload; the server's stay
+    assert find_device(hass, entry.entry_id, camera_id) is None
+    assert hass.states.get("sensor.front_door_last_summary") is None
+    assert camera_id not in entry.runtime_data.cameras
+    assert find_device(hass, entry.entry_id, subentry.subentry_id) is not None
+
+
+async def test_device_of_a_camera_frigate_no_longer_has_can_be_deleted(
+    hass: HomeAssistant,
+    mqtt: None,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    # Given a Frigate subentry taking every camera, and front_door seen once
+    entry = await setup_hub([frigate_subentry(frigate)])
+    (subentry_id,) = entry.subentries
+    await _see_front_door(hass)
+    camera = find_device(hass, entry.entry_id, f"{subentry_id}:front_door")
+    server = find_device(hass, entry.entry_id, subentry_id)
+    assert camera is not None
+    assert server is not None
+
+    # When the user deletes front_door's device while Frigate still has that camera,
+    # and the Frigate server's device
+    kept_camera = not await delete_device(hass, hass_ws_client, entry.entry_id, camera.id)
+    kept_server = not await delete_device(hass, hass_ws_client, entry.entry_id, server.id)
+    # Then HomeSec refuses both
+    assert kept_camera
+    assert kept_server
+
+    # When Frigate no longer has front_door and the user deletes its device again
+    frigate.cameras = {"garage": []}
+    deleted = await delete_device(hass, hass_ws_client, entry.entry_id, camera.id)
+
+    # Then the device and its entities are gone, and so is the camera's live state
+    assert deleted is True
+    assert find_device(hass, entry.entry_id, f"{subentry_id}:front_door") is None
+    assert hass.states.get("sensor.front_door_last_summary") is None
+    assert f"{subentry_id}:front_door" not in entry.runtime_data.cameras
+
+
+async def test_camera_is_kept_when_frigate_cannot_say_whether_it_still_exists(
+    hass: HomeAssistant,
+    mqtt: None,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given front_door seen once, and then Frigate's API gone
+    entry = await setup_hub([frigate_subentry(frigate)])
+    (subentry_id,) = entry.subentries
+    await _see_front_door(hass)
+    camera = find_device(hass, entry.entry_id, f"{subentry_id}:front_door")
+    assert camera is not None
+    await frigate.close()
+
+    # When the user deletes front_door's device
+    deleted = await delete_device(hass, hass_ws_client, entry.entry_id, camera.id)
+
+    # Then HomeSec keeps it (the camera may well still exist) and says why
+    assert deleted is False
+    assert find_device(hass, entry.entry_id, f"{subentry_id}:front_door") is not None
+    assert "cannot say whether it still has it" in caplog.text

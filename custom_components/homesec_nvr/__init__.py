@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -11,9 +12,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import DOMAIN, SUBENTRY_FRIGATE
+from .core.sources.frigate_client import FrigateError
 from .core.store import StoreError
 from .entity import hub_device_info
+from .frigate_source import frigate_camera_selected, frigate_client
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .services import async_setup_services
 
@@ -81,16 +84,75 @@ async def _async_reload_on_change(hass: HomeAssistant, entry: HomeSecConfigEntry
     await hass.config_entries.async_reload(entry.entry_id)
 
 
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, config_entry: HomeSecConfigEntry, device_entry: dr.DeviceEntry
+) -> bool:
+    """The user may delete the device of a camera that no longer exists; the hub's device,
+    configured cameras' and Frigate servers' devices stay."""
+    identifiers = [i for domain, i in device_entry.identifiers if domain == DOMAIN]
+    for identifier in identifiers:
+        if not _is_stale(config_entry, identifier) and not await _async_gone_from_frigate(
+            hass, config_entry, identifier
+        ):
+            return False
+    if config_entry.state is ConfigEntryState.LOADED:
+        for identifier in identifiers:
+            config_entry.runtime_data.async_forget_camera(identifier)
+    return True
+
+
 def _remove_stale_devices(hass: HomeAssistant, entry: HomeSecConfigEntry) -> None:
     """Drop devices of cameras that no longer exist."""
     registry = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not any(
-            domain == DOMAIN and _owner(identifier) in (entry.entry_id, *entry.subentries)
+        if all(
+            domain != DOMAIN or _is_stale(entry, identifier)
             for domain, identifier in device.identifiers
         ):
             _LOGGER.debug("Removing stale device %s", device.name)
             _async_remove_device(registry, device, entry.entry_id)
+
+
+def _is_stale(entry: HomeSecConfigEntry, identifier: str) -> bool:
+    """A device identifier whose camera no longer exists: its subentry was removed, or its
+    Frigate subentry no longer selects that camera."""
+    owner = _owner(identifier)
+    if owner == entry.entry_id:
+        return False
+    subentry = entry.subentries.get(owner)
+    if subentry is None:
+        return True
+    return (
+        subentry.subentry_type == SUBENTRY_FRIGATE
+        and identifier != owner
+        and not frigate_camera_selected(subentry.data, identifier.removeprefix(f"{owner}:"))
+    )
+
+
+async def _async_gone_from_frigate(
+    hass: HomeAssistant, entry: HomeSecConfigEntry, identifier: str
+) -> bool:
+    """A camera of a Frigate subentry that takes every camera: gone once Frigate no longer
+    has it (asked now; when Frigate cannot be asked, the camera is kept)."""
+    owner = _owner(identifier)
+    subentry = entry.subentries.get(owner)
+    if subentry is None or subentry.subentry_type != SUBENTRY_FRIGATE or identifier == owner:
+        return False
+    name = identifier.removeprefix(f"{owner}:")
+    client, session = frigate_client(hass, subentry.data, auto_cleanup=False)
+    try:
+        names = (await client.validate()).config.camera_names
+    except FrigateError as err:
+        _LOGGER.warning(
+            "Keeping camera %s: Frigate %s cannot say whether it still has it: %s",
+            name,
+            subentry.title,
+            err,
+        )
+        return False
+    finally:
+        session.detach()
+    return name not in names
 
 
 def _async_remove_device(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from .const import (
 from .core.models import Clip, ClipState
 from .core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSettings
 from .core.sources.frigate_client import FrigateClient, FrigateError
-from .core.sources.frigate_filters import FrigateMatchSettings
+from .core.sources.frigate_filters import FrigateMatchSettings, match_camera
 from .core.sources.frigate_messages import Availability
 from .settings import frigate_camera_config
 
@@ -78,6 +78,11 @@ def frigate_client(
         verify_ssl=bool(data.get(CONF_VERIFY_SSL, True)),
     )
     return client, session
+
+
+def frigate_camera_selected(data: Mapping[str, Any], frigate_camera: str) -> bool:
+    """Whether a Frigate subentry takes this camera (an empty camera list takes them all)."""
+    return match_camera(frigate_camera, FrigateMatchSettings.from_mapping(data))[0]
 
 
 def _timing_overrides(config: dict[str, Any]) -> dict[str, Any]:
@@ -137,14 +142,17 @@ class FrigateServer:
     # -- cameras -----------------------------------------------------------------------
 
     def restore_cameras(self) -> list[str]:
-        """Frigate cameras seen in earlier runs (their devices exist): known from the start."""
+        """Frigate cameras seen in earlier runs (their devices exist) and still selected:
+        known from the start. Devices of cameras no longer selected are removed at setup."""
         registry = dr.async_get(self.hass)
         names = []
         for device in dr.async_entries_for_config_entry(registry, self.hub.entry.entry_id):
             for domain, identifier in device.identifiers:
                 prefix = f"{self.subentry_id}:"
                 if domain == DOMAIN and identifier.startswith(prefix):
-                    names.append(identifier.removeprefix(prefix))
+                    name = identifier.removeprefix(prefix)
+                    if frigate_camera_selected(self.config, name):
+                        names.append(name)
         return names
 
     @callback

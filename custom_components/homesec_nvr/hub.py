@@ -500,6 +500,13 @@ class HomeSecHub:
         self._camera_alerts[camera.camera_id] = camera.settings.alert
 
     @callback
+    def async_forget_camera(self, camera_id: str) -> None:
+        """A camera's device was deleted: drop its live state (should its source report it
+        again, it comes back with a new device)."""
+        self.cameras.pop(camera_id, None)
+        self._camera_alerts.pop(camera_id, None)
+
+    @callback
     def async_add_camera(self, camera: CameraRuntime) -> None:
         """Register a new camera: every platform adds its entities for it."""
         self._register_camera(camera)
