@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -21,10 +22,36 @@ ROOT = Path(__file__).parent.parent / "custom_components" / "homesec_nvr"
 
 
 class _LoadTimeImports(ast.NodeVisitor):
-    """Collects top-level module names imported outside function bodies."""
+    """Collects top-level module names imported outside function bodies; those imported in a
+    `try:` whose `except ImportError:` falls back to another import are optional."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
+        self.optional: set[str] = set()
+
+    def visit_If(self, node: ast.If) -> None:
+        """`if TYPE_CHECKING:` imports are for mypy only."""
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for statement in node.orelse:
+                self.visit(statement)
+        else:
+            self.generic_visit(node)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        guarded = any(
+            isinstance(handler.type, ast.Name)
+            and handler.type.id in ("ImportError", "ModuleNotFoundError")
+            for handler in node.handlers
+        )
+        if guarded:
+            inner = _LoadTimeImports()
+            for statement in node.body:
+                inner.visit(statement)
+            self.optional |= inner.names
+            for part in (*node.handlers, *node.orelse, *node.finalbody):
+                self.visit(part)
+        else:
+            self.generic_visit(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         """Imports inside functions run on demand: not at load time."""
@@ -40,10 +67,13 @@ class _LoadTimeImports(ast.NodeVisitor):
 
 
 def _load_time_imports() -> set[str]:
+    """Modules that must be importable: the unconditional ones, and the optional ones this
+    line has (whatever it has is then checked too)."""
     visitor = _LoadTimeImports()
     for path in ROOT.rglob("*.py"):
         visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
-    return visitor.names
+    present = {name for name in visitor.optional if importlib.util.find_spec(name) is not None}
+    return visitor.names | present
 
 
 def _distributions_of(module: str) -> set[str]:

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -126,6 +125,7 @@ from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connecti
 from .frigate_source import frigate_client, mqtt_ready
 from .object_filters import async_validate_model
 from .rtsp_camera import CameraStreamError, async_stream_url, rtsp_settings
+from .schema_compat import vol
 from .settings import INHERIT, model_path, validate_per_camera_alert, vlm_settings_from
 
 COMMON_TRIGGER_CLASSES = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
@@ -10,6 +9,7 @@ from homeassistant.util.json import JsonValueType
 
 from .const import ATTR_DRY_RUN, DOMAIN, SERVICE_CLEANUP
 from .hub import HomeSecConfigEntry
+from .schema_compat import vol
 
 CLEANUP_SCHEMA = vol.Schema({vol.Optional(ATTR_DRY_RUN, default=False): bool})
 

@@ -8,6 +8,7 @@ PyAV 19 in HA 2026).
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +20,33 @@ from PIL import Image
 from .interfaces import PermanentError
 
 
+def as_fraction(value: object) -> Fraction | None:
+    """A PyAV time base or rate as an exact Fraction, or None when it is unset.
+
+    PyAV 13 gives a Fraction or None; PyAV 19 gives an `AVRational`, which is falsy when
+    unset and whose arithmetic with another AVRational is approximated in 32 bits.
+    """
+    numerator = getattr(value, "numerator", None)
+    denominator = getattr(value, "denominator", None)
+    if not isinstance(numerator, int) or not isinstance(denominator, int) or denominator <= 0:
+        return None
+    if numerator == 0:
+        return None
+    return Fraction(numerator, denominator)
+
+
+def frame_to_image(
+    frame: av.VideoFrame, width: int, height: int, interpolation: str | None = None
+) -> Image.Image:
+    """A decoded frame scaled to `width` x `height` as a PIL image (swscale does the work;
+    PyAV 19's stubs leave `to_image` untyped)."""
+    options: dict[str, Any] = {"width": width, "height": height}
+    if interpolation is not None:
+        options["interpolation"] = interpolation
+    image: Image.Image = cast(Any, frame).to_image(**options)
+    return image
+
+
 def probe_duration(path: Path) -> float | None:
     """Duration of a video file in seconds, or None when it cannot be read."""
     try:
@@ -26,8 +54,9 @@ def probe_duration(path: Path) -> float | None:
             if container.duration is not None:
                 return float(container.duration) / 1_000_000
             stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
+            time_base = as_fraction(stream.time_base)
+            if stream.duration is not None and time_base is not None:
+                return float(stream.duration * time_base)
     except (av.FFmpegError, IndexError, OSError):
         return None
     return None
@@ -51,7 +80,7 @@ def keyframe_jpeg(path: Path, max_side: int = 1280, quality: int = 80) -> bytes:
                 scale = min(1.0, max_side / max(width, height))
                 out_w = max(2, int(width * scale) // 2 * 2)
                 out_h = max(2, int(height * scale) // 2 * 2)
-                image: Image.Image = frame.to_image(width=out_w, height=out_h)
+                image = frame_to_image(frame, out_w, out_h)
                 buffer = io.BytesIO()
                 image.save(buffer, format="JPEG", quality=quality)
                 return buffer.getvalue()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -30,6 +31,7 @@ import av.video.frame
 import av.video.stream
 
 from ..interfaces import PermanentError
+from ..media import as_fraction
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def _optional_int(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _packet_time(packet: av.packet.Packet) -> int | None:
+def _packet_time(packet: av.packet.Packet[Any]) -> int | None:
     pts = _optional_int(packet.pts)
     return pts if pts is not None else _optional_int(packet.dts)
 
@@ -119,9 +121,9 @@ class FrameSampler:
     def _sample(
         self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
     ) -> Iterator[SampledFrame]:
-        if stream.time_base is None:
+        time_base = as_fraction(stream.time_base)
+        if time_base is None:
             raise PermanentError(f"clip {self.path.name} has no time base")
-        time_base = stream.time_base
         packets = container.demux(stream)
         head, gop_s = self._probe_gop(packets, time_base)
         self.keyframe_interval_s = gop_s
@@ -170,15 +172,15 @@ class FrameSampler:
             raise PermanentError(f"clip {self.path.name} holds no decodable video frame")
 
     def _probe_gop(
-        self, packets: Iterator[av.packet.Packet], time_base: Fraction
-    ) -> tuple[list[av.packet.Packet], float | None]:
+        self, packets: Iterator[av.packet.Packet[Any]], time_base: Fraction
+    ) -> tuple[list[av.packet.Packet[Any]], float | None]:
         """Read packets until the keyframe interval is known; return them and the interval.
 
         The interval is None when it is longer than the sample interval (no second keyframe
         within it). A clip that ends first is shorter than one interval: keyframes are then
         enough, and the interval is reported as 0.
         """
-        head: list[av.packet.Packet] = []
+        head: list[av.packet.Packet[Any]] = []
         first_key: int | None = None
         for packet in packets:
             if packet.size == 0:
@@ -201,13 +203,13 @@ class FrameSampler:
 
     def _decode(
         self,
-        packets: Iterable[av.packet.Packet],
+        packets: Iterable[av.packet.Packet[Any]],
         stream: av.video.stream.VideoStream,
         keyframes_only: bool,
     ) -> Iterator[av.video.frame.VideoFrame]:
         """Decode the packets (keyframes only, or all), skipping undecodable ones."""
         ctx = stream.codec_context
-        time_base = stream.time_base
+        time_base = as_fraction(stream.time_base)
         assert time_base is not None
         errors = 0
         last_key_ts: float | None = None

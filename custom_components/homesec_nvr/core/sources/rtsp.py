@@ -85,7 +85,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ..interfaces import ClipCallback, ClipSource
-from ..media import add_stream_like
+from ..media import add_stream_like, as_fraction
 from ..models import Clip
 from ..storage.local import safe_name
 from .motion import GreyScaler, MaskRect, MotionConfig, MotionDetector, MotionResult
@@ -437,7 +437,7 @@ class _MediaClock:
 
 @dataclass(slots=True, eq=False)
 class _Entry:
-    packet: Packet
+    packet: Packet[Any]
     pts: int
     dts: int
     time_base: Fraction
@@ -454,7 +454,7 @@ class _Gop:
     size: int
 
 
-def _joined(data: bytes, stamps: Packet) -> Packet:
+def _joined(data: bytes, stamps: Packet[Any]) -> Packet[Any]:
     """A new packet holding `data`, with the timestamps and stream of `stamps`."""
     packet = Packet(data)
     packet.stream = stamps.stream
@@ -477,10 +477,10 @@ class AccessUnitAssembler:
 
     def __init__(self, stream: VideoStream) -> None:
         self._stream = stream
-        self._pending: tuple[Packet, float] | None = None
-        self._orphan: Packet | None = None
+        self._pending: tuple[Packet[Any], float] | None = None
+        self._orphan: Packet[Any] | None = None
 
-    def push(self, packet: Packet, t: float) -> list[tuple[Packet, float]]:
+    def push(self, packet: Packet[Any], t: float) -> list[tuple[Packet[Any], float]]:
         """Add a video packet (time `t`); return the access units now complete, in order."""
         if packet.size <= 0:
             return []
@@ -506,12 +506,14 @@ class AccessUnitAssembler:
                 units.append(before)
         return units
 
-    def flush(self) -> list[tuple[Packet, float]]:
+    def flush(self) -> list[tuple[Packet[Any], float]]:
         """The access unit still held (end of the stream)."""
         pending, self._pending, self._orphan = self._pending, None, None
         return [pending] if pending is not None else []
 
-    def _before(self, orphan: Packet, following: Packet, t: float) -> tuple[Packet, float] | None:
+    def _before(
+        self, orphan: Packet[Any], following: Packet[Any], t: float
+    ) -> tuple[Packet[Any], float] | None:
         rate = self._stream.average_rate or self._stream.guessed_rate
         dts = _packet_dts(following)
         if not rate or dts is None:
@@ -524,8 +526,8 @@ class AccessUnitAssembler:
         return packet, t - float(step * following.time_base)
 
 
-def _packet_dts(packet: Packet) -> int | None:
-    dts = cast(int | None, packet.dts)
+def _packet_dts(packet: Packet[Any]) -> int | None:
+    dts = packet.dts
     return dts if dts is not None else packet.pts
 
 
@@ -722,7 +724,7 @@ class MotionRecorder:
         if not self._pending_start:
             self._start_from_buffer(self._motion_since)
 
-    def add_packet(self, packet: Packet, t: float) -> list[Clip]:
+    def add_packet(self, packet: Packet[Any], t: float) -> list[Clip]:
         """Buffer (and, while recording, write) one packet of the record stream.
 
         Video packets must be whole access units, one per frame (`AccessUnitAssembler`).
@@ -777,7 +779,7 @@ class MotionRecorder:
 
     # -- internals
 
-    def _entry(self, packet: Packet, t: float) -> _Entry | None:
+    def _entry(self, packet: Packet[Any], t: float) -> _Entry | None:
         index = packet.stream.index
         if self._video is not None and index == self._video.index:
             video = True
@@ -785,8 +787,9 @@ class MotionRecorder:
             video = False
         else:
             return None
-        pts, dts = packet.pts, cast(int | None, packet.dts)
-        if pts is None and dts is None:
+        pts, dts = packet.pts, packet.dts
+        time_base = as_fraction(packet.time_base)
+        if (pts is None and dts is None) or time_base is None:
             return None
         pts = pts if pts is not None else cast(int, dts)
         dts = dts if dts is not None else pts
@@ -794,7 +797,7 @@ class MotionRecorder:
             packet=packet,
             pts=pts,
             dts=dts,
-            time_base=packet.time_base,
+            time_base=time_base,
             video=video,
             key=video and packet.is_keyframe,
             t=t,
@@ -1005,7 +1008,7 @@ class _Input:
     clock: _MediaClock
     opened_at: float
     assembler: AccessUnitAssembler
-    packets: Iterator[Packet] | None = None
+    packets: Iterator[Packet[Any]] | None = None
     last_t: float = -math.inf
     last_packet: float = 0.0
     keyframe_seen: bool = False
@@ -1319,8 +1322,8 @@ class RtspSource(ClipSource):
             if now - self._last_housekeeping >= _HOUSEKEEPING_S:
                 self._housekeeping()
 
-    def _packet(self, inp: _Input, packet: Packet, now: float) -> None:
-        stamp = cast(int | None, packet.dts)
+    def _packet(self, inp: _Input, packet: Packet[Any], now: float) -> None:
+        stamp = packet.dts
         if stamp is None:
             stamp = packet.pts
         if stamp is not None:
@@ -1341,13 +1344,13 @@ class RtspSource(ClipSource):
             if inp.record:
                 self._record(unit, unit_t)
 
-    def _record(self, packet: Packet, t: float) -> None:
+    def _record(self, packet: Packet[Any], t: float) -> None:
         clips = self._recorder.add_packet(packet, t)
         if clips:
             self._outbox.extend(_Handover(clip) for clip in clips)
             self._housekeeping(force=True)
 
-    def _detect(self, inp: _Input, packet: Packet) -> None:
+    def _detect(self, inp: _Input, packet: Packet[Any]) -> None:
         if not inp.keyframe_seen:
             if not packet.is_keyframe:
                 return

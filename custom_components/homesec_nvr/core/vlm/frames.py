@@ -30,7 +30,7 @@ import av
 
 from ..filters.sampling import FrameSampler, SampledFrame
 from ..interfaces import PermanentError
-from ..media import probe_duration
+from ..media import as_fraction, frame_to_image, probe_duration
 from ..models import Detection
 
 # Sampling interval bounds (seconds): dense enough to land near every wanted time, never so
@@ -107,7 +107,7 @@ def probe_keyframe_interval(path: Path, limit_s: float) -> float | None:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            time_base = stream.time_base
+            time_base = as_fraction(stream.time_base)
             if time_base is None:
                 return None
             first_key: int | None = None
@@ -125,7 +125,6 @@ def probe_keyframe_interval(path: Path, limit_s: float) -> float | None:
             return 0.0 if first_key is not None else None
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         return None
-    return None  # pragma: no cover - the container's __exit__ never swallows
 
 
 def detection_focus_times(detections: Iterable[Detection], count: int) -> list[float]:
@@ -192,7 +191,7 @@ def encode_frame(sample: SampledFrame, max_side: int, quality: int) -> EncodedFr
     """Resize a decoded frame (longest side <= max_side) and encode it as JPEG."""
     frame = sample.frame
     width, height = fit_within(frame.width, frame.height, max_side)
-    image = frame.to_image(width=width, height=height, interpolation="AREA")
+    image = frame_to_image(frame, width, height, interpolation="AREA")
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return EncodedFrame(

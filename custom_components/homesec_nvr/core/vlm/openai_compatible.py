@@ -35,9 +35,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-import httpx
 import openai
-from openai import NOT_GIVEN, AsyncOpenAI, NotGiven
+from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionAssistantMessageParam,
@@ -51,6 +50,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 from ..interfaces import PermanentError, PipelineError, VLMAnalyzer
 from ..models import AnalysisResult, Clip, FilterResult
 from .frames import PreparedFrames, prepare_frames
+from .openai_sdk import NOT_GIVEN, HttpClient, NotGiven
 from .prompt import CameraContext, build_system_prompt, build_user_content, correction_text
 from .schema import SCHEMA_NAME, AnalysisValidationError, analysis_json_schema, parse_analysis
 from .usage import UsageLimits, UsageTracker
@@ -192,7 +192,7 @@ class VLMModelNotFound(VLMPermanentError):
 # -- helpers --------------------------------------------------------------------------------
 
 
-def retry_after_seconds(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
@@ -262,7 +262,7 @@ class _RequestShape:
 class _Client:
     """The SDK client plus the mapping of its errors; shared by analyze and validation."""
 
-    def __init__(self, settings: VLMSettings, http_client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: VLMSettings, http_client: HttpClient) -> None:
         self.settings = settings
         self.sdk = AsyncOpenAI(
             base_url=settings.base_url,
@@ -403,7 +403,7 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
     def __init__(
         self,
         settings: VLMSettings,
-        http_client: httpx.AsyncClient,
+        http_client: HttpClient,
         *,
         camera_context: Callable[[str], CameraContext] | None = None,
         now: Callable[[], datetime] | None = None,
@@ -737,7 +737,7 @@ def _for_validation(error: VLMError) -> VLMError:
 
 
 async def validate_connection(
-    settings: VLMSettings, http_client: httpx.AsyncClient, *, timeout_s: float = 15.0
+    settings: VLMSettings, http_client: HttpClient, *, timeout_s: float = 15.0
 ) -> ConnectionCheck:
     """Check base URL, API key and model for the configuration form.
 
