@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntry, ConfigFlowResult
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 
 from custom_components.homesec_nvr.const import DOMAIN, EVENT_CLIP_PROCESSED
 
@@ -110,3 +111,16 @@ async def delete_device(
     response = await client.receive_json()
     await hass.async_block_till_done()
     return bool(response["success"])
+
+
+async def enable_entities(hass: HomeAssistant, entry: ConfigEntry, *entity_ids: str) -> None:
+    """Enable entities that are disabled by default, as the user does, and reload the hub
+    (which Home Assistant would do by itself 30 s later)."""
+    registry = er.async_get(hass)
+    for entity_id in entity_ids:
+        registered = registry.async_get(entity_id)
+        assert registered is not None, entity_id
+        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION, entity_id
+        registry.async_update_entity(entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()

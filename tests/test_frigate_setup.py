@@ -24,7 +24,7 @@ from custom_components.homesec_nvr.const import (
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer
-from .helpers import EventWaiter, delete_device, find_device
+from .helpers import EventWaiter, delete_device, enable_entities, find_device
 
 EVENT_ID = "1718123456.123456-abc123"
 
@@ -179,7 +179,8 @@ async def test_a_clip_that_never_arrives_is_reported(
 ) -> None:
     # Given a Frigate that never finds recordings for an event
     frigate.add_event("1718123999.0-zzz999", frigate.events[EVENT_ID].clip, script=["no_clip"])
-    await setup_hub([frigate_subentry(frigate)])
+    entry = await setup_hub([frigate_subentry(frigate)])
+    await enable_entities(hass, entry, "sensor.frigate_127_0_0_1_clip_downloads_failed")
     failed = EventWaiter(hass, EVENT_CLIP_DOWNLOAD_FAILED)
 
     # When its end message arrives

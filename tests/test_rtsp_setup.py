@@ -13,6 +13,7 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import setup_test_component_platform
 
@@ -21,7 +22,7 @@ from custom_components.homesec_nvr.const import SUBENTRY_RTSP
 from .conftest import SetupHub
 from .core.rtsp_fixture import RtspServer
 from .core.video import ClipSpec, write_h264_clip
-from .helpers import EventWaiter, wait_for_state
+from .helpers import EventWaiter, enable_entities, wait_for_state
 
 USER = "admin"
 PASSWORD = "pa:ss@word"
@@ -106,7 +107,10 @@ async def test_motion_on_the_stream_becomes_a_processed_clip(
     # and the motion sensor followed the motion, the stream is connected
     assert "on" in motion_states
     assert hass.states.get("binary_sensor.driveway_stream_connected").state == "on"
-    assert hass.states.get("sensor.driveway_last_frame").state not in ("unknown", "unavailable")
+    # (the last-frame time is a diagnostic most users never look at: off by default)
+    last_frame = er.async_get(hass).async_get("sensor.driveway_last_frame")
+    assert last_frame is not None
+    assert last_frame.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     # and the recorded file was removed from HomeSec's work folder once stored
     state = await entry.runtime_data.store.get_state(payload["clip_id"])
     assert state is not None
@@ -246,9 +250,11 @@ RTSP_CAMERA_ENTITIES = (
 async def test_camera_entities_are_unavailable_while_the_stream_is_down(
     hass: HomeAssistant, setup_hub: SetupHub, rtsp: RtspServer, socket_enabled: None
 ) -> None:
-    # Given an RTSP camera whose stream is connected
-    await setup_hub([rtsp_subentry(rtsp)])
+    # Given an RTSP camera whose stream is connected (with its last-frame sensor enabled)
+    entry = await setup_hub([rtsp_subentry(rtsp)])
+    await enable_entities(hass, entry, "sensor.driveway_last_frame")
     await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "on")
+    assert hass.states.get("sensor.driveway_last_frame").state not in ("unknown", "unavailable")
     assert all(hass.states.get(e).state != STATE_UNAVAILABLE for e in RTSP_CAMERA_ENTITIES)
 
     # When the camera goes away

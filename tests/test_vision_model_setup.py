@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.homesec_nvr.const import DOMAIN
@@ -17,7 +18,7 @@ from custom_components.homesec_nvr.hub import HomeSecHub
 
 from .conftest import SetupHub, camera_subentry
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json
-from .helpers import EventWaiter, open_options
+from .helpers import EventWaiter, enable_entities, open_options
 from .video import write_clip
 
 HIGH_RISK = analysis_json(
@@ -115,7 +116,7 @@ async def test_analysis_reaches_entities_events_and_notification(
 
     hass.services.async_register("notify", "phone", _phone)
     server.default_content = HIGH_RISK
-    await setup_hub(
+    entry = await setup_hub(
         [camera_subentry("Front door", incoming, camera_context="Front door of a family home")],
         entry_data={"vlm_api_key": None},
         notify_services=["notify.phone"],
@@ -123,6 +124,7 @@ async def test_analysis_reaches_entities_events_and_notification(
             server, vlm_price_prompt_per_million=1.0, vlm_price_completion_per_million=2.0
         ),
     )
+    await enable_entities(hass, entry, "sensor.homesec_vision_model_tokens_today")
     processed = EventWaiter(hass)
 
     # When a clip arrives
@@ -301,3 +303,36 @@ async def test_saving_the_vision_model_reloads_the_hub_once(
     assert entry.data["vlm_api_key"] == "sk-1"
     assert entry.options["vlm_max_frames"] == 4
     assert len(starts) == 1
+
+
+async def test_noisy_diagnostics_are_disabled_by_default(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
+) -> None:
+    # Given a new hub with a camera and the vision model
+    entry = await setup_hub(**vlm_options(server))
+
+    # When its entities are registered
+    disabled = {
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+
+    # Then the counters most users never look at are disabled, to be enabled when wanted
+    assert disabled == {
+        "sensor.homesec_clips_in_flight",
+        "sensor.homesec_clips_queued",
+        "sensor.homesec_vision_model_tokens_today",
+        "sensor.homesec_vision_model_latency",
+    }
+    # and the primary sensors, the last error and the vision model's calls and cost show
+    for entity_id in (
+        "sensor.homesec_last_error",
+        "sensor.homesec_vision_model_calls_today",
+        "sensor.homesec_vision_model_cost_today",
+        "binary_sensor.homesec_vision_model_budget_spent",
+        "sensor.front_door_last_summary",
+        "sensor.front_door_last_risk_level",
+        "binary_sensor.front_door_alert",
+    ):
+        assert hass.states.get(entity_id) is not None, entity_id

@@ -1,4 +1,9 @@
-"""Sensors: per camera (activity, risk, summary, objects, counters) and for the hub."""
+"""Sensors: per camera (activity, risk, summary, objects, counters) and for the hub.
+
+Diagnostics most users never look at are disabled by default: the pipeline's in-flight and
+queued counters, the vision model's tokens and latency, Frigate's failed downloads, the RTSP
+last-frame time. Connectivity, the last error, the vision model's calls and cost stay on.
+"""
 
 from __future__ import annotations
 
@@ -160,6 +165,7 @@ HUB_SENSORS: tuple[HubSensorDescription, ...] = (
         translation_key="clips_in_flight",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda h: h.pipeline.clips_in_flight,
     ),
     HubSensorDescription(
@@ -167,6 +173,7 @@ HUB_SENSORS: tuple[HubSensorDescription, ...] = (
         translation_key="clips_queued",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda h: h.pipeline.clips_queued,
     ),
     HubSensorDescription(
@@ -198,6 +205,7 @@ VLM_SENSORS: tuple[HubSensorDescription, ...] = (
         key="vlm_tokens_today",
         translation_key="vlm_tokens_today",
         state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_registry_enabled_default=False,
         value_fn=lambda h: _usage(h).total_tokens,
         attrs_fn=lambda h: {
             "prompt_tokens": _usage(h).prompt_tokens,
@@ -211,6 +219,7 @@ VLM_SENSORS: tuple[HubSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
+        entity_registry_enabled_default=False,
         value_fn=lambda h: _usage(h).last_latency_ms,
     ),
     HubSensorDescription(
@@ -302,6 +311,8 @@ class FrigateDownloadsFailedSensor(HomeSecFrigateEntity, SensorEntity):
     _attr_translation_key = "frigate_downloads_failed"
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_state_class = SensorStateClass.TOTAL_INCREASING
+    # Also an attribute of the server's connectivity sensor, and a bus event per failure.
+    _attr_entity_registry_enabled_default = False
 
     def __init__(self, hub: HomeSecHub, server: FrigateServer) -> None:
         super().__init__(hub, server, "downloads_failed")
@@ -323,6 +334,7 @@ class RtspLastFrameSensor(HomeSecCameraEntity, SensorEntity):
     _attr_translation_key = "last_frame"
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_entity_registry_enabled_default = False
     _live = True
     _reports_health = True  # when the stream last delivered: most useful while it is down
 
