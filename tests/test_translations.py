@@ -86,3 +86,5 @@ def test_errors_returned_by_reason_are_translated_in_their_flow() -> None:
     assert (RTSP_ERRORS | FILTER_ERRORS) - set(subentries["rtsp"]["error"]) == set()
     assert (FRIGATE_ERRORS | FILTER_ERRORS) - set(subentries["frigate"]["error"]) == set()
     assert (VISION_ERRORS | FILTER_ERRORS) - set(strings["options"]["error"]) == set()
+    # (the reauthentication step checks the vision model like the options page)
+    assert VISION_ERRORS - set(strings["config"]["error"]) == set()

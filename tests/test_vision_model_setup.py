@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
@@ -181,7 +182,23 @@ async def test_daily_budget_skips_analyses_and_survives_a_reload(
     processed.close()
 
 
-async def test_rejected_key_raises_a_repair_issue_until_it_works(
+def reauth_flows(hass: HomeAssistant) -> list[Any]:
+    """HomeSec's reauthentication flows in progress."""
+    return [
+        f
+        for f in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if f["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+async def start_reauth(hass: HomeAssistant, entry: ConfigEntry) -> Any:
+    """Open the entry's reauthentication flow the way Home Assistant does."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}, data=entry.data
+    )
+
+
+async def test_rejected_key_asks_for_a_new_one(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
 ) -> None:
     # Given a vision model whose key the server refuses
@@ -189,27 +206,90 @@ async def test_rejected_key_raises_a_repair_issue_until_it_works(
     entry = await setup_hub(entry_data={"vlm_api_key": "sk-old"}, **vlm_options(server))
     processed = EventWaiter(hass)
 
-    # When a clip is analysed
+    # When two clips are analysed
     await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
     payload = (await processed.wait(1))[0].data
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    await processed.wait(2)
     await hass.async_block_till_done()
 
-    # Then a repair issue asks for a valid key, the clip fell back to the filter rule, once
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "vlm_invalid_auth")
-    assert issue is not None
-    assert issue.translation_placeholders["base_url"] == server.url
+    # Then Home Assistant asks for a new key, once, for this entry (no repair issue of ours)
+    (flow,) = reauth_flows(hass)
+    assert flow["context"]["entry_id"] == entry.entry_id
+    assert flow["step_id"] == "reauth_confirm"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "vlm_invalid_auth") is None
+    # and the clip fell back to the filter rule, without a retry and without the key in logs
     assert payload["analysis_skipped_reason"] == "vlm_failed"
     events = await entry.runtime_data.store.events(payload["clip_id"])
     assert [e.will_retry for e in events if e.event_type.value == "vlm_failed"] == [False]
     assert "sk-old" not in str([e.error_message for e in events])
-
-    # And once the server accepts the key again, the next analysis clears the issue
-    server.api_key = None
-    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
-    await processed.wait(2)
-    await hass.async_block_till_done()
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "vlm_invalid_auth") is None
     processed.close()
+
+
+async def test_reauthentication_checks_the_new_key_and_reloads_once(
+    hass: HomeAssistant,
+    setup_hub: SetupHub,
+    server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a hub whose key the server refuses, its reauthentication started, hub starts counted
+    server.api_key = "sk-new"
+    entry = await setup_hub(entry_data={"vlm_api_key": "sk-old"}, **vlm_options(server))
+    result = await start_reauth(hass, entry)
+    starts: list[object] = []
+    real_start = HomeSecHub.async_start
+
+    async def counting_start(self: HomeSecHub) -> None:
+        starts.append(self)
+        await real_start(self)
+
+    monkeypatch.setattr(HomeSecHub, "async_start", counting_start)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["base_url"] == server.url
+    assert result["description_placeholders"]["model"] == DEFAULT_MODEL
+
+    # When the user enters another wrong key
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"vlm_api_key": "sk-still-wrong"}
+    )
+    # Then the form says the server refused it, and nothing was saved
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert entry.data["vlm_api_key"] == "sk-old"
+
+    # When the user enters the right key (with stray spaces)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"vlm_api_key": "  sk-new "}
+    )
+    await hass.async_block_till_done()
+
+    # Then it is saved in the entry data (never the options) and the hub restarted once
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["vlm_api_key"] == "sk-new"
+    assert "vlm_api_key" not in entry.options
+    assert len(starts) == 1
+    assert reauth_flows(hass) == []
+
+
+async def test_reauthentication_says_when_the_server_cannot_be_reached(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer
+) -> None:
+    # Given the reauthentication of a hub whose vision model server has gone away
+    entry = await setup_hub(entry_data={"vlm_api_key": "sk-old"}, **vlm_options(server))
+    result = await start_reauth(hass, entry)
+    await server.close()
+
+    # When the user enters a key
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"vlm_api_key": "sk-new"}
+    )
+
+    # Then the form says the server cannot be reached, and the old key stays
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert entry.data["vlm_api_key"] == "sk-old"
 
 
 async def test_rate_limit_is_retried_after_the_asked_delay(

@@ -425,6 +425,15 @@ def default_options() -> dict[str, Any]:
     }
 
 
+async def async_check_vision_model(hass: HomeAssistant, settings: VLMSettings) -> str | None:
+    """A real call to the vision model; the form's error key when it fails, else None."""
+    try:
+        await validate_connection(settings, get_async_client(hass))
+    except VLMError as err:
+        return err.reason if err.reason in ("invalid_auth", "model_not_found") else "cannot_connect"
+    return None
+
+
 class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up the HomeSec hub (one per Home Assistant)."""
 
@@ -480,6 +489,47 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
             }
         )
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The vision model server refused the API key."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new API key, checked with a real call before it is saved."""
+        entry = self._get_reauth_entry()
+        current = {**default_vlm_options(), **entry.options}
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            api_key = str(user_input.get(CONF_VLM_API_KEY) or "").strip() or None
+            settings = vlm_settings_from(
+                {**current, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+            )
+            if error := await async_check_vision_model(self.hass, settings):
+                errors["base"] = error
+            else:
+                # The entry's update listener reloads the hub (once): no second reload here.
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_VLM_API_KEY: api_key}
+                )
+                return self.async_abort(reason="reauth_successful")
+        schema = vol.Schema(
+            {
+                vol.Optional(CONF_VLM_API_KEY): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={
+                "base_url": str(current[CONF_VLM_BASE_URL]),
+                "model": str(current[CONF_VLM_MODEL]),
+            },
+        )
 
     @staticmethod
     @callback
@@ -590,18 +640,15 @@ class HomeSecOptionsFlow(OptionsFlow):
         if user_input is not None:
             values = {**user_input}
             api_key = str(values.pop(CONF_VLM_API_KEY, "") or "").strip() or None
-            if values.get(CONF_VLM_ENABLED):
-                settings = vlm_settings_from(
-                    {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+            if values.get(CONF_VLM_ENABLED) and (
+                error := await async_check_vision_model(
+                    self.hass,
+                    vlm_settings_from(
+                        {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+                    ),
                 )
-                try:
-                    await validate_connection(settings, get_async_client(self.hass))
-                except VLMError as err:
-                    errors["base"] = (
-                        err.reason
-                        if err.reason in ("invalid_auth", "model_not_found")
-                        else "cannot_connect"
-                    )
+            ):
+                errors["base"] = error
             if not errors:
                 # The key is a secret: it lives in the entry data, never in the options.
                 # Data and options change in one update, so the hub reloads once.

@@ -65,7 +65,6 @@ CONF_VLM_MAX_TOKENS_PER_DAY: Final = "vlm_max_tokens_per_day"
 CONF_CAMERA_CONTEXT: Final = "camera_context"
 DEFAULT_VLM_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_VLM_MODEL: Final = "gpt-4o-mini"
-ISSUE_VLM_INVALID_AUTH: Final = "vlm_invalid_auth"
 ISSUE_VLM_MODEL_NOT_FOUND: Final = "vlm_model_not_found"
 VLM_USAGE_STORAGE_KEY: Final = "homesec_nvr.vlm_usage"
 

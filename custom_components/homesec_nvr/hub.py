@@ -212,7 +212,9 @@ class HomeSecHub:
         )
         vlm = vlm_settings(entry.data, entry.options, hass.config.language)
         self.vision: VisionModel | None = (
-            VisionModel(hass, vlm, self._camera_lookup) if vlm is not None else None
+            VisionModel(hass, vlm, self._camera_lookup, lambda: entry.async_start_reauth(hass))
+            if vlm is not None
+            else None
         )
         self.pipeline = ClipPipeline(
             store=self.store,

@@ -1,5 +1,6 @@
 """The vision model inside Home Assistant: the analyzer on HA's shared HTTP client, today's
-usage persisted across restarts, and repair issues for problems only the user can fix."""
+usage persisted across restarts, a reauthentication when the server refuses the API key, and
+a repair issue when it does not know the model."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_CAMERA_CONTEXT,
     DOMAIN,
-    ISSUE_VLM_INVALID_AUTH,
     ISSUE_VLM_MODEL_NOT_FOUND,
     VLM_USAGE_STORAGE_KEY,
 )
@@ -29,10 +29,6 @@ _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
 SAVE_DELAY_S = 10
-_ISSUES: dict[str, str] = {
-    "invalid_auth": ISSUE_VLM_INVALID_AUTH,
-    "model_not_found": ISSUE_VLM_MODEL_NOT_FOUND,
-}
 
 
 class VisionModel:
@@ -43,8 +39,10 @@ class VisionModel:
         hass: HomeAssistant,
         settings: VLMSettings,
         camera_lookup: Callable[[str], tuple[str, dict[str, Any]] | None],
+        on_invalid_auth: Callable[[], None],
     ) -> None:
         self.hass = hass
+        self._on_invalid_auth = on_invalid_auth
         self.settings = settings
         self.usage = UsageTracker(settings.usage_limits(), today=lambda: dt_util.now().date())
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, VLM_USAGE_STORAGE_KEY)
@@ -94,26 +92,25 @@ class VisionModel:
 
     @callback
     def _on_outcome(self, error: VLMError | None) -> None:
-        """Raise a repair issue for a wrong key or model; clear them once a call works."""
+        """A refused key asks the user for a new one (reauthentication); an unknown model
+        raises a repair issue, cleared once a call works."""
         if error is None:
-            for issue_id in _ISSUES.values():
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
-        if error.reason not in _ISSUES:
-            return
-        issue_id = _ISSUES[error.reason]
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=issue_id,
-            translation_placeholders={
-                "model": self.settings.model,
-                "base_url": self.settings.base_url,
-            },
-        )
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_VLM_MODEL_NOT_FOUND)
+        elif error.reason == "invalid_auth":
+            self._on_invalid_auth()
+        elif error.reason == "model_not_found":
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                ISSUE_VLM_MODEL_NOT_FOUND,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_VLM_MODEL_NOT_FOUND,
+                translation_placeholders={
+                    "model": self.settings.model,
+                    "base_url": self.settings.base_url,
+                },
+            )
 
     async def async_close(self) -> None:
         """Save today's usage now and release the analyzer."""
