@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,16 @@ from typing import Any
 import pytest
 import voluptuous as vol
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homesec_nvr.const import ATTR_DRY_RUN, DOMAIN, SERVICE_CLEANUP
+from custom_components.homesec_nvr.const import (
+    ATTR_DRY_RUN,
+    DB_RELATIVE_PATH,
+    DOMAIN,
+    SERVICE_CLEANUP,
+)
 from custom_components.homesec_nvr.core.models import ClipEventType
 
 from .conftest import SetupHub
@@ -243,3 +249,58 @@ async def test_cleanup_after_storage_folder_changed_deletes_old_files(
     assert response["clips"] == [clip_id]
     assert not any(p.exists() for p in old_files)
     assert response["bytes_freed"] > 0
+
+
+async def test_cleanup_failing_in_the_clip_database_raises_a_translated_error(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, config_dir: Path
+) -> None:
+    # Given a stored clip past retention, and a clip database that lost its clip table
+    entry = await setup_hub(retention_days=7)
+    clip_id = await _process_clip(hass, incoming)
+    await _age_clip(entry, clip_id, days=10)
+
+    def _break_database() -> None:
+        with sqlite3.connect(config_dir / DB_RELATIVE_PATH) as conn:
+            conn.execute("ALTER TABLE clip_states RENAME TO clip_states_lost")
+
+    await hass.async_add_executor_job(_break_database)
+
+    # When the cleanup runs
+    with pytest.raises(HomeAssistantError) as err:
+        await _cleanup(hass)
+
+    # Then it fails with HomeSec's translated message naming the database error
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "cleanup_failed"
+    assert "no such table" in err.value.translation_placeholders["error"]
+    assert str(err.value).startswith("The cleanup stopped: no such table")
+
+
+async def test_cleanup_failing_in_the_storage_folder_raises_a_translated_error(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, config_dir: Path
+) -> None:
+    # Given a stored clip past retention whose file cannot be deleted (a folder took its place)
+    entry = await setup_hub(retention_days=7)
+    clip_id = await _process_clip(hass, incoming)
+    await _age_clip(entry, clip_id, days=10)
+    (clip_file,) = [p for p in _stored_files(config_dir) if p.suffix == ".mp4"]
+
+    def _block_clip_file() -> None:
+        clip_file.unlink()
+        clip_file.mkdir()
+        (clip_file / "keep").write_bytes(b"x")
+
+    await hass.async_add_executor_job(_block_clip_file)
+
+    # When the cleanup runs
+    with pytest.raises(HomeAssistantError) as err:
+        await _cleanup(hass)
+
+    # Then it fails with HomeSec's translated message, and the clip is not marked deleted
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "cleanup_failed"
+    assert str(err.value).startswith("The cleanup stopped:")
+    state = await entry.runtime_data.store.get_state(clip_id)
+    assert state is not None
+    assert state.status.value == "done"

@@ -66,6 +66,7 @@ def test_every_key_the_code_uses_is_translated() -> None:
     selectors_used = set(re.findall(r'translation_key="(\w+)"', _code("config_flow.py")))
     errors_used = set(re.findall(r'errors\[[^\]]+\] = "(\w+)"', code))
     issues_used = set(re.findall(r'ISSUE_\w+: Final = "(\w+)"', _code("const.py")))
+    exceptions_used = set(re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', code))
 
     # Then each one has a string (and the scan found the keys at all)
     assert len(entity_used) >= 20
@@ -74,6 +75,8 @@ def test_every_key_the_code_uses_is_translated() -> None:
     assert selectors_used - set(strings["selector"]) == set()
     assert errors_used - flow_errors == set()
     assert issues_used - set(strings["issues"]) == set()
+    assert len(exceptions_used) >= 3
+    assert exceptions_used - set(strings["exceptions"]) == set()
 
 
 def test_errors_returned_by_reason_are_translated_in_their_flow() -> None:
