@@ -20,7 +20,8 @@ from av.container import InputContainer
 
 from custom_components.homesec_nvr.core.media import add_stream_like
 from custom_components.homesec_nvr.core.models import Clip
-from custom_components.homesec_nvr.core.sources.rtsp import AccessUnitAssembler, MotionRecorder
+from custom_components.homesec_nvr.core.sources.rtsp.assembly import AccessUnitAssembler
+from custom_components.homesec_nvr.core.sources.rtsp.recorder import MotionRecorder
 
 from .video import ClipSpec, write_h264_clip
 

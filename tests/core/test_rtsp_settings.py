@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from custom_components.homesec_nvr.core.sources.motion import MaskRect
-from custom_components.homesec_nvr.core.sources.rtsp import (
+from custom_components.homesec_nvr.core.sources.rtsp.clock import MediaClock
+from custom_components.homesec_nvr.core.sources.rtsp.settings import (
     RtspSettings,
-    _MediaClock,
     inject_credentials,
     redact_text,
     redact_url,
@@ -140,7 +140,7 @@ def test_a_broken_url_is_redacted_to_a_placeholder() -> None:
 
 def test_media_clock_anchors_at_opening_and_follows_the_camera() -> None:
     # Given a stream opened at t=100 whose first packets were buffered for 1 s
-    clock = _MediaClock(anchor=100.0)
+    clock = MediaClock(anchor=100.0)
 
     # When packets arrive: the burst, then live, then a jump, then from a camera whose clock
     # runs 3 % slow for 100 s
