@@ -24,7 +24,13 @@ from custom_components.homesec_nvr.const import (
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer
-from .helpers import EventWaiter, delete_device, enable_entities, find_device
+from .helpers import (
+    EventWaiter,
+    delete_device,
+    enable_entities,
+    find_device,
+    start_subentry_reconfigure,
+)
 
 EVENT_ID = "1718123456.123456-abc123"
 
@@ -530,3 +536,95 @@ async def test_camera_is_kept_when_frigate_cannot_say_whether_it_still_exists(
     assert deleted is False
     assert find_device(hass, entry.entry_id, f"{subentry_id}:front_door") is not None
     assert "cannot say whether it still has it" in caplog.text
+
+
+def cameras_form(**change: Any) -> dict[str, Any]:
+    """Every required field of the Frigate cameras step."""
+    return {
+        "mode": "events",
+        "min_score": 0.7,
+        "min_duration_s": 1,
+        "padding_s": 5,
+        "download_window_s": 90,
+        "topic_prefix": "frigate",
+        "write_description": False,
+        "min_risk_level": "inherit",
+        "notify_on_motion": "inherit",
+        "vlm_run_mode": "inherit",
+        "filter": "frigate",
+        **change,
+    }
+
+
+async def test_subentry_flow_refuses_a_frigate_server_already_added(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a hub with a Frigate server
+    entry = await setup_hub([frigate_subentry(frigate)])
+
+    # When the user adds the same server again (with a trailing slash)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url + "/", "verify_ssl": True}
+    )
+
+    # Then the form says it is already there, and Frigate was not even asked
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"url": "frigate_already_configured"}
+    assert len(entry.subentries) == 1
+
+
+async def test_cameras_step_checks_the_object_filter(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given the cameras step of a new Frigate server, and no ONNX model anywhere
+    entry = await setup_hub([])
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_FRIGATE), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url, "verify_ssl": True}
+    )
+
+    # When the user picks the ONNX filter instead of Frigate's own detection
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], cameras_form(filter="onnx")
+    )
+
+    # Then the form asks for a model, and no server is added
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"filter": "model_not_configured"}
+    assert entry.subentries == {}
+
+
+async def test_reconfigure_changes_what_is_taken_from_frigate(
+    hass: HomeAssistant, mqtt: None, setup_hub: SetupHub, frigate: FakeFrigate
+) -> None:
+    # Given a hub with a Frigate server taking persons at a score of 0.7
+    entry = await setup_hub([frigate_subentry(frigate)])
+    (subentry_id,) = entry.subentries
+
+    # When the user reconfigures it: same server, then cars too at a score of 0.5
+    result = await start_subentry_reconfigure(hass, entry, subentry_id)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"url": frigate.url, "verify_ssl": True}
+    )
+    assert result["step_id"] == "cameras"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], cameras_form(labels=["person", "car"], min_score=0.5)
+    )
+    await hass.async_block_till_done()
+
+    # Then the subentry is updated in place (same id and server) and the hub reloaded with it
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    subentry = entry.subentries[subentry_id]
+    assert subentry.data["labels"] == ["person", "car"]
+    assert subentry.data["min_score"] == 0.5
+    assert subentry.data["url"] == frigate.url
+    assert subentry.unique_id == f"frigate:{frigate.url}"
+    server = entry.runtime_data.frigate_servers[subentry_id]
+    assert server.config["min_score"] == 0.5

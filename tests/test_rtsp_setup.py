@@ -22,7 +22,7 @@ from custom_components.homesec_nvr.const import SUBENTRY_RTSP
 from .conftest import SetupHub
 from .core.rtsp_fixture import RtspServer
 from .core.video import ClipSpec, write_h264_clip
-from .helpers import EventWaiter, enable_entities, wait_for_state
+from .helpers import EventWaiter, enable_entities, start_subentry_reconfigure, wait_for_state
 
 USER = "admin"
 PASSWORD = "pa:ss@word"
@@ -288,3 +288,39 @@ async def test_camera_entities_are_unavailable_when_the_stream_cannot_start(
     # Then the camera's entities are unavailable, its connectivity sensor says off
     assert [e for e in RTSP_CAMERA_ENTITIES if hass.states.get(e).state != STATE_UNAVAILABLE] == []
     assert hass.states.get("binary_sensor.driveway_stream_connected").state == "off"
+
+
+async def test_reconfigure_renames_the_camera_after_opening_its_stream(
+    hass: HomeAssistant, setup_hub: SetupHub, rtsp: RtspServer, socket_enabled: None
+) -> None:
+    # Given an RTSP camera "Driveway"
+    entry = await setup_hub([rtsp_subentry(rtsp)])
+    (subentry_id,) = entry.subentries
+
+    # When the user reconfigures it as "Carport" with a longer post-roll
+    result = await start_subentry_reconfigure(hass, entry, subentry_id)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "name": "Carport",
+            "stream_url": rtsp.url("/cam"),
+            "username": USER,
+            "password": PASSWORD,
+            "motion": {"post_roll_s": 4},
+            "min_risk_level": "inherit",
+            "notify_on_motion": "inherit",
+            "vlm_run_mode": "inherit",
+            "filter": "none",
+        },
+    )
+    await hass.async_block_till_done()
+
+    # Then the same subentry holds the new name and roll, and the hub runs with them
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    subentry = entry.subentries[subentry_id]
+    assert subentry.title == "Carport"
+    assert subentry.data["post_roll_s"] == 4
+    assert subentry.unique_id == rtsp.url("/cam")
+    assert entry.runtime_data.cameras[subentry_id].name == "Carport"
