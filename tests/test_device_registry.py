@@ -104,3 +104,22 @@ async def test_device_of_a_camera_that_is_gone_can_be_deleted(
     # Then HomeSec allows it and the device is gone
     assert deleted is True
     assert find_device(hass, entry.entry_id, "removed-subentry:garage") is None
+
+
+async def test_stale_device_can_be_deleted_while_the_hub_is_not_loaded(
+    hass: HomeAssistant, setup_hub: SetupHub, hass_ws_client: WebSocketGenerator
+) -> None:
+    # Given an unloaded hub whose registry still holds a device of a removed camera
+    entry = await setup_hub()
+    stale = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "removed-subentry")}
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # When the user deletes that device
+    deleted = await delete_device(hass, hass_ws_client, entry.entry_id, stale.id)
+
+    # Then HomeSec allows it (nothing is running to forget it in)
+    assert deleted is True
+    assert find_device(hass, entry.entry_id, "removed-subentry") is None

@@ -292,6 +292,35 @@ async def test_reauthentication_says_when_the_server_cannot_be_reached(
     assert entry.data["vlm_api_key"] == "sk-old"
 
 
+async def test_unknown_model_raises_a_repair_issue_until_it_works(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
+) -> None:
+    # Given a vision model the server does not know (yet)
+    server.models = ["some-other-model"]
+    await setup_hub(**vlm_options(server))
+    processed = EventWaiter(hass)
+
+    # When a clip is analysed
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    payload = (await processed.wait(1))[0].data
+    await hass.async_block_till_done()
+
+    # Then a repair issue names the model and the server, and no reauthentication starts
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "vlm_model_not_found")
+    assert issue is not None
+    assert issue.translation_placeholders == {"model": DEFAULT_MODEL, "base_url": server.url}
+    assert payload["analysis_skipped_reason"] == "vlm_failed"
+    assert reauth_flows(hass) == []
+
+    # And once the server has the model, the next analysis clears the issue
+    server.models = [DEFAULT_MODEL]
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    await processed.wait(2)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "vlm_model_not_found") is None
+    processed.close()
+
+
 async def test_rate_limit_is_retried_after_the_asked_delay(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, server: OpenAIServer
 ) -> None:
