@@ -175,7 +175,7 @@ async def test_bad_messages_are_ignored_without_tracebacks(
     # Then nothing is downloaded, the server shows offline, and the log has no traceback
     assert frigate.paths("clip.mp4") == []
     assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "off"
-    server = entry.runtime_data.frigate_servers[next(iter(entry.subentries))]
+    server = entry.runtime_data.kinds[next(iter(entry.subentries))]
     assert server.source.messages_invalid == 1
     assert "Traceback" not in caplog.text
 
@@ -368,7 +368,7 @@ async def test_frigate_session_is_detached_on_unload_never_closed(
 ) -> None:
     # Given a hub with a Frigate server (its client on a session sharing HA's connector)
     entry = await setup_hub([frigate_subentry(frigate)])
-    (server,) = entry.runtime_data.frigate_servers.values()
+    (server,) = entry.runtime_data.kinds.values()
     assert not server.session.closed
 
     # When the hub is unloaded
@@ -626,5 +626,5 @@ async def test_reconfigure_changes_what_is_taken_from_frigate(
     assert subentry.data["min_score"] == 0.5
     assert subentry.data["url"] == frigate.url
     assert subentry.unique_id == f"frigate:{frigate.url}"
-    server = entry.runtime_data.frigate_servers[subentry_id]
+    server = entry.runtime_data.kinds[subentry_id]
     assert server.config["min_score"] == 0.5

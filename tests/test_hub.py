@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.homesec_nvr.const import DOMAIN
 from custom_components.homesec_nvr.core.runner import CameraPipelineSettings
-from custom_components.homesec_nvr.hub import CameraRuntime
+from custom_components.homesec_nvr.runtime import CameraRuntime
 
 from .conftest import SetupHub, camera_subentry
 from .helpers import EventWaiter, find_device

@@ -39,6 +39,11 @@ def _code(*names: str) -> str:
     return "\n".join(p.read_text() for p in files)
 
 
+def _camera_kind_modules() -> list[str]:
+    """The camera kinds' modules (they define their kinds' extra entities)."""
+    return [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "cameras").glob("*.py"))]
+
+
 def test_english_translation_is_strings_json() -> None:
     # Given strings.json and translations/en.json
     strings = _strings()
@@ -53,7 +58,9 @@ def test_english_translation_is_strings_json() -> None:
 def test_every_key_the_code_uses_is_translated() -> None:
     # Given the source code and the strings
     strings, code = _strings(), _code()
-    platforms = _code("sensor.py", "binary_sensor.py", "event.py", "image.py")
+    platforms = _code(
+        "sensor.py", "binary_sensor.py", "event.py", "image.py", *_camera_kind_modules()
+    )
     entity_keys = {key for platform in strings["entity"].values() for key in platform}
     flow_errors = (
         set(strings["config"]["error"])

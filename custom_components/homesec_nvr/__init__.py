@@ -12,11 +12,10 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, SUBENTRY_FRIGATE
-from .core.sources.frigate_client import FrigateError
+from .cameras import CAMERA_KINDS
+from .const import DOMAIN
 from .core.store import StoreError
 from .entity import hub_device_info
-from .frigate_source import frigate_camera_selected, frigate_client
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .services import async_setup_services
 
@@ -91,7 +90,7 @@ async def async_remove_config_entry_device(
     configured cameras' and Frigate servers' devices stay."""
     identifiers = [i for domain, i in device_entry.identifiers if domain == DOMAIN]
     for identifier in identifiers:
-        if not _is_stale(config_entry, identifier) and not await _async_gone_from_frigate(
+        if not _is_stale(config_entry, identifier) and not await _async_gone_at_source(
             hass, config_entry, identifier
         ):
             return False
@@ -115,44 +114,27 @@ def _remove_stale_devices(hass: HomeAssistant, entry: HomeSecConfigEntry) -> Non
 
 def _is_stale(entry: HomeSecConfigEntry, identifier: str) -> bool:
     """A device identifier whose camera no longer exists: its subentry was removed, or its
-    Frigate subentry no longer selects that camera."""
+    camera kind no longer configures that camera."""
     owner = _owner(identifier)
     if owner == entry.entry_id:
         return False
     subentry = entry.subentries.get(owner)
     if subentry is None:
         return True
-    return (
-        subentry.subentry_type == SUBENTRY_FRIGATE
-        and identifier != owner
-        and not frigate_camera_selected(subentry.data, identifier.removeprefix(f"{owner}:"))
-    )
+    kind = CAMERA_KINDS.get(subentry.subentry_type)
+    return kind is None or not kind.configures(subentry, identifier)
 
 
-async def _async_gone_from_frigate(
+async def _async_gone_at_source(
     hass: HomeAssistant, entry: HomeSecConfigEntry, identifier: str
 ) -> bool:
-    """A camera of a Frigate subentry that takes every camera: gone once Frigate no longer
-    has it (asked now; when Frigate cannot be asked, the camera is kept)."""
-    owner = _owner(identifier)
-    subentry = entry.subentries.get(owner)
-    if subentry is None or subentry.subentry_type != SUBENTRY_FRIGATE or identifier == owner:
+    """A configured camera its source says is gone (e.g. a Frigate camera no longer in
+    Frigate, for a subentry that takes every camera)."""
+    subentry = entry.subentries.get(_owner(identifier))
+    kind = CAMERA_KINDS.get(subentry.subentry_type) if subentry is not None else None
+    if subentry is None or kind is None:
         return False
-    name = identifier.removeprefix(f"{owner}:")
-    client, session = frigate_client(hass, subentry.data, auto_cleanup=False)
-    try:
-        names = (await client.validate()).config.camera_names
-    except FrigateError as err:
-        _LOGGER.warning(
-            "Keeping camera %s: Frigate %s cannot say whether it still has it: %s",
-            name,
-            subentry.title,
-            err,
-        )
-        return False
-    finally:
-        session.detach()
-    return name not in names
+    return await kind.async_camera_gone(hass, subentry, identifier)
 
 
 def _async_remove_device(

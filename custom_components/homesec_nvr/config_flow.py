@@ -23,6 +23,8 @@ from homeassistant.helpers import selector
 from homeassistant.helpers.httpx_client import get_async_client
 from yarl import URL
 
+from .cameras.frigate import frigate_client, mqtt_ready
+from .cameras.rtsp import CameraStreamError, async_stream_url, rtsp_settings
 from .const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
@@ -122,9 +124,7 @@ from .core.sources import frigate_filters as match
 from .core.sources.frigate_client import FrigateError, FrigateServerInfo
 from .core.sources.rtsp import RtspProbeError, probe_stream, redact_url
 from .core.vlm.openai_compatible import VLMError, VLMSettings, validate_connection
-from .frigate_source import frigate_client, mqtt_ready
 from .object_filters import async_validate_model
-from .rtsp_camera import CameraStreamError, async_stream_url, rtsp_settings
 from .schema_compat import vol
 from .settings import INHERIT, model_path, validate_per_camera_alert, vlm_settings_from
 

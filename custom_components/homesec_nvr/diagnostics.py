@@ -11,7 +11,8 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
 from .core.models import ClipState
-from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+from .hub import HomeSecConfigEntry, HomeSecHub
+from .runtime import CameraRuntime
 
 TO_REDACT = {
     CONF_PASSWORD,
@@ -88,9 +89,10 @@ async def async_get_config_entry_diagnostics(
             if hub.vision
             else None
         ),
-        "frigate_servers": {
-            sid: async_redact_data(server.diagnostics(), TO_REDACT)
-            for sid, server in hub.frigate_servers.items()
+        "camera_kinds": {
+            sid: async_redact_data(details, TO_REDACT)
+            for sid, kind in hub.kinds.items()
+            if (details := kind.diagnostics()) is not None
         },
         "cameras": {cid: await _camera(hub, cam) for cid, cam in hub.cameras.items()},
     }

@@ -1,4 +1,5 @@
-"""Base entities: one device per camera (subentry) and one hub device."""
+"""Base entities: one device per camera, one per camera-kind subentry (e.g. a Frigate
+server), all under one hub device."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, MANUFACTURER
 from .core.models import ClipState
-from .frigate_source import FrigateServer
-from .hub import CameraRuntime, HomeSecHub
+from .runtime import CameraRuntime, HubRuntime
 
 # HA 2026 links a device to its parent by the parent's device id (`via_device_id`); 2025 only
 # by the parent's identifier (`via_device`, deprecated in 2026, removed in 2027.8).
 _LINK_BY_DEVICE_ID = "via_device_id" in DeviceInfo.__optional_keys__
 
 
-def device_under_hub(hub: HomeSecHub, identifier: str, **fields: Any) -> DeviceInfo:
+def device_under_hub(hub: HubRuntime, identifier: str, **fields: Any) -> DeviceInfo:
     """A device (camera or Frigate server) shown under the hub device."""
     link: dict[str, Any] = (
         {"via_device_id": hub.device_id}
@@ -31,7 +31,7 @@ def device_under_hub(hub: HomeSecHub, identifier: str, **fields: Any) -> DeviceI
     return cast(DeviceInfo, {"identifiers": {(DOMAIN, identifier)}, **fields, **link})
 
 
-def hub_device_info(hub: HomeSecHub) -> DeviceInfo:
+def hub_device_info(hub: HubRuntime) -> DeviceInfo:
     """The hub device."""
     return DeviceInfo(
         identifiers={(DOMAIN, hub.entry.entry_id)},
@@ -44,7 +44,7 @@ def hub_device_info(hub: HomeSecHub) -> DeviceInfo:
 
 @callback
 def async_add_camera_entities(
-    hub: HomeSecHub,
+    hub: HubRuntime,
     async_add_entities: AddConfigEntryEntitiesCallback,
     build: Callable[[CameraRuntime], Iterable[Entity]],
 ) -> None:
@@ -62,7 +62,7 @@ def async_add_camera_entities(
 class HomeSecCameraEntity(Entity):
     """An entity of one camera; updated by the pipeline (push, no polling).
 
-    Unavailable while the camera's source is down (`HomeSecHub.source_available`), except
+    Unavailable while the camera's source is down (its kind's `available`), except
     entities that report the source's health themselves (`_reports_health`).
     """
 
@@ -73,7 +73,7 @@ class HomeSecCameraEntity(Entity):
     # Reports the source's health, so it stays available while the source is down.
     _reports_health = False
 
-    def __init__(self, hub: HomeSecHub, camera: CameraRuntime, key: str) -> None:
+    def __init__(self, hub: HubRuntime, camera: CameraRuntime, key: str) -> None:
         self.hub = hub
         self.camera = camera
         self._attr_unique_id = f"{camera.camera_id}_{key}"
@@ -88,7 +88,7 @@ class HomeSecCameraEntity(Entity):
     @property
     def available(self) -> bool:
         """False while the camera's source is down."""
-        return self._reports_health or self.hub.source_available(self.camera)
+        return self._reports_health or self.camera.is_available()
 
     async def async_added_to_hass(self) -> None:
         """Follow the camera's updates and its source's status."""
@@ -118,7 +118,7 @@ class HomeSecHubEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, hub: HomeSecHub, key: str) -> None:
+    def __init__(self, hub: HubRuntime, key: str) -> None:
         self.hub = hub
         self._attr_unique_id = f"{hub.entry.entry_id}_{key}"
         self._attr_device_info = hub_device_info(hub)
@@ -127,28 +127,3 @@ class HomeSecHubEntity(Entity):
         """Follow the pipeline's counters."""
         await super().async_added_to_hass()
         self.async_on_remove(self.hub.add_hub_listener(self.async_write_ha_state))
-
-
-class HomeSecFrigateEntity(Entity):
-    """An entity of a Frigate server (its own device under the hub)."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(self, hub: HomeSecHub, server: FrigateServer, key: str) -> None:
-        self.hub = hub
-        self.server = server
-        self._attr_unique_id = f"{server.subentry_id}_{key}"
-        self._attr_device_info = device_under_hub(
-            hub,
-            server.subentry_id,
-            name=server.title,
-            manufacturer="Frigate",
-            model="NVR",
-            configuration_url=server.client.base_url,
-        )
-
-    async def async_added_to_hass(self) -> None:
-        """Follow the server's health."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.server.add_listener(self.async_write_ha_state))

@@ -16,7 +16,8 @@ from .const import (
 from .core.models import ClipState
 from .core.payload import clip_payload
 from .entity import HomeSecCameraEntity, async_add_camera_entities
-from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+from .hub import HomeSecConfigEntry, HomeSecHub
+from .runtime import CameraRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -46,6 +47,8 @@ class HomeSecCameraEvent(HomeSecCameraEntity, EventEntity):
 
     _attr_translation_key = "activity"
     _attr_event_types = list(EVENT_TYPES)
+
+    hub: HomeSecHub
 
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
         super().__init__(hub, camera, "activity")

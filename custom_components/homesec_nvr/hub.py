@@ -1,8 +1,9 @@
 """The running HomeSec hub: wires the HA-free pipeline into Home Assistant.
 
 One `HomeSecHub` per config entry (its `runtime_data`). It owns the store, the pipeline, one
-source per camera subentry, the live per-camera state that entities show, the bus events,
-the retention job and the repair issues.
+camera kind per camera subentry (cameras/: sources, health, extra entities), the live
+per-camera state that entities show, the bus events, the retention job and the hub's repair
+issues. It knows camera kinds only through `CameraKind`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import (
     async_call_later,
     async_track_time_change,
@@ -31,56 +34,38 @@ from homeassistant.helpers.event import (
 from homeassistant.loader import async_get_integration
 from homeassistant.util import dt as dt_util
 
+from .cameras import CAMERA_KINDS, CameraKind
 from .const import (
     CONF_ALERTS_ENABLED,
-    CONF_FOLDER,
     CONF_NOTIFY_SERVICES,
     CONF_PERSISTENT_NOTIFICATION,
-    CONF_POLL_INTERVAL_S,
-    CONF_STABLE_TIME_S,
     CONF_STORAGE_PATH,
     DB_RELATIVE_PATH,
-    DEFAULT_POLL_INTERVAL_S,
-    DEFAULT_STABLE_TIME_S,
     DOMAIN,
     EVENT_ALERT,
     EVENT_CLIP_PROCESSED,
     FILTER_FRIGATE,
     FILTER_ONNX,
-    ISSUE_CAMERA_UNREACHABLE,
-    ISSUE_FOLDER_UNREADABLE,
     ISSUE_ONNXRUNTIME_UNAVAILABLE,
-    SUBENTRY_FRIGATE,
-    SUBENTRY_LOCAL_FOLDER,
-    SUBENTRY_RTSP,
 )
 from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
 from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
-from .core.interfaces import ClipSource, ObjectFilter
+from .core.interfaces import ObjectFilter
 from .core.media import keyframe_jpeg
 from .core.models import Alert, Clip, ClipState
 from .core.payload import MediaLinks, clip_payload
 from .core.retention import RetentionReport, apply_retention
 from .core.runner import CameraPipelineSettings, ClipPipeline
-from .core.sources.local_folder import LocalFolderSource
-from .core.sources.rtsp import RtspSource
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore
-from .frigate_source import FrigateServer, frigate_camera_id
 from .ha_notifier import build_ha_notifiers
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
-from .rtsp_camera import (
-    UNREACHABLE_ISSUE_AFTER,
-    CameraStreamError,
-    async_build_rtsp_source,
-    async_recover_leftovers,
-)
+from .runtime import CameraRuntime
 from .settings import (
     alert_hold_seconds,
     camera_filter,
     camera_pipeline_settings,
-    frigate_camera_config,
     hub_alert_settings,
     onnx_filter_settings,
     pipeline_settings,
@@ -93,69 +78,6 @@ _LOGGER = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = timedelta(hours=1)
 HEALTH_INTERVAL = timedelta(seconds=30)
-
-CameraListener = Callable[[str, ClipState], None]
-
-
-@dataclass(slots=True)
-class CameraRuntime:
-    """Live state of one camera, shown by its device's entities.
-
-    `camera_id` names the device and the clips; it equals the subentry id for sources with one
-    camera per subentry.
-    """
-
-    camera_id: str
-    subentry_id: str
-    name: str
-    source_type: str
-    config: dict[str, Any]
-    settings: CameraPipelineSettings
-    source: ClipSource | None = None
-    last_clip: ClipState | None = None
-    last_finished: ClipState | None = None
-    last_payload: dict[str, Any] | None = None
-    clips_today: int = 0
-    alerts_today: int = 0
-    alert_active: bool = False
-    snapshot_path: Path | None = None
-    snapshot_updated: datetime | None = None
-    source_error: str | None = None
-    _listeners: list[CameraListener] = field(default_factory=list)
-    _status_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
-    _alert_off: CALLBACK_TYPE | None = None
-
-    @callback
-    def add_listener(self, listener: CameraListener) -> CALLBACK_TYPE:
-        """Call `listener(stage, state)` on every update; returns the remover."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            self._listeners.remove(listener)
-
-        return remove
-
-    @callback
-    def notify(self, stage: str, state: ClipState) -> None:
-        """Tell every entity of the camera."""
-        for listener in list(self._listeners):
-            listener(stage, state)
-
-    @callback
-    def add_status_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `listener()` when the source's live state (motion, connection) changes."""
-        self._status_listeners.append(listener)
-
-        def remove() -> None:
-            self._status_listeners.remove(listener)
-
-        return remove
-
-    @callback
-    def notify_status(self) -> None:
-        """The source's live state changed."""
-        for listener in list(self._status_listeners):
-            listener()
 
 
 class HomeSecHub:
@@ -184,26 +106,20 @@ class HomeSecHub:
         self._retention_task: asyncio.Task[None] | None = None
         self._hub_alerts = hub_alert_settings(entry.options)
         self._camera_alerts: dict[str, AlertPolicySettings] = {}
-        self.frigate_servers: dict[str, FrigateServer] = {}
+        # One camera kind per camera subentry (keyed by subentry id).
+        self.kinds: dict[str, CameraKind] = {}
         for subentry in entry.subentries.values():
-            if subentry.subentry_type == SUBENTRY_FRIGATE:
-                server = FrigateServer(self, subentry)
-                self.frigate_servers[subentry.subentry_id] = server
-                for name in server.restore_cameras():
-                    camera_id = frigate_camera_id(subentry.subentry_id, name)
-                    self._register_camera(
-                        self.new_camera(
-                            camera_id,
-                            subentry.subentry_id,
-                            name,
-                            frigate_camera_config(subentry.data, name),
-                        )
-                    )
-            else:
+            kind_type = CAMERA_KINDS.get(subentry.subentry_type)
+            if kind_type is None:
+                _LOGGER.warning(
+                    "Camera %s has unknown type %s: skipped", subentry.title, subentry.subentry_type
+                )
+                continue
+            kind = kind_type(self, subentry)
+            self.kinds[subentry.subentry_id] = kind
+            for spec in kind.restore_cameras():
                 self._register_camera(
-                    self.new_camera(
-                        subentry.subentry_id, subentry.subentry_id, subentry.title, subentry.data
-                    )
+                    self.new_camera(spec.camera_id, subentry.subentry_id, spec.name, spec.config)
                 )
         policy = (
             DefaultAlertPolicy(self._hub_alerts, self._camera_alerts)
@@ -264,19 +180,8 @@ class HomeSecHub:
     async def async_start_sources(self) -> None:
         """Resume unfinished clips, start every camera's source and the periodic jobs."""
         await self.pipeline.resume_unfinished()
-        for camera in self.cameras.values():
-            if camera.source_type == SUBENTRY_FRIGATE:
-                continue
-            camera.source = await self._async_build_source(camera)
-            if camera.source is not None:
-                await camera.source.start(self._on_clip)
-            camera.notify_status()  # the source exists (or gave up): availability changed
-            if camera.source_type == SUBENTRY_RTSP:
-                await async_recover_leftovers(
-                    self.hass, camera.camera_id, camera.name, self.pipeline.submit
-                )
-        for server in self.frigate_servers.values():
-            await server.async_start(self._on_clip)
+        for kind in self.kinds.values():
+            await kind.async_start(self.pipeline.submit)
         self._unsubs.append(
             async_track_time_interval(
                 self.hass, self._async_retention_job, RETENTION_INTERVAL, cancel_on_shutdown=True
@@ -301,11 +206,8 @@ class HomeSecHub:
             if camera._alert_off is not None:
                 camera._alert_off()
                 camera._alert_off = None
-            if camera.source is not None:
-                await camera.source.stop()
-                camera.source = None
-        for server in self.frigate_servers.values():
-            await server.async_stop()
+        for kind in self.kinds.values():
+            await kind.async_stop()
         if self._retention_task is not None:
             self._retention_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -323,53 +225,11 @@ class HomeSecHub:
         """A long-lived task that unloading the entry cancels."""
         return self.entry.async_create_background_task(self.hass, coro, name)
 
-    async def _async_build_source(self, camera: CameraRuntime) -> ClipSource | None:
-        if camera.source_type == SUBENTRY_RTSP:
-            try:
-                return await async_build_rtsp_source(
-                    self.hass,
-                    camera_id=camera.camera_id,
-                    camera_name=camera.name,
-                    config=camera.config,
-                    on_status=camera.notify_status,
-                )
-            except (CameraStreamError, ValueError) as err:
-                camera.source_error = str(err)
-                _LOGGER.warning("Camera %s cannot start: %s", camera.name, err)
-                self._raise_unreachable_issue(camera, str(err))
-                return None
-        if camera.source_type == SUBENTRY_LOCAL_FOLDER:
-            return LocalFolderSource(
-                camera_id=camera.camera_id,
-                camera_name=camera.name,
-                folder=Path(camera.config[CONF_FOLDER]),
-                poll_interval_s=float(
-                    camera.config.get(CONF_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S)
-                ),
-                stable_time_s=float(camera.config.get(CONF_STABLE_TIME_S, DEFAULT_STABLE_TIME_S)),
-                create_task=self.create_task,
-            )
-        _LOGGER.warning("Camera %s has unknown source type %s", camera.name, camera.source_type)
-        return None
-
-    def source_available(self, camera: CameraRuntime) -> bool:
-        """False while the camera's source is down: an RTSP stream lost or never reached, or
-        that could not start; a Frigate server offline or MQTT disconnected. An RTSP stream
-        still connecting for the first time counts as available (nothing is known yet)."""
-        if camera.source_type == SUBENTRY_RTSP:
-            source = camera.source
-            return isinstance(source, RtspSource) and (
-                source.connected or source.unreachable_since is None
-            )
-        if (server := self.frigate_servers.get(camera.subentry_id)) is not None:
-            return server.connected
-        return True
+    async def has_clip(self, clip_id: str) -> bool:
+        """Whether the store already knows this clip."""
+        return await self.store.has_clip(clip_id)
 
     # -- pipeline hooks --------------------------------------------------------------
-
-    async def _on_clip(self, clip: Clip) -> None:
-        """A source finished a clip: queue it (duplicates are dropped by the store)."""
-        await self.pipeline.submit(clip)
 
     @callback
     def counters_changed(self) -> None:
@@ -384,7 +244,9 @@ class HomeSecHub:
         camera = self.cameras.get(camera_id)
         if camera is None:
             return self._passthrough
-        if camera_filter(camera.config, camera.source_type) == FILTER_FRIGATE:
+        kind = self.kinds.get(camera.subentry_id)
+        default = kind.default_filter if kind is not None else FILTER_FRIGATE
+        if camera_filter(camera.config, default) == FILTER_FRIGATE:
             return self._frigate_filter
         return self._filters.get(camera.subentry_id, self._passthrough)
 
@@ -393,7 +255,8 @@ class HomeSecHub:
         onnx = [
             s
             for s in self.entry.subentries.values()
-            if camera_filter(s.data, s.subentry_type) == FILTER_ONNX
+            if s.subentry_id in self.kinds
+            and camera_filter(s.data, self.kinds[s.subentry_id].default_filter) == FILTER_ONNX
         ]
         if not onnx:
             ir.async_delete_issue(self.hass, DOMAIN, ISSUE_ONNXRUNTIME_UNAVAILABLE)
@@ -426,8 +289,8 @@ class HomeSecHub:
     def clip_updated(self, state: ClipState, stage: str) -> None:
         """PipelineListener: update camera state, entities and bus events."""
         camera = self.cameras.get(state.camera_id)
-        if camera is not None and camera.subentry_id in self.frigate_servers:
-            self.frigate_servers[camera.subentry_id].clip_updated(state, stage)
+        if camera is not None and (kind := self.kinds.get(camera.subentry_id)) is not None:
+            kind.clip_updated(state, stage)
         if stage == "finished":
             payload = clip_payload(state, self.links_for(state))
             self.hass.bus.async_fire(EVENT_CLIP_PROCESSED, payload)
@@ -482,20 +345,21 @@ class HomeSecHub:
         self, camera_id: str, subentry_id: str, name: str, config: Mapping[str, Any]
     ) -> CameraRuntime:
         """A camera with its effective settings (its subentry's overrides on the hub's)."""
-        subentry = self.entry.subentries.get(subentry_id)
-        source_type = subentry.subentry_type if subentry else SUBENTRY_LOCAL_FOLDER
+        kind = self.kinds[subentry_id]
         settings = camera_pipeline_settings(config, self._hub_alerts, self.entry.options)
-        if source_type in (SUBENTRY_FRIGATE, SUBENTRY_RTSP):
+        if kind.owns_clip_files:
             # Downloaded or recorded clips are HomeSec's own files: removed once stored.
             settings = dataclasses.replace(settings, delete_source_after_store=True)
-        return CameraRuntime(
+        camera = CameraRuntime(
             camera_id=camera_id,
             subentry_id=subentry_id,
             name=name,
-            source_type=source_type,
+            source_type=kind.subentry_type,
             config=dict(config),
             settings=settings,
         )
+        camera.is_available = functools.partial(kind.available, camera)
+        return camera
 
     def _register_camera(self, camera: CameraRuntime) -> None:
         self.cameras[camera.camera_id] = camera
@@ -514,6 +378,22 @@ class HomeSecHub:
         self._register_camera(camera)
         for listener in list(self._camera_listeners):
             listener(camera)
+
+    # -- entities of the camera kinds ------------------------------------------------
+
+    def camera_entities(self, platform: Platform, camera: CameraRuntime) -> list[Entity]:
+        """The extra entities a camera's kind gives it on a platform."""
+        kind = self.kinds.get(camera.subentry_id)
+        return kind.camera_entities(platform, camera) if kind is not None else []
+
+    @callback
+    def async_add_kind_entities(
+        self, platform: Platform, async_add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
+        """Add each kind's own entities on a platform (e.g. a Frigate server's health)."""
+        for kind in self.kinds.values():
+            if entities := kind.entities(platform):
+                async_add_entities(entities, config_subentry_id=kind.subentry_id)
 
     # -- hub-level listeners (in-flight sensors) -------------------------------------
 
@@ -597,50 +477,10 @@ class HomeSecHub:
                 report.bytes_freed / 1e6,
             )
 
-    def _raise_unreachable_issue(self, camera: CameraRuntime, error: str) -> None:
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{ISSUE_CAMERA_UNREACHABLE}_{camera.camera_id}",
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_CAMERA_UNREACHABLE,
-            translation_placeholders={"camera": camera.name, "error": error},
-        )
-
     @callback
     def _async_check_health(self, _now: datetime | None = None) -> None:
-        for camera in self.cameras.values():
-            if isinstance(camera.source, RtspSource):
-                camera.notify_status()  # refreshes the last-frame time
-                since = camera.source.unreachable_since
-                if since is not None and dt_util.utcnow() - since >= UNREACHABLE_ISSUE_AFTER:
-                    self._raise_unreachable_issue(camera, camera.source.last_error or "")
-                elif since is None:
-                    ir.async_delete_issue(
-                        self.hass, DOMAIN, f"{ISSUE_CAMERA_UNREACHABLE}_{camera.camera_id}"
-                    )
-        for camera in self.cameras.values():
-            source = camera.source
-            if not isinstance(source, LocalFolderSource):
-                continue
-            issue_id = f"{ISSUE_FOLDER_UNREADABLE}_{camera.camera_id}"
-            if source.healthy:
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            else:
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.ERROR,
-                    translation_key=ISSUE_FOLDER_UNREADABLE,
-                    translation_placeholders={
-                        "camera": camera.name,
-                        "folder": str(camera.config.get(CONF_FOLDER, "")),
-                        "error": source.last_error or "",
-                    },
-                )
+        for kind in self.kinds.values():
+            kind.check_health()
 
     @callback
     def _reset_daily_counters(self, _now: datetime) -> None:

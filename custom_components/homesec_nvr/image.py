@@ -11,7 +11,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .core.models import ClipState
 from .entity import HomeSecCameraEntity, async_add_camera_entities
-from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+from .hub import HomeSecConfigEntry, HomeSecHub
+from .runtime import CameraRuntime
 
 PARALLEL_UPDATES = 0
 

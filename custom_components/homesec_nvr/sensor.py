@@ -18,22 +18,20 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfTime
+from homeassistant.const import EntityCategory, Platform, UnitOfTime
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SUBENTRY_RTSP
 from .core.models import ActivityType, RiskLevel
-from .core.sources.rtsp import RtspSource
 from .core.vlm.usage import UsageSnapshot
 from .entity import (
     HomeSecCameraEntity,
-    HomeSecFrigateEntity,
     HomeSecHubEntity,
     async_add_camera_entities,
 )
-from .frigate_source import FrigateServer
-from .hub import CameraRuntime, HomeSecConfigEntry, HomeSecHub
+from .hub import HomeSecConfigEntry, HomeSecHub
+from .runtime import CameraRuntime
 
 PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
@@ -243,16 +241,13 @@ async def async_setup_entry(
     async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
     if hub.vision is not None:
         async_add_entities(HomeSecHubSensor(hub, d) for d in VLM_SENSORS)
-    for server in hub.frigate_servers.values():
-        async_add_entities(
-            [FrigateDownloadsFailedSensor(hub, server)], config_subentry_id=server.subentry_id
-        )
+    hub.async_add_kind_entities(Platform.SENSOR, async_add_entities)
 
-    def build(camera: CameraRuntime) -> list[SensorEntity]:
-        entities: list[SensorEntity] = [HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS]
-        if camera.source_type == SUBENTRY_RTSP:
-            entities.append(RtspLastFrameSensor(hub, camera))
-        return entities
+    def build(camera: CameraRuntime) -> list[Entity]:
+        return [
+            *(HomeSecCameraSensor(hub, camera, d) for d in CAMERA_SENSORS),
+            *hub.camera_entities(Platform.SENSOR, camera),
+        ]
 
     async_add_camera_entities(hub, async_add_entities, build)
 
@@ -286,6 +281,8 @@ class HomeSecHubSensor(HomeSecHubEntity, SensorEntity):
 
     entity_description: HubSensorDescription
 
+    hub: HomeSecHub
+
     def __init__(self, hub: HomeSecHub, description: HubSensorDescription) -> None:
         super().__init__(hub, description.key)
         self.entity_description = description
@@ -303,46 +300,3 @@ class HomeSecHubSensor(HomeSecHubEntity, SensorEntity):
         if self.entity_description.attrs_fn is None:
             return None
         return self.entity_description.attrs_fn(self.hub)
-
-
-class FrigateDownloadsFailedSensor(HomeSecFrigateEntity, SensorEntity):
-    """Frigate clips HomeSec gave up downloading (since Home Assistant started)."""
-
-    _attr_translation_key = "frigate_downloads_failed"
-    _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _attr_state_class = SensorStateClass.TOTAL_INCREASING
-    # Also an attribute of the server's connectivity sensor, and a bus event per failure.
-    _attr_entity_registry_enabled_default = False
-
-    def __init__(self, hub: HomeSecHub, server: FrigateServer) -> None:
-        super().__init__(hub, server, "downloads_failed")
-
-    @property
-    def native_value(self) -> int:
-        """Downloads given up."""
-        return self.server.source.clips_download_failed
-
-    @property
-    def extra_state_attributes(self) -> dict[str, str | None]:
-        """The last failure."""
-        return {"last_error": self.server.source.last_error}
-
-
-class RtspLastFrameSensor(HomeSecCameraEntity, SensorEntity):
-    """When the RTSP camera's last frame arrived (refreshed every 30 s and on changes)."""
-
-    _attr_translation_key = "last_frame"
-    _attr_device_class = SensorDeviceClass.TIMESTAMP
-    _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _attr_entity_registry_enabled_default = False
-    _live = True
-    _reports_health = True  # when the stream last delivered: most useful while it is down
-
-    def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
-        super().__init__(hub, camera, "last_frame")
-
-    @property
-    def native_value(self) -> datetime | None:
-        """The last frame's time."""
-        source = self.camera.source
-        return source.last_frame_time if isinstance(source, RtspSource) else None

@@ -57,9 +57,7 @@ from .const import (
     DEFAULT_MIN_RISK_LEVEL,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_TRIGGER_CLASSES,
-    FILTER_FRIGATE,
     FILTER_NONE,
-    SUBENTRY_FRIGATE,
 )
 from .core.alert_policy import AlertPolicySettings
 from .core.filters.onnx import OnnxFilterSettings
@@ -136,10 +134,9 @@ def alert_hold_seconds(options: Mapping[str, Any]) -> float:
     return float(options.get(CONF_ALERT_HOLD_S, DEFAULT_ALERT_HOLD_S))
 
 
-def camera_filter(camera: Mapping[str, Any], source_type: str = "") -> str:
-    """The object filter a camera uses: `none`, `onnx` or (Frigate cameras, by default)
-    `frigate`, which reuses Frigate's own detection."""
-    default = FILTER_FRIGATE if source_type == SUBENTRY_FRIGATE else FILTER_NONE
+def camera_filter(camera: Mapping[str, Any], default: str = FILTER_NONE) -> str:
+    """The object filter a camera uses: `none`, `onnx` or `frigate` (which reuses Frigate's
+    own detection); `default` is its camera kind's when the form leaves it unset."""
     return str(camera.get(CONF_FILTER) or default)
 
 

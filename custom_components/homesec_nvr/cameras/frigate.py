@@ -1,5 +1,6 @@
-"""Frigate cameras in Home Assistant: MQTT subscriptions through HA's MQTT integration, one
-device per Frigate camera (created when first seen), server health and description write-back.
+"""Frigate cameras: one subentry per Frigate server, MQTT subscriptions through HA's MQTT
+integration, one device per Frigate camera (created when first seen), the server's device with
+its health entities, description write-back, and which camera devices are stale.
 
 The protocol logic (message parsing, matching, downloads) lives in core/sources/frigate*.py.
 """
@@ -8,22 +9,37 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import aiohttp
 from homeassistant.components import mqtt
+
+# HA 2026 moved BinarySensorDeviceClass to binary_sensor.const and re-exports it implicitly
+# (that module does not exist in 2025.4): the package import works on both lines.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined]
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+)
+from homeassistant.components.sensor import SensorEntity, SensorStateClass
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
-from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_URL,
+    CONF_USERNAME,
+    EntityCategory,
+    Platform,
+)
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_create_clientsession
+from homeassistant.helpers.entity import Entity
 
-from .const import (
+from ..const import (
     CONF_DOWNLOAD_WINDOW_S,
     CONF_FRIGATE_MODE,
     CONF_PADDING_S,
@@ -32,18 +48,20 @@ from .const import (
     CONF_WRITE_DESCRIPTION,
     DOMAIN,
     EVENT_CLIP_DOWNLOAD_FAILED,
+    FILTER_FRIGATE,
     FRIGATE_CLIPS_DIR,
     ISSUE_MQTT_UNAVAILABLE,
+    SUBENTRY_FRIGATE,
 )
-from .core.models import Clip, ClipState
-from .core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSettings
-from .core.sources.frigate_client import FrigateClient, FrigateError
-from .core.sources.frigate_filters import FrigateMatchSettings, match_camera
-from .core.sources.frigate_messages import Availability
-from .settings import frigate_camera_config
-
-if TYPE_CHECKING:
-    from .hub import HomeSecHub
+from ..core.models import ClipState
+from ..core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSettings
+from ..core.sources.frigate_client import FrigateClient, FrigateError
+from ..core.sources.frigate_filters import FrigateMatchSettings, match_camera
+from ..core.sources.frigate_messages import Availability
+from ..entity import device_under_hub
+from ..runtime import CameraRuntime, HubRuntime, SubmitClip
+from ..settings import frigate_camera_config
+from .base import CameraKind, CameraSpec, clip_callback
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,15 +121,16 @@ def mqtt_ready(hass: HomeAssistant) -> bool:
     )
 
 
-class FrigateServer:
-    """One Frigate subentry: its source, subscriptions and health."""
+class FrigateCameras(CameraKind):
+    """One Frigate server (subentry): its source, subscriptions, health and cameras."""
 
-    def __init__(self, hub: HomeSecHub, subentry: ConfigSubentry) -> None:
-        self.hub = hub
-        self.hass = hub.hass
-        self.subentry_id = subentry.subentry_id
-        self.title = subentry.title
-        self.config = dict(subentry.data)
+    subentry_type: ClassVar[str] = SUBENTRY_FRIGATE
+    owns_clip_files: ClassVar[bool] = True
+    # Frigate already detected the object: its detection is the default filter.
+    default_filter: ClassVar[str] = FILTER_FRIGATE
+
+    def __init__(self, hub: HubRuntime, subentry: ConfigSubentry) -> None:
+        super().__init__(hub, subentry)
         self.topic_prefix = str(self.config.get(CONF_TOPIC_PREFIX) or DEFAULT_TOPIC_PREFIX)
         # Built while the entry sets up: Home Assistant detaches the session when it unloads.
         self.client, self.session = frigate_client(self.hass, self.config)
@@ -129,7 +148,7 @@ class FrigateServer:
             client=self.client,
             settings=settings,
             camera_for=self._camera_for,
-            is_known=hub.store.has_clip,
+            is_known=hub.has_clip,
             on_download_failed=self._download_failed,
             create_task=hub.create_task,
         )
@@ -141,19 +160,53 @@ class FrigateServer:
 
     # -- cameras -----------------------------------------------------------------------
 
-    def restore_cameras(self) -> list[str]:
+    def restore_cameras(self) -> list[CameraSpec]:
         """Frigate cameras seen in earlier runs (their devices exist) and still selected:
         known from the start. Devices of cameras no longer selected are removed at setup."""
         registry = dr.async_get(self.hass)
-        names = []
+        cameras = []
         for device in dr.async_entries_for_config_entry(registry, self.hub.entry.entry_id):
             for domain, identifier in device.identifiers:
                 prefix = f"{self.subentry_id}:"
                 if domain == DOMAIN and identifier.startswith(prefix):
                     name = identifier.removeprefix(prefix)
                     if frigate_camera_selected(self.config, name):
-                        names.append(name)
-        return names
+                        cameras.append(
+                            CameraSpec(identifier, name, frigate_camera_config(self.config, name))
+                        )
+        return cameras
+
+    @classmethod
+    def configures(cls, subentry: ConfigSubentry, identifier: str) -> bool:
+        """The server's own device, and cameras the subentry still selects."""
+        if identifier == subentry.subentry_id:
+            return True
+        name = identifier.removeprefix(f"{subentry.subentry_id}:")
+        return frigate_camera_selected(subentry.data, name)
+
+    @classmethod
+    async def async_camera_gone(
+        cls, hass: HomeAssistant, subentry: ConfigSubentry, identifier: str
+    ) -> bool:
+        """A camera of a subentry that takes every camera: gone once Frigate no longer has
+        it (asked now; when Frigate cannot be asked, the camera is kept)."""
+        if identifier == subentry.subentry_id:
+            return False
+        name = identifier.removeprefix(f"{subentry.subentry_id}:")
+        client, session = frigate_client(hass, subentry.data, auto_cleanup=False)
+        try:
+            names = (await client.validate()).config.camera_names
+        except FrigateError as err:
+            _LOGGER.warning(
+                "Keeping camera %s: Frigate %s cannot say whether it still has it: %s",
+                name,
+                subentry.title,
+                err,
+            )
+            return False
+        finally:
+            session.detach()
+        return name not in names
 
     @callback
     def _camera_for(self, frigate_camera: str) -> tuple[str, str] | None:
@@ -171,9 +224,9 @@ class FrigateServer:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def async_start(self, on_clip: Callable[[Clip], Any]) -> None:
+    async def async_start(self, submit: SubmitClip) -> None:
         """Subscribe to Frigate's topics through HA's MQTT integration and start the source."""
-        await self.source.start(on_clip)
+        await self.source.start(clip_callback(submit))
         if recovered := await self.source.recover():
             _LOGGER.info(
                 "Frigate %s: handed over %s clip(s) from the last run", self.title, recovered
@@ -204,6 +257,7 @@ class FrigateServer:
                 translation_placeholders={"server": self.title},
             )
             return
+        _LOGGER.info("Frigate %s: subscribed to %s/#", self.title, self.topic_prefix)
         ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_MQTT_UNAVAILABLE}_{self.subentry_id}")
         self._unsubs.append(
             mqtt.async_subscribe_connection_status(self.hass, self._on_mqtt_connection)
@@ -249,6 +303,10 @@ class FrigateServer:
             self._notify()
 
     # -- health and hooks --------------------------------------------------------------
+
+    def available(self, camera: CameraRuntime) -> bool:
+        """A Frigate camera is down while its server is."""
+        return self.connected
 
     @property
     def connected(self) -> bool:
@@ -316,6 +374,14 @@ class FrigateServer:
                 "Frigate %s: could not set description of %s: %s", self.title, event_id, err
             )
 
+    def entities(self, platform: Platform) -> list[Entity]:
+        """The server's connectivity and failed-download entities."""
+        if platform is Platform.BINARY_SENSOR:
+            return [FrigateConnectivityBinarySensor(self.hub, self)]
+        if platform is Platform.SENSOR:
+            return [FrigateDownloadsFailedSensor(self.hub, self)]
+        return []
+
     def diagnostics(self) -> dict[str, Any]:
         """Server version, health and the source's own details."""
         return {
@@ -326,3 +392,78 @@ class FrigateServer:
             "connected": self.connected,
             **self.source.diagnostics(),
         }
+
+
+class HomeSecFrigateEntity(Entity):
+    """An entity of a Frigate server (its own device under the hub)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: HubRuntime, server: FrigateCameras, key: str) -> None:
+        self.hub = hub
+        self.server = server
+        self._attr_unique_id = f"{server.subentry_id}_{key}"
+        self._attr_device_info = device_under_hub(
+            hub,
+            server.subentry_id,
+            name=server.title,
+            manufacturer="Frigate",
+            model="NVR",
+            configuration_url=server.client.base_url,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the server's health."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.server.add_listener(self.async_write_ha_state))
+
+
+class FrigateConnectivityBinarySensor(HomeSecFrigateEntity, BinarySensorEntity):
+    """On while Frigate is online (`<prefix>/available`) and its API answers."""
+
+    _attr_translation_key = "frigate_connected"
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, hub: HubRuntime, server: FrigateCameras) -> None:
+        super().__init__(hub, server, "connected")
+
+    @property
+    def is_on(self) -> bool:
+        """Frigate is reachable."""
+        return self.server.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | int | None]:
+        """What the health is based on."""
+        last = self.server.last_api_success
+        return {
+            "availability": self.server.source.availability.value,
+            "last_api_success": last.isoformat() if last else None,
+            "version": self.server.version,
+            "clip_downloads_failed": self.server.source.clips_download_failed,
+        }
+
+
+class FrigateDownloadsFailedSensor(HomeSecFrigateEntity, SensorEntity):
+    """Frigate clips HomeSec gave up downloading (since Home Assistant started)."""
+
+    _attr_translation_key = "frigate_downloads_failed"
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_state_class = SensorStateClass.TOTAL_INCREASING
+    # Also an attribute of the server's connectivity sensor, and a bus event per failure.
+    _attr_entity_registry_enabled_default = False
+
+    def __init__(self, hub: HubRuntime, server: FrigateCameras) -> None:
+        super().__init__(hub, server, "downloads_failed")
+
+    @property
+    def native_value(self) -> int:
+        """Downloads given up."""
+        return self.server.source.clips_download_failed
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str | None]:
+        """The last failure."""
+        return {"last_error": self.server.source.last_error}
