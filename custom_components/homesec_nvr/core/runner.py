@@ -43,7 +43,7 @@ from .models import (
     FilterResult,
     VLMRunMode,
 )
-from .store import ClipStore
+from .store import ClipStore, StoreError, StoreTransientError
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -79,6 +79,29 @@ class RetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreRetrySettings:
+    """How the runner waits out a transient store fault (locked, busy, full disk, I/O error).
+
+    Inside a clip's pipeline a store call is retried until it succeeds (or the runner stops):
+    the fault never decides the clip's fate. `submit_deadline_s` bounds the wait of calls a
+    source or Home Assistant awaits (submit, resume, the catch-up job); after it they raise
+    StoreTransientError (the source keeps its file and hands it over again later).
+    `stop_grace_s` is how long stopping waits for a write that records an action already
+    taken (a sent notification), so a restart does not repeat it.
+    """
+
+    base_delay_s: float = 0.2
+    max_delay_s: float = 30.0
+    submit_deadline_s: float = 10.0
+    stop_grace_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Backoff before retry number `attempt` (with up to 10% jitter)."""
+        delay = min(self.max_delay_s, self.base_delay_s * 2.0 ** min(attempt - 1, 30))
+        return delay * (1.0 + random.random() * 0.1)  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineSettings:
     """Concurrency and retry settings of the runner."""
 
@@ -88,6 +111,7 @@ class PipelineSettings:
     vlm_workers: int = 1
     notify_workers: int = 4
     retry: RetrySettings = field(default_factory=RetrySettings)
+    store_retry: StoreRetrySettings = field(default_factory=StoreRetrySettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +164,10 @@ class ClipPipeline:
         self._stopped = False
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
+        # Store health: set while a store call is being retried (a locked or full database).
+        self.store_unavailable_since: datetime | None = None
+        self.store_last_error: str | None = None
+        self.store_faults = 0
 
     # -- public API ------------------------------------------------------------------
 
@@ -154,7 +182,13 @@ class ClipPipeline:
         return len(self._tasks) - len(self._running)
 
     async def submit(self, clip: Clip) -> bool:
-        """Accept a new clip. False when the clip id is already known (duplicate)."""
+        """Accept a new clip. False when the clip id is already known (duplicate).
+
+        A store fault (locked, busy, full disk) is retried for up to the store retry's
+        `submit_deadline_s`; after that StoreTransientError is raised and nothing was
+        recorded, so the source keeps its file and hands it over again. Only typed
+        StoreError subclasses leave this method, never raw sqlite3 errors.
+        """
         if self._stopped:
             return False
         now = datetime.now(UTC)
@@ -171,21 +205,42 @@ class ClipPipeline:
             updated_at=now,
             metadata=dict(clip.metadata),
         )
-        if not await self._store.insert_state_if_new(state):
-            _LOGGER.debug("Clip %s already known; not processed again", clip.clip_id)
-            return False
-        await self._event(
-            clip.clip_id,
-            ClipEventType.CLIP_RECORDED,
+        recorded = ClipEvent(
+            clip_id=clip.clip_id,
+            event_type=ClipEventType.CLIP_RECORDED,
+            timestamp=now,
             data={"camera": clip.camera_name, "path": str(clip.path), "source": clip.source_type},
         )
+        existing = await self._store_call(
+            lambda: self._store.insert_clip(state, recorded),
+            "record a new clip",
+            deadline_s=self._settings.store_retry.submit_deadline_s,
+        )
+        if existing is not None:
+            if existing.status.finished or clip.clip_id in self._tasks or self._stopped:
+                _LOGGER.debug("Clip %s already known; not processed again", clip.clip_id)
+                return False
+            # Known but unfinished and not in flight (its hand-over was retried after a
+            # fault): process it now rather than leave it until the next start.
+            await self._event(
+                clip.clip_id, ClipEventType.CLIP_RESUMED, data={"status": existing.status.value}
+            )
+            self._schedule(existing)
+            return True
         self._listener.clip_updated(state, "clip_recorded")
         self._schedule(state)
         return True
 
     async def resume_unfinished(self) -> int:
-        """Pick up clips that were queued or mid-pipeline when the runner last stopped."""
-        states = await self._store.unfinished_states()
+        """Pick up clips that were queued or mid-pipeline when the runner last stopped.
+
+        Raises StoreTransientError when the store stays unavailable past the submit deadline.
+        """
+        states = await self._store_call(
+            self._store.unfinished_states,
+            "read unfinished clips",
+            deadline_s=self._settings.store_retry.submit_deadline_s,
+        )
         for state in states:
             if state.clip_id in self._tasks:
                 continue
@@ -204,7 +259,16 @@ class ClipPipeline:
         now has its source file removed when its camera says so. Returns the clips stored.
         """
         stored = 0
-        for state in await self._store.unstored_states():
+        try:
+            states = await self._store_call(
+                self._store.unstored_states,
+                "read unstored clips",
+                deadline_s=self._settings.store_retry.submit_deadline_s,
+            )
+        except StoreTransientError as err:
+            _LOGGER.warning("Clips whose upload failed are stored later: %s", err)
+            return 0
+        for state in states:
             clip = state.to_clip()
             exists = await asyncio.get_running_loop().run_in_executor(None, clip.path.is_file)
             if not exists or clip.clip_id in self._tasks:
@@ -252,6 +316,16 @@ class ClipPipeline:
                 await self._run_stages(state)
             except asyncio.CancelledError:
                 raise
+            except StoreError as err:
+                # Not the clip's fault: it stays unfinished in the store and is resumed.
+                _LOGGER.error(
+                    "Clip database failed while processing %s clip %s; the clip is resumed "
+                    "at the next start: %s",
+                    state.camera_name,
+                    state.clip_id,
+                    err,
+                )
+                self._record_error(f"{state.camera_name}: {err}")
             except Exception as err:
                 _LOGGER.exception("Unexpected error processing clip %s", state.clip_id)
                 self._record_error(f"{state.camera_name}: {err}")
@@ -530,22 +604,87 @@ class ClipPipeline:
         duration_ms: int | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        await self._store.add_event(
-            ClipEvent(
-                clip_id=clip_id,
-                event_type=event_type,
-                timestamp=datetime.now(UTC),
-                attempt=attempt,
-                will_retry=will_retry,
-                error_type=error_type,
-                error_message=error_message,
-                duration_ms=duration_ms,
-                data=dict(data or {}),
-            )
+        event = ClipEvent(
+            clip_id=clip_id,
+            event_type=event_type,
+            timestamp=datetime.now(UTC),
+            attempt=attempt,
+            will_retry=will_retry,
+            error_type=error_type,
+            error_message=error_message,
+            duration_ms=duration_ms,
+            data=dict(data or {}),
         )
+        await self._commit(lambda: self._store.add_event(event), f"record {event_type.value}")
 
     async def _save(self, state: ClipState) -> None:
-        await self._store.upsert_state(state)
+        await self._commit(lambda: self._store.upsert_state(state), "save the clip state")
+
+    async def _store_call(
+        self,
+        call: Callable[[], Awaitable[_T]],
+        what: str,
+        *,
+        deadline_s: float | None = None,
+    ) -> _T:
+        """One store call; a transient fault is retried with backoff.
+
+        Without a deadline it is retried until it succeeds (or the task is cancelled), so a
+        locked or full database only delays a clip. With one, the last fault is raised once
+        the next wait would pass it.
+        """
+        backoff = self._settings.store_retry
+        loop = asyncio.get_running_loop()
+        give_up_at = None if deadline_s is None else loop.time() + deadline_s
+        attempt = 0
+        while True:
+            try:
+                result = await call()
+            except StoreTransientError as err:
+                attempt += 1
+                self.store_faults += 1
+                self.store_last_error = str(err)
+                if self.store_unavailable_since is None:
+                    self.store_unavailable_since = datetime.now(UTC)
+                    _LOGGER.warning(
+                        "Clip database unavailable (%s); retrying until it is back: %s", what, err
+                    )
+                    self._counters_changed()
+                delay = backoff.delay(attempt)
+                if give_up_at is not None and loop.time() + delay > give_up_at:
+                    raise
+                await asyncio.sleep(delay)
+                continue
+            if self.store_unavailable_since is not None:
+                _LOGGER.info("Clip database is available again (%s)", what)
+                self.store_unavailable_since = None
+                self._counters_changed()
+            return result
+
+    async def _commit(self, call: Callable[[], Awaitable[None]], what: str) -> None:
+        """A store write that stopping does not cut short.
+
+        When the task is cancelled (Home Assistant stops) while the write is on its way, the
+        write still gets up to `stop_grace_s` to land, so a restart does not redo what the
+        write records (a sent notification, a finished clip).
+        """
+        inner = asyncio.ensure_future(self._store_call(call, what))
+        try:
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            if not inner.done():
+                await asyncio.wait({inner}, timeout=self._settings.store_retry.stop_grace_s)
+            if not inner.done():
+                inner.cancel()
+            elif not inner.cancelled() and inner.exception() is not None:
+                _LOGGER.debug("Write while stopping failed (%s): %s", what, inner.exception())
+            raise
+
+    def _counters_changed(self) -> None:
+        try:
+            self._listener.counters_changed()
+        except Exception:
+            _LOGGER.exception("Pipeline listener failed")
 
     async def _delete_source(self, path: Path) -> None:
         try:

@@ -7,6 +7,7 @@ threads), so the asyncio event loop never waits on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -105,7 +106,95 @@ _STATE_COLUMNS = (
 
 
 class StoreError(Exception):
-    """The database could not be opened or written."""
+    """The database could not be opened, read or written (base of the typed store errors)."""
+
+
+class StoreTransientError(StoreError):
+    """A fault that goes away by itself: locked or busy, a full disk, an I/O error.
+
+    Retrying later succeeds once the other writer is done or space is freed; such a fault must
+    never decide a clip's fate (the runner retries it with backoff).
+    """
+
+
+class StorePermanentError(StoreError):
+    """A fault that retrying cannot fix (a bug, a read-only file, a closed store)."""
+
+
+# SQLite primary result codes (sqlite3.SQLITE_* exists only on Python >= 3.11 builds).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_NOMEM = 7
+_SQLITE_INTERRUPT = 9
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_PROTOCOL = 15
+_SQLITE_NOTADB = 26
+_TRANSIENT_CODES = frozenset(
+    {
+        _SQLITE_BUSY,
+        _SQLITE_LOCKED,
+        _SQLITE_NOMEM,
+        _SQLITE_INTERRUPT,
+        _SQLITE_IOERR,
+        _SQLITE_FULL,
+        _SQLITE_CANTOPEN,
+        _SQLITE_PROTOCOL,
+    }
+)
+_CORRUPT_CODES = frozenset({_SQLITE_CORRUPT, _SQLITE_NOTADB})
+# Messages, for errors raised without a result code.
+_TRANSIENT_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "disk is full",
+    "disk i/o error",
+    "unable to open database file",
+    "out of memory",
+    "interrupted",
+)
+_CORRUPT_MESSAGES = ("malformed", "not a database", "file is encrypted")
+
+
+def _primary_code(err: sqlite3.Error) -> int | None:
+    code = getattr(err, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_transient(err: BaseException) -> bool:
+    """True for SQLite faults that go away (busy, locked, full disk, I/O error)."""
+    if not isinstance(err, sqlite3.Error):
+        return False
+    code = _primary_code(err)
+    if code is not None:
+        return code in _TRANSIENT_CODES
+    message = str(err).lower()
+    return isinstance(err, sqlite3.OperationalError) and any(
+        text in message for text in _TRANSIENT_MESSAGES
+    )
+
+
+def is_corrupt(err: BaseException) -> bool:
+    """True for SQLite errors that say the database file is damaged."""
+    if not isinstance(err, sqlite3.DatabaseError):
+        return False
+    code = _primary_code(err)
+    if code is not None:
+        return code in _CORRUPT_CODES
+    message = str(err).lower()
+    return any(text in message for text in _CORRUPT_MESSAGES)
+
+
+def typed_error(err: sqlite3.Error, context: str) -> StoreError:
+    """The typed store error for a raw SQLite error (the raw one is its __cause__)."""
+    name = getattr(err, "sqlite_errorname", None) or type(err).__name__
+    message = f"{context}: {err} ({name})"
+    if is_transient(err):
+        return StoreTransientError(message)
+    return StorePermanentError(message)
 
 
 def _ts(value: datetime) -> str:
@@ -120,11 +209,19 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
-class ClipStore:
-    """Async facade over a SQLite file; all I/O on a single worker thread."""
+DEFAULT_BUSY_TIMEOUT_S = 5.0
 
-    def __init__(self, path: Path) -> None:
+
+class ClipStore:
+    """Async facade over a SQLite file; all I/O on a single worker thread.
+
+    Every call raises only typed errors: StoreTransientError (busy, locked, full disk, I/O
+    error: retry later) or StorePermanentError; never a raw sqlite3 exception.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self._path = path
+        self._busy_timeout_s = busy_timeout_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="homesec-store")
         self._conn: sqlite3.Connection | None = None
 
@@ -135,7 +232,34 @@ class ClipStore:
 
     async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, func, *args)
+        try:
+            future = loop.run_in_executor(self._executor, self._guarded, func, *args)
+        except RuntimeError as err:  # the worker thread was shut down
+            raise StorePermanentError("clip database is closed") from err
+        return await future
+
+    def _guarded(self, func: Callable[..., _T], *args: Any) -> _T:
+        """Run one call on the worker thread; raw SQLite errors become typed store errors."""
+        try:
+            conn = self._conn
+            if conn is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")  # left open by a rollback that failed earlier
+            return func(*args)
+        except sqlite3.Error as err:
+            self._rollback()
+            raise typed_error(err, f"clip database {self._path.name}") from err
+
+    def _rollback(self) -> None:
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as err:
+                _LOGGER.debug("Rollback failed: %s", err)
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection to the database file (tests override this to inject faults)."""
+        return sqlite3.connect(self._path, timeout=self._busy_timeout_s, isolation_level=None)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -144,22 +268,31 @@ class ClipStore:
         await self._run(self._open)
 
     def _open(self) -> None:
+        context = f"cannot open clip database {self._path}"
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, isolation_level=None)
+        except OSError as err:
+            raise StorePermanentError(f"{context}: {err}") from err
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate(conn)
-        except (sqlite3.Error, OSError) as err:
-            raise StoreError(f"cannot open clip database {self._path}: {err}") from err
+        except sqlite3.Error as err:
+            _close_quietly(conn)
+            raise typed_error(err, context) from err
+        except StoreError:
+            _close_quietly(conn)
+            raise
         self._conn = conn
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise StoreError(
+            raise StorePermanentError(
                 f"clip database schema version {version} is newer than this HomeSec "
                 f"({SCHEMA_VERSION}); upgrade HomeSec"
             )
@@ -178,13 +311,15 @@ class ClipStore:
     async def close(self) -> None:
         """Close the database and stop the worker thread."""
         if self._conn is not None:
-            await self._run(self._conn.close)
+            conn = self._conn
             self._conn = None
+            with contextlib.suppress(StoreError):
+                await self._run(conn.close)
         self._executor.shutdown(wait=True)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreError("clip database is not open")
+            raise StorePermanentError("clip database is not open")
         return self._conn
 
     async def schema_version(self) -> int:
@@ -232,14 +367,30 @@ class ClipStore:
 
     async def insert_state_if_new(self, state: ClipState) -> bool:
         """Insert a new clip; False when the clip id is already known (dedupe)."""
-        return await self._run(self._insert_if_new, state)
+        return await self._run(self._insert_clip, state, None) is None
 
-    def _insert_if_new(self, state: ClipState) -> bool:
+    async def insert_clip(self, state: ClipState, recorded: ClipEvent) -> ClipState | None:
+        """Insert a new clip and its first event in one transaction.
+
+        Returns None when the clip was inserted, or the stored state when the clip id is
+        already known (nothing is written then). Either both rows are written or neither.
+        """
+        return await self._run(self._insert_clip, state, recorded)
+
+    def _insert_clip(self, state: ClipState, recorded: ClipEvent | None) -> ClipState | None:
         db = self._db()
-        if db.execute("SELECT 1 FROM clip_states WHERE clip_id = ?", (state.clip_id,)).fetchone():
-            return False
-        self._upsert_state(state)
-        return True
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self._get_state(state.clip_id)
+            if existing is None:
+                self._upsert_state(state)
+                if recorded is not None:
+                    self._add_event(recorded)
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return existing
 
     async def get_state(self, clip_id: str) -> ClipState | None:
         """The state of one clip, or None."""
@@ -385,6 +536,12 @@ class ClipStore:
             )
             for r in rows
         ]
+
+
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
 
 def _loads(value: str | None) -> dict[str, Any] | None:
