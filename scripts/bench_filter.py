@@ -6,7 +6,7 @@ threads and all) with the model given on the command line, and prints per clip: 
 seconds of video per wall second, frames sampled, ms per inference and the process's peak RSS.
 It also runs the early-exit case with a model built here that fires on the first frame.
 
-    .venv/bin/python scripts/bench_filter.py ../shared/models/yolo11n-384x640-random.onnx
+    .venvs/oldest/bin/python scripts/bench_filter.py ../shared/models/yolo11n-384x640-random.onnx
 
 The filter's core package is loaded without Home Assistant and the clips are generated in a
 child process, so the RSS figures are the filter's own (with Python, numpy, PyAV). Clips are

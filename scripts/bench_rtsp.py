@@ -20,8 +20,8 @@ core, per camera; the whole process's CPU is shown too. Memory is the process RS
 window minus the RSS before the sources started (Python, numpy and PyAV already loaded), per
 camera. The window starts after a warm-up that fills the pre-roll buffer.
 
-    .venv/bin/python scripts/bench_rtsp.py                 # 30 s per scenario, 1 camera
-    .venv/bin/python scripts/bench_rtsp.py --seconds 60 --cameras 2 --all
+    .venvs/oldest/bin/python scripts/bench_rtsp.py                 # 30 s per scenario, 1 camera
+    .venvs/oldest/bin/python scripts/bench_rtsp.py --seconds 60 --cameras 2 --all
 
 The integration's core package is loaded without Home Assistant.
 """
