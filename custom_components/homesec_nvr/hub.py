@@ -288,6 +288,9 @@ class HomeSecHub:
     @callback
     def clip_updated(self, state: ClipState, stage: str) -> None:
         """PipelineListener: update camera state, entities and bus events."""
+        _LOGGER.debug(
+            "Clip %s of %s: %s (%s)", state.clip_id, state.camera_name, stage, _stage_detail(state)
+        )
         camera = self.cameras.get(state.camera_id)
         if camera is not None and (kind := self.kinds.get(camera.subentry_id)) is not None:
             kind.clip_updated(state, stage)
@@ -489,6 +492,24 @@ class HomeSecHub:
             camera.alerts_today = 0
             if camera.last_clip is not None:
                 camera.notify("daily_reset", camera.last_clip)
+
+
+def _stage_detail(state: ClipState) -> str:
+    """What a stage decided, for the debug line that lets a user follow a clip."""
+    parts = [f"status {state.status.value}"]
+    if state.filter_result is not None:
+        parts.append("objects " + (", ".join(state.filter_result.detected_classes) or "none"))
+    if state.analysis is not None:
+        parts.append(f"risk {state.analysis.risk_level.value}")
+        parts.append(f"activity {state.analysis.activity_type.value}")
+    elif state.analysis_skipped_reason:
+        parts.append(f"analysis skipped: {state.analysis_skipped_reason}")
+    if state.alert_decision is not None:
+        notify = "alert" if state.alert_decision.notify else "no alert"
+        parts.append(f"{notify}: {state.alert_decision.reason}")
+    if state.error:
+        parts.append(f"error: {state.error}")
+    return "; ".join(parts)
 
 
 type HomeSecConfigEntry = ConfigEntry[HomeSecHub]
