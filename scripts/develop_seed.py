@@ -1,24 +1,31 @@
-"""Prepare a Home Assistant config folder for HomeSec development (used by scripts/develop).
+"""Prepare a Home Assistant config folder for HomeSec development (scripts/develop, e2e_check.py).
 
-Run with the project's virtualenv while Home Assistant is NOT running:
+Run with the develop virtualenv (a bare Home Assistant 2026.11.0) while Home Assistant is NOT
+running:
 
-    .venv/bin/python scripts/develop_seed.py requirements config   # print missing requirements
-    .venv/bin/python scripts/develop_seed.py seed config           # seed .storage
+    scripts/in-python314 .venvs/develop/bin/python scripts/develop_seed.py CONFIG_DIR
 
-`requirements` prints, one per line, the Python requirements of the integrations Home Assistant
-will load for this config (configuration.yaml, the default integrations, custom_components and
-their dependencies) that are not installed in the running interpreter.
+Nothing is installed here: Home Assistant installs the requirements of every integration it
+loads (its own, with its package constraints, and HomeSec's manifest requirements) when it
+starts, so a requirement missing from HomeSec's manifest fails in the develop instance, as it
+would on a user's machine.
 
-`seed` is idempotent. It uses Home Assistant's own classes, so the files are in the exact format
-of the installed release:
+The seed is idempotent and uses Home Assistant's own classes, so the files are in the exact
+format of the installed release:
 
+* layout: `configuration.yaml` (copied from this repository's `config/` when the folder has
+  none), `custom_components/homesec_nvr` (a symlink to the integration in this work tree),
+  `automations.yaml`, `scripts.yaml`, `homesec_demo/incoming` and `media/homesec`;
+* network: Home Assistant's adapters restricted to loopback (`.storage/core.network`,
+  `configured_adapters`), so nothing (mDNS included) binds the machine's other addresses; set
+  again whenever it says otherwise;
 * auth: a local user `dev` / `homesec-dev` (Home Assistant auth provider), administrator, and the
   owner when no other user exists (`.storage/auth`, `.storage/auth_provider.homeassistant`);
   left alone when the login `dev` already exists;
 * onboarding: every step marked done (`.storage/onboarding`), so the browser goes to the login;
 * the HomeSec config entry with one "local_folder" subentry watching
   `<config>/homesec_demo/incoming` (`.storage/core.config_entries`), added only when there is no
-  homesec entry yet; other entries are kept.
+  homesec_nvr entry yet; other entries are kept.
 
 For local development only: the password is public.
 """
@@ -27,29 +34,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
-import json
 import logging
-from collections.abc import Iterable
+import os
+import shutil
+from ipaddress import ip_address
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import homeassistant.components as core_components
-from homeassistant import bootstrap, runner
+from homeassistant import bootstrap, loader, runner
 from homeassistant.auth import auth_manager_from_config
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.providers import homeassistant as hass_auth
+from homeassistant.components.network import async_get_network
+from homeassistant.components.network.const import ATTR_CONFIGURED_ADAPTERS
+from homeassistant.components.network.models import Adapter
 from homeassistant.components.onboarding import STORAGE_KEY as ONBOARDING_KEY
 from homeassistant.components.onboarding import STORAGE_VERSION as ONBOARDING_VERSION
 from homeassistant.components.onboarding.const import STEPS as ONBOARDING_STEPS
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryStore
+from homeassistant.config_entries import SOURCE_USER, ConfigEntries, ConfigEntry, ConfigEntryStore
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.storage import Store
-from homeassistant.util.yaml import load_yaml_dict
-from packaging.requirements import InvalidRequirement, Requirement
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INTEGRATION_DIR = REPO_ROOT / "custom_components" / "homesec_nvr"
+CONFIGURATION_YAML = REPO_ROOT / "config" / "configuration.yaml"
 
 DEV_USERNAME = "dev"
 DEV_PASSWORD = "homesec-dev"  # local development login, documented in scripts/develop
@@ -105,6 +114,40 @@ def _homesec_entry(config_dir: Path) -> ConfigEntry:
     )
 
 
+def _seed_layout(config_dir: Path) -> None:
+    for folder in ("custom_components", "homesec_demo/incoming", "media/homesec", ".storage"):
+        (config_dir / folder).mkdir(parents=True, exist_ok=True)
+    configuration = config_dir / "configuration.yaml"
+    if not configuration.exists():
+        shutil.copyfile(CONFIGURATION_YAML, configuration)
+    link = config_dir / "custom_components" / DOMAIN
+    target = os.path.relpath(INTEGRATION_DIR, link.parent)
+    if not link.is_symlink() or os.readlink(link) != target:
+        if link.exists() and not link.is_symlink():
+            raise SystemExit(f"develop: error: {link} exists and is not a symlink")
+        link.unlink(missing_ok=True)
+        link.symlink_to(target, target_is_directory=True)
+    for name, empty in (("automations.yaml", "[]\n"), ("scripts.yaml", "{}\n")):
+        if not (config_dir / name).exists():
+            (config_dir / name).write_text(empty, encoding="utf-8")
+
+
+def _is_loopback(adapter: Adapter) -> bool:
+    addresses = [a["address"] for a in adapter["ipv4"]] + [a["address"] for a in adapter["ipv6"]]
+    return bool(addresses) and all(ip_address(a).is_loopback for a in addresses)
+
+
+async def _seed_network(hass: HomeAssistant) -> None:
+    network = await async_get_network(hass)
+    loopback = sorted(adapter["name"] for adapter in network.adapters if _is_loopback(adapter))
+    if not loopback:
+        raise SystemExit("develop: error: no loopback network adapter found")
+    if network.configured_adapters == loopback:
+        return
+    await network.async_reconfig({ATTR_CONFIGURED_ADAPTERS: loopback})
+    _LOGGER.warning("network: adapters restricted to loopback (%s)", ", ".join(loopback))
+
+
 async def _seed_auth(hass: HomeAssistant) -> None:
     hass.auth = await auth_manager_from_config(hass, [{"type": "homeassistant"}], [])
     provider = hass.auth.auth_providers[0]
@@ -152,82 +195,40 @@ async def _seed_config_entry(hass: HomeAssistant, config_dir: Path) -> None:
 
 
 async def _seed(config_dir: Path) -> None:
-    (config_dir / ".storage").mkdir(parents=True, exist_ok=True)
+    _seed_layout(config_dir)
     hass = HomeAssistant(str(config_dir))
-    await asyncio.gather(dr.async_load(hass), er.async_load(hass))
+    # The config entry first, with its own store: the config entry manager below loads it.
+    await _seed_config_entry(hass, config_dir)
+    # What Home Assistant's bootstrap does before any integration: the registries and the
+    # config entries, which the auth store needs since 2026.
+    loader.async_setup(hass)
+    hass.config_entries = ConfigEntries(hass, {})
+    if not await bootstrap.async_load_base_functionality(hass):
+        raise SystemExit("develop: error: Home Assistant could not load its registries")
+    await _seed_network(hass)
     await _seed_auth(hass)
     await _seed_onboarding(hass)
-    await _seed_config_entry(hass, config_dir)
     # Stopping runs the final write, which flushes the delayed writes of the auth store
     # (force: this HomeAssistant object was never started).
     logging.getLogger("homeassistant.core").setLevel(logging.WARNING)
     await hass.async_stop(force=True)
 
 
-def _manifest(domain: str, config_dir: Path) -> dict[str, Any] | None:
-    for base in (config_dir / "custom_components", Path(core_components.__path__[0])):
-        path = base / domain / "manifest.json"
-        if path.is_file():
-            manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return manifest
-    return None
-
-
-def _is_satisfied(requirement: str) -> bool:
-    try:
-        parsed = Requirement(requirement)
-    except InvalidRequirement:
-        return False
-    if parsed.marker is not None and not parsed.marker.evaluate():
-        return True
-    try:
-        version = importlib.metadata.version(parsed.name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return parsed.specifier.contains(version, prereleases=True)
-
-
-def missing_requirements(config_dir: Path) -> list[str]:
-    """Requirements of the integrations this config loads that are not installed."""
-    config = load_yaml_dict(config_dir / "configuration.yaml")
-    domains: set[str] = {key.split(" ")[0] for key in config}
-    domains |= bootstrap.CORE_INTEGRATIONS | bootstrap.DEFAULT_INTEGRATIONS
-    custom = config_dir / "custom_components"
-    if custom.is_dir():
-        domains |= {path.parent.name for path in custom.glob("*/manifest.json")}
-
-    seen: set[str] = set()
-    requirements: dict[str, None] = {}
-
-    def visit(names: Iterable[str]) -> None:
-        for name in names:
-            if name in seen:
-                continue
-            seen.add(name)
-            manifest = _manifest(name, config_dir)
-            if manifest is None:
-                continue
-            requirements.update(dict.fromkeys(manifest.get("requirements", [])))
-            visit(manifest.get("dependencies", []))
-            visit(manifest.get("after_dependencies", []))
-
-    visit(sorted(domains))
-    return [req for req in requirements if not _is_satisfied(req)]
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """Home Assistant's own event loop (its executor, exception handler and clock)."""
+    create = getattr(runner, "create_event_loop", None)
+    if create is not None:  # HA 2026.x (Python 3.14 has no event loop policies to speak of)
+        loop: asyncio.AbstractEventLoop = create()
+        return loop
+    return runner.HassEventLoopPolicy(False).new_event_loop()  # type: ignore[attr-defined]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["requirements", "seed"])
     parser.add_argument("config_dir", type=Path)
     args = parser.parse_args()
-    config_dir: Path = args.config_dir.resolve()
-    if args.command == "requirements":
-        for requirement in missing_requirements(config_dir):
-            print(requirement)
-        return
     logging.basicConfig(level=logging.WARNING, format="develop: %(message)s")
-    asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(False))
-    asyncio.run(_seed(config_dir))
+    asyncio.run(_seed(args.config_dir.resolve()), loop_factory=_event_loop)
 
 
 if __name__ == "__main__":
