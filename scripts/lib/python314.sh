@@ -14,9 +14,11 @@
 PY314_ROOT="${HOMESEC_PY314_ROOT:-${HOME:-/root}/.cache/homesec_nvr/py314-root}"
 PY314_CHOICE_FILE="$REPO_ROOT/.venvs/python314"
 PY314_SUITE="forky"
-# What the newest line's tests need inside the root (the same servers as on the host).
+# What the newest line's tests and the develop Home Assistant need inside the root: the same
+# servers as on the host, a C++ compiler for the few HA dependencies without Python 3.14 wheels
+# (assist_pipeline's pymicro-vad, pyspeex-noise) and ffmpeg (HA's ffmpeg integration).
 PY314_ROOT_PACKAGES=(
-    python3.14 python3.14-venv python3.14-dev gcc ca-certificates
+    python3.14 python3.14-venv python3.14-dev gcc g++ ca-certificates ffmpeg
     mosquitto python3-gi gir1.2-gst-rtsp-server-1.0
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libturbojpeg0
