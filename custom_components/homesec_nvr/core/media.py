@@ -1,8 +1,13 @@
-"""Small PyAV helpers: probe a clip's duration, grab a keyframe as JPEG, copy a stream.
+"""Small PyAV helpers: open a clip for reading, probe its duration, grab a keyframe as JPEG,
+copy a stream.
 
 Blocking functions: call them from a worker thread (`run_in_executor`). This is also the one
 place that knows how PyAV differs between the Home Assistant lines (PyAV 13 in HA 2025.4,
 PyAV 19 in HA 2026).
+
+Every file HomeSec reads comes from a camera, an upload or Frigate: `open_input` is the one way
+to open one, so every reader tolerates what camera firmware writes (a title in GBK, say), and
+`READ_ERRORS` is what reading such a file can raise besides a PermanentError.
 """
 
 from __future__ import annotations
@@ -13,11 +18,42 @@ from pathlib import Path
 from typing import Any, cast
 
 import av
-from av.container import OutputContainer
+import av.container
+from av.container import InputContainer, OutputContainer
 from av.stream import Stream
 from PIL import Image
 
 from .interfaces import PermanentError
+
+# PyAV 13 decodes container and stream metadata as strict UTF-8 unless `metadata_errors` says
+# otherwise (a GBK title raised UnicodeDecodeError on open); PyAV 14+ dropped the parameter
+# and always decodes with surrogateescape. Feature-detected: the attribute exists where the
+# parameter does.
+_TOLERANT_METADATA: dict[str, Any] = (
+    {"metadata_errors": "replace"} if hasattr(av.container.Container, "metadata_errors") else {}
+)
+
+# What opening, demuxing or decoding an untrusted file can raise: PyAV's errors (many of which
+# are also OSError or ValueError), text decoding, and sizes or times PyAV cannot represent.
+READ_ERRORS: tuple[type[Exception], ...] = (
+    av.FFmpegError,
+    OSError,
+    UnicodeError,
+    ValueError,
+    OverflowError,
+    IndexError,
+    MemoryError,
+)
+
+
+def open_input(source: Path | str, **options: Any) -> InputContainer:
+    """Open a video file (or stream URL) for reading; `options` are `av.open` keywords.
+
+    Metadata that is not UTF-8 is decoded with replacement characters instead of failing.
+    Raises what PyAV raises (one of READ_ERRORS) when the source cannot be opened.
+    """
+    container = av.open(str(source), mode="r", **_TOLERANT_METADATA, **options)
+    return cast(InputContainer, container)
 
 
 def as_fraction(value: object) -> Fraction | None:
@@ -48,16 +84,19 @@ def frame_to_image(
 
 
 def probe_duration(path: Path) -> float | None:
-    """Duration of a video file in seconds, or None when it cannot be read."""
+    """Duration of a video file in seconds, or None when it cannot be read or holds no video
+    (never raises for a bad file)."""
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
+            if not container.streams.video:
+                return None
             if container.duration is not None:
                 return float(container.duration) / 1_000_000
             stream = container.streams.video[0]
             time_base = as_fraction(stream.time_base)
             if stream.duration is not None and time_base is not None:
                 return float(stream.duration * time_base)
-    except (av.FFmpegError, IndexError, OSError):
+    except READ_ERRORS:
         return None
     return None
 
@@ -65,10 +104,10 @@ def probe_duration(path: Path) -> float | None:
 def keyframe_jpeg(path: Path, max_side: int = 1280, quality: int = 80) -> bytes:
     """A JPEG of the keyframe nearest the middle of the clip.
 
-    Raises PermanentError when the file holds no decodable video.
+    Raises PermanentError naming the file when it holds no decodable video.
     """
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             if not container.streams.video:
                 raise PermanentError(f"{path.name} has no video stream")
             stream = container.streams.video[0]
@@ -84,7 +123,7 @@ def keyframe_jpeg(path: Path, max_side: int = 1280, quality: int = 80) -> bytes:
                 buffer = io.BytesIO()
                 image.save(buffer, format="JPEG", quality=quality)
                 return buffer.getvalue()
-    except av.FFmpegError as err:
+    except READ_ERRORS as err:
         raise PermanentError(f"cannot decode {path.name}: {err}") from err
     raise PermanentError(f"{path.name} holds no decodable frame")
 

@@ -31,7 +31,7 @@ import av.video.frame
 import av.video.stream
 
 from ..interfaces import PermanentError
-from ..media import as_fraction
+from ..media import READ_ERRORS, as_fraction, open_input
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,11 +100,11 @@ class FrameSampler:
         self.packets_read = 0
 
     def __iter__(self) -> Generator[SampledFrame]:
+        # skip_frame=all: PyAV's stream probing would otherwise decode several frames
+        # (20 ms at 1080p) only to learn what the decoder will tell us anyway.
         try:
-            # skip_frame=all: PyAV's stream probing would otherwise decode several frames
-            # (20 ms at 1080p) only to learn what the decoder will tell us anyway.
-            container = av.open(str(self.path), mode="r", options={"skip_frame": "all"})
-        except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+            container = open_input(self.path, options={"skip_frame": "all"})
+        except READ_ERRORS as err:
             raise PermanentError(f"cannot open clip {self.path.name}: {err}") from err
         try:
             if not container.streams.video:
@@ -113,7 +113,7 @@ class FrameSampler:
             self.frame_width = stream.codec_context.width
             self.frame_height = stream.codec_context.height
             yield from self._sample(container, stream)
-        except av.FFmpegError as err:
+        except READ_ERRORS as err:
             raise PermanentError(f"cannot decode clip {self.path.name}: {err}") from err
         finally:
             container.close()

@@ -34,7 +34,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ DEFAULT_MAX_RETRY_DELAY_S = 20.0
 DEFAULT_SIZE_CAP_BYTES = 300 * 1024 * 1024
 DEFAULT_TRUNCATION_TOLERANCE_S = 2.0
 SNAPSHOT_CAP_BYTES = 20 * 1024 * 1024
+LIST_CAP_BYTES = 16 * 1024 * 1024  # /api/events, /api/review answers
 
 _CHUNK_BYTES = 64 * 1024
 _FLUSH_BYTES = 1024 * 1024
@@ -366,6 +367,116 @@ class FrigateClient:
         finally:
             response.release()
 
+    # -- catch-up: what happened since a time ------------------------------------------
+
+    async def events_since(
+        self,
+        after: float,
+        *,
+        before: float | None = None,
+        cameras: Iterable[str] = (),
+        labels: Iterable[str] = (),
+        limit: int = 100,
+        has_clip: bool | None = True,
+        in_progress: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """`GET /api/events`: tracked objects that started after `after` (epoch seconds).
+
+        Frigate 0.14 - 0.17 filter on `start_time` (`after` < start < `before`), answer the
+        newest first and at most `limit` (their default: 100). The rows are Frigate's database
+        rows, not MQTT `after` objects: `zones` are the entered zones, `sub_label` a string,
+        and score, top score, box and region (relative to the frame) sit under `data`;
+        `end_time` is null while the object is still tracked. `include_thumbnails=0` keeps
+        the base64 thumbnails (the default up to 0.17) out of the answer.
+        """
+        params = {
+            "after": self._epoch(after),
+            "limit": str(max(1, int(limit))),
+            "include_thumbnails": "0",
+        }
+        if before is not None:
+            params["before"] = self._epoch(before)
+        if names := self._csv(cameras):
+            params["cameras"] = names
+        if names := self._csv(labels):
+            params["labels"] = names
+        if has_clip is not None:
+            params["has_clip"] = "1" if has_clip else "0"
+        if in_progress is not None:
+            params["in_progress"] = "1" if in_progress else "0"
+        return await self._get_list("/api/events", params)
+
+    async def reviews_since(
+        self,
+        after: float,
+        *,
+        before: float | None = None,
+        cameras: Iterable[str] = (),
+        labels: Iterable[str] = (),
+        severity: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """`GET /api/review` (Frigate 0.14+): review items since `after` (epoch seconds).
+
+        The rows have the shape of the MQTT review `after` object (`end_time` null while the
+        item is open), newest first. 0.14 - 0.15 take items that started after `after` and
+        leave out items already marked reviewed unless `reviewed=1`; 0.16+ take items that
+        overlap the range and take every item when `reviewed` is not given (`reviewed=1`
+        there means "only reviewed ones"): so the version decides (read once if unknown).
+        """
+        params = {"after": self._epoch(after), "limit": str(max(1, int(limit)))}
+        if before is not None:
+            params["before"] = self._epoch(before)
+        if names := self._csv(cameras):
+            params["cameras"] = names
+        if names := self._csv(labels):
+            params["labels"] = names
+        if severity:
+            params["severity"] = severity
+        version = self.version_string or await self.version()
+        match = re.match(r"^(\d+)\.(\d+)", version)
+        if match is not None and (int(match[1]), int(match[2])) < (0, 16):
+            params["reviewed"] = "1"
+        return await self._get_list("/api/review", params)
+
+    async def _get_list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """A JSON list of objects (anything else in the list is dropped), size-capped."""
+        response = await self._send("GET", path, params=params)
+        body = bytearray()
+        try:
+            if response.status == 404:
+                raise FrigateError(
+                    REASON_NOT_FRIGATE, f"no {path} (Frigate too old?)", status=404, retryable=False
+                )
+            self._raise_for_status(response)
+            async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                body.extend(chunk)
+                if len(body) > LIST_CAP_BYTES:
+                    raise FrigateError(
+                        REASON_TOO_LARGE, f"{path}: answer larger than {LIST_CAP_BYTES} bytes"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise FrigateError(
+                REASON_CANNOT_CONNECT, f"{path}: answer interrupted: {_describe(err)}"
+            ) from None
+        finally:
+            response.release()
+        try:
+            data = json.loads(bytes(body))
+        except ValueError:
+            raise FrigateError(REASON_NOT_FRIGATE, f"{path} is not JSON", retryable=False) from None
+        if not isinstance(data, list):
+            raise FrigateError(REASON_NOT_FRIGATE, f"{path} is not a JSON list", retryable=False)
+        return [item for item in data if isinstance(item, dict)]
+
+    @staticmethod
+    def _epoch(value: float) -> str:
+        return f"{float(value):.6f}"
+
+    @staticmethod
+    def _csv(names: Iterable[str]) -> str:
+        return ",".join(sorted({n for n in names if n}))
+
     # -- clips -------------------------------------------------------------------------
 
     async def download_event_clip(
@@ -472,7 +583,7 @@ class FrigateClient:
                         expected_duration_s is None
                         or duration + truncation_tolerance_s >= expected_duration_s
                     ):
-                        await self._run(os.replace, temp.path, dest)
+                        await self._keep(temp, dest)
                         return ClipDownload(dest, temp.size, duration, attempts)
                     last_error = ClipNotReady(
                         REASON_TRUNCATED,
@@ -500,7 +611,7 @@ class FrigateClient:
             if best is not None and accept_truncated:
                 temp, duration = best
                 best = None
-                await self._run(os.replace, temp.path, dest)
+                await self._keep(temp, dest)
                 _LOGGER.debug("Keeping a truncated clip for %s (%.1fs)", what, duration)
                 return ClipDownload(dest, temp.size, duration, attempts, truncated=True)
             last_error.attempts = attempts
@@ -508,6 +619,14 @@ class FrigateClient:
         finally:
             if best is not None:
                 await best[0].discard()
+
+    async def _keep(self, temp: _TempFile, dest: Path) -> None:
+        """Rename the temporary file into place; delete it when that fails."""
+        try:
+            await self._run(os.replace, temp.path, dest)
+        except BaseException:
+            await temp.discard()
+            raise
 
     async def _fetch_clip(
         self, path: str, params: dict[str, str] | None, dest: Path, size_cap_bytes: int
@@ -543,17 +662,29 @@ class FrigateClient:
                 raise
         finally:
             response.release()
+        try:
+            return temp, await self._validate(temp, path)
+        except BaseException:
+            # Whatever the check raised (a FrigateError, a bug, a cancellation): no `.part`
+            # file is ever left behind.
+            await temp.discard()
+            raise
+
+    async def _validate(self, temp: _TempFile, path: str) -> float:
+        """The downloaded clip's duration, or the FrigateError saying why it is unusable."""
         if temp.size == 0:
-            await temp.discard()
             raise ClipNotReady(REASON_NOT_READY, "empty answer (no recordings yet)", status=200)
-        duration = await self._run(probe_duration, temp.path)
-        if duration is None:
-            await temp.discard()
-            raise FrigateError(REASON_INVALID_CLIP, "answer is not a readable video")
+        try:
+            duration = await self._run(probe_duration, temp.path)
+        except Exception as err:  # an unreadable answer, whatever the reason
+            raise FrigateError(
+                REASON_INVALID_CLIP, f"{path}: answer is not a readable video ({_describe(err)})"
+            ) from err
+        if duration is None or not math.isfinite(duration):
+            raise FrigateError(REASON_INVALID_CLIP, f"{path}: answer is not a readable video")
         if duration <= 0:
-            await temp.discard()
             raise ClipNotReady(REASON_NOT_READY, "clip without frames (no recordings yet)")
-        return temp, duration
+        return float(duration)
 
     # -- transport ---------------------------------------------------------------------
 

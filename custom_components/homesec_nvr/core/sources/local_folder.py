@@ -4,6 +4,11 @@ Polls a folder (polling works on network shares, where inotify does not), and ha
 file over once its size and modification time have not changed for `stable_time_s`. The clip
 id is derived from the file's path, size and mtime, so the pipeline's store dedupes a file
 across restarts while a new file written under the same name is a new clip.
+
+One odd file never stops the watcher: a file whose duration cannot be read is still handed
+over (the pipeline then fails it visibly, with its error), and anything unexpected while
+taking one file is logged with the camera and the file, counted in `files_failed`, and that
+version of the file is skipped; later files keep arriving.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -30,6 +36,10 @@ SOURCE_TYPE = "local_folder"
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".webm", ".3gp"}
 )
+
+# A longer duration than this in a file's header is not believed (the clip is kept, its start
+# time then falls back to its modification time).
+MAX_DURATION_S = 24 * 3600.0
 
 
 @dataclass(slots=True)
@@ -65,6 +75,14 @@ def scan_folder(folder: Path, extensions: frozenset[str]) -> dict[str, tuple[int
     return found
 
 
+def _duration_of(path: Path) -> float | None:
+    """The file's duration, None when unreadable or absurd (the pipeline reports why)."""
+    duration = probe_duration(path)
+    if duration is None or not math.isfinite(duration) or not 0 <= duration <= MAX_DURATION_S:
+        return None
+    return duration
+
+
 class LocalFolderSource(ClipSource):
     """Emits stable video files appearing in a folder."""
 
@@ -95,6 +113,8 @@ class LocalFolderSource(ClipSource):
         self.last_error: str | None = None
         self.last_scan: datetime | None = None
         self.clips_emitted = 0
+        self.files_failed = 0
+        self.last_file_error: str | None = None
 
     async def start(self, on_clip: ClipCallback) -> None:
         self._task = self._create_task(
@@ -116,6 +136,8 @@ class LocalFolderSource(ClipSource):
             "last_scan": self.last_scan.isoformat() if self.last_scan else None,
             "files_pending": len(self._pending),
             "clips_emitted": self.clips_emitted,
+            "files_failed": self.files_failed,
+            "last_file_error": self.last_file_error,
         }
 
     async def _run(self, on_clip: ClipCallback) -> None:
@@ -144,8 +166,41 @@ class LocalFolderSource(ClipSource):
                 self.last_error = None
                 self.last_scan = datetime.now(UTC)
                 for name in self._stable_files(found):
-                    await self._emit(name, found[name], on_clip)
+                    await self._take(name, found[name], on_clip)
             await asyncio.sleep(self._poll_interval_s)
+
+    async def _take(self, name: str, stat: tuple[int, int], on_clip: ClipCallback) -> None:
+        """Emit one file; whatever goes wrong with it, the watcher goes on with the others."""
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            # The file system gave bytes that are not UTF-8 (Python keeps them as surrogates):
+            # such a path cannot be stored, so it would fail again at every scan.
+            self._skip(name, stat, "its name is not valid UTF-8; rename the file")
+            _LOGGER.warning(
+                "Camera %s: skipped %r in %s: its name is not valid UTF-8",
+                self._camera_name,
+                name,
+                self._folder,
+            )
+            return
+        try:
+            await self._emit(name, stat, on_clip)
+        except Exception as err:  # one file must never end the watcher
+            self._skip(name, stat, f"{type(err).__name__}: {err}")
+            _LOGGER.exception(
+                "Camera %s: skipped %s in %s after an unexpected error",
+                self._camera_name,
+                name,
+                self._folder,
+            )
+
+    def _skip(self, name: str, stat: tuple[int, int], reason: str) -> None:
+        """Never take this version of the file again; count and report it."""
+        self._pending.pop(name, None)
+        self._emitted[name] = stat
+        self.files_failed += 1
+        self.last_file_error = f"skipped {name!r}: {reason}"
 
     def _stable_files(self, found: dict[str, tuple[int, int]]) -> list[str]:
         """Update the pending table; return the names that just became stable."""
@@ -168,7 +223,13 @@ class LocalFolderSource(ClipSource):
     async def _emit(self, name: str, stat: tuple[int, int], on_clip: ClipCallback) -> None:
         size, mtime_ns = stat
         path = self._folder / name
-        duration = await asyncio.get_running_loop().run_in_executor(None, probe_duration, path)
+        duration = await asyncio.get_running_loop().run_in_executor(None, _duration_of, path)
+        if duration is None:
+            _LOGGER.debug(
+                "Camera %s: cannot read the duration of %s; handing it over anyway",
+                self._camera_name,
+                name,
+            )
         end_ts = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
         clip = Clip(
             clip_id=make_clip_id(self._camera_id, name, size, mtime_ns),

@@ -26,11 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-
 from ..filters.sampling import FrameSampler, SampledFrame
 from ..interfaces import PermanentError
-from ..media import as_fraction, frame_to_image, probe_duration
+from ..media import READ_ERRORS, as_fraction, frame_to_image, open_input, probe_duration
 from ..models import Detection
 
 # Sampling interval bounds (seconds): dense enough to land near every wanted time, never so
@@ -103,7 +101,7 @@ def probe_keyframe_interval(path: Path, limit_s: float) -> float | None:
     Demuxes only (no decoding). A clip that ends before a second keyframe counts as 0.
     """
     try:
-        with av.open(str(path), options={"skip_frame": "all"}) as container:
+        with open_input(path, options={"skip_frame": "all"}) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
@@ -123,7 +121,7 @@ def probe_keyframe_interval(path: Path, limit_s: float) -> float | None:
                 if first_key is not None and float((pts - first_key) * time_base) > limit_s:
                     return None
             return 0.0 if first_key is not None else None
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
+    except READ_ERRORS:
         return None
 
 
@@ -261,7 +259,7 @@ def prepare_frames(
             take(previous)
     except PermanentError as err:
         raise PermanentError(f"cannot prepare frames for the vision model: {err}") from err
-    except (OSError, ValueError) as err:
+    except READ_ERRORS as err:
         raise PermanentError(
             f"cannot prepare frames of {path.name} for the vision model: {err}"
         ) from err

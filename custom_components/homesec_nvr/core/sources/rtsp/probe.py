@@ -17,6 +17,7 @@ import av
 import av.error
 from av.container import InputContainer
 
+from ...media import open_input
 from .settings import error_text, inject_credentials, redact_text
 
 # Video codecs a clip can be recorded in (remuxed into MP4), and audio codecs that MP4 takes.
@@ -110,7 +111,7 @@ def stream_info(container: InputContainer) -> StreamInfo:
 
 def _probe_blocking(source: str, timeout_s: float, redact: Callable[[str], str]) -> StreamInfo:
     try:
-        container = av.open(
+        container = open_input(
             source,
             options=open_options(timeout_s, video_only=False),
             timeout=(timeout_s, timeout_s),

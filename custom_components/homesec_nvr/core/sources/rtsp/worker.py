@@ -53,6 +53,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ...interfaces import ClipCallback
+from ...media import open_input
 from ..motion import GreyScaler, MotionDetector, MotionResult
 from .assembly import AccessUnitAssembler
 from .clock import MediaClock
@@ -330,7 +331,7 @@ class CameraWorker:
 
     def _open_input(self, source: str, *, record: bool) -> _Input:
         opened_at = time.monotonic()
-        container = av.open(
+        container = open_input(
             source,
             options=open_options(self.settings.stall_timeout_s, video_only=not record),
             timeout=(
