@@ -167,6 +167,7 @@ class PipelineKit:
     store: ClipStore
     storage: StorageBackend
     listener: RecordingListener = field(default_factory=RecordingListener)
+    built: list[ClipPipeline] = field(default_factory=list)
 
     def pipeline(
         self,
@@ -183,7 +184,7 @@ class PipelineKit:
         async def snapshot(_clip: object) -> bytes | None:
             return b"jpeg"
 
-        return ClipPipeline(
+        pipeline = ClipPipeline(
             store=store or self.store,
             storage=self.storage,
             filters=lambda _cid: object_filter,
@@ -195,3 +196,10 @@ class PipelineKit:
             snapshot=snapshot,
             listener=listener or self.listener,
         )
+        self.built.append(pipeline)
+        return pipeline
+
+    async def stop_all(self) -> None:
+        """Stop every pipeline built here (test teardown)."""
+        for pipeline in self.built:
+            await pipeline.stop()

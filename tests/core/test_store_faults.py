@@ -88,9 +88,9 @@ async def rig(tmp_path: Path) -> AsyncGenerator[Rig]:
     await store.open()
     (tmp_path / "in").mkdir()
     clip_path = write_clip(tmp_path / "in" / "clip.mp4")
-    yield Rig(
-        plan, store, PipelineKit(store, LocalStorage(tmp_path / "storage")), clip_path, tmp_path
-    )
+    kit = PipelineKit(store, LocalStorage(tmp_path / "storage"))
+    yield Rig(plan, store, kit, clip_path, tmp_path)
+    await kit.stop_all()
     await store.close()
 
 
@@ -126,7 +126,8 @@ def test_transient_sqlite_faults_become_transient_store_errors(fault: str) -> No
     # Then it is transient (retry later), never permanent or corrupt, and names the code
     assert is_transient(raw) and not is_corrupt(raw)
     assert isinstance(typed, StoreTransientError) and not isinstance(typed, StorePermanentError)
-    assert raw.sqlite_errorname in str(typed)  # type: ignore[attr-defined]
+    assert typed.code_name == raw.sqlite_errorname  # type: ignore[attr-defined]
+    assert str(typed) == f"clip database: {raw}"
 
 
 @pytest.mark.parametrize(
@@ -178,8 +179,9 @@ async def test_a_programming_error_is_a_typed_permanent_error(rig: Rig) -> None:
     rig.plan.at, rig.plan.armed = 1, True
 
     # When it is called, Then the error is permanent and typed
-    with pytest.raises(StorePermanentError, match="SQLITE_ERROR"):
+    with pytest.raises(StorePermanentError, match=r"^no such table: x$") as caught:
         await rig.store.get_state("x")
+    assert caught.value.code_name == "SQLITE_ERROR"
 
 
 # -- submit ---------------------------------------------------------------------------------

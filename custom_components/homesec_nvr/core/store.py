@@ -106,7 +106,14 @@ _STATE_COLUMNS = (
 
 
 class StoreError(Exception):
-    """The database could not be opened, read or written (base of the typed store errors)."""
+    """The database could not be opened, read or written (base of the typed store errors).
+
+    `code_name` is SQLite's result code name (e.g. SQLITE_BUSY) when SQLite raised it.
+    """
+
+    def __init__(self, message: str, *, code_name: str | None = None) -> None:
+        super().__init__(message)
+        self.code_name = code_name
 
 
 class StoreTransientError(StoreError):
@@ -188,13 +195,15 @@ def is_corrupt(err: BaseException) -> bool:
     return any(text in message for text in _CORRUPT_MESSAGES)
 
 
-def typed_error(err: sqlite3.Error, context: str) -> StoreError:
-    """The typed store error for a raw SQLite error (the raw one is its __cause__)."""
-    name = getattr(err, "sqlite_errorname", None) or type(err).__name__
-    message = f"{context}: {err} ({name})"
-    if is_transient(err):
-        return StoreTransientError(message)
-    return StorePermanentError(message)
+def typed_error(err: sqlite3.Error, context: str | None = None) -> StoreError:
+    """The typed store error for a raw SQLite error (raise it `from` the raw one).
+
+    The message is SQLite's own (prefixed by `context` when given).
+    """
+    name = getattr(err, "sqlite_errorname", None)
+    message = f"{context}: {err}" if context else str(err)
+    kind = StoreTransientError if is_transient(err) else StorePermanentError
+    return kind(message, code_name=name if isinstance(name, str) else None)
 
 
 def _ts(value: datetime) -> str:
@@ -247,7 +256,7 @@ class ClipStore:
             return func(*args)
         except sqlite3.Error as err:
             self._rollback()
-            raise typed_error(err, f"clip database {self._path.name}") from err
+            raise typed_error(err) from err
 
     def _rollback(self) -> None:
         conn = self._conn
