@@ -11,7 +11,6 @@ continues from the last stage it finished, so it completes exactly once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
@@ -102,6 +101,19 @@ class StoreRetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff between restarts (with up to 10% jitter)."""
+
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Wait before restart number `attempt`."""
+        delay = min(self.max_delay_s, self.base_delay_s * 2.0 ** min(attempt - 1, 30))
+        return delay * (1.0 + random.random() * 0.1)  # noqa: S311 - jitter, not crypto
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineSettings:
     """Concurrency and retry settings of the runner."""
 
@@ -112,6 +124,20 @@ class PipelineSettings:
     notify_workers: int = 4
     retry: RetrySettings = field(default_factory=RetrySettings)
     store_retry: StoreRetrySettings = field(default_factory=StoreRetrySettings)
+    # Restart of a clip worker that died of an unexpected exception.
+    worker_restart: Backoff = field(default_factory=Backoff)
+
+
+# A clip whose processing killed its worker this many times is left for the next start.
+MAX_WORKER_CRASHES_PER_CLIP = 3
+
+
+@dataclass(slots=True, eq=False)
+class _Job:
+    """A clip accepted by the runner and not finished in this run."""
+
+    state: ClipState
+    crashes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +178,22 @@ class ClipPipeline:
         self._snapshot = snapshot
         self._listener = listener
         self._create_task: TaskFactory = create_task or default_task_factory
-        self._in_flight = asyncio.Semaphore(settings.max_clips_in_flight)
         self._stage_limits: dict[str, asyncio.Semaphore] = {
             "upload": asyncio.Semaphore(settings.upload_workers),
             "filter": asyncio.Semaphore(settings.filter_workers),
             "vlm": asyncio.Semaphore(settings.vlm_workers),
             "notify": asyncio.Semaphore(settings.notify_workers),
         }
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Clips accepted and not finished in this run, and the long-lived workers taking them
+        # from the queue one at a time (max_clips_in_flight of them).
+        self._pending: dict[str, _Job] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._running: set[str] = set()
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._worker_clip: dict[int, str] = {}
+        self._worker_failures: dict[int, int] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._stopped = False
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -168,6 +201,10 @@ class ClipPipeline:
         self.store_unavailable_since: datetime | None = None
         self.store_last_error: str | None = None
         self.store_faults = 0
+        # Worker health: a worker that died of an unexpected exception is restarted.
+        self.worker_restarts = 0
+        self.last_worker_failure: str | None = None
+        self.last_worker_failure_at: datetime | None = None
 
     # -- public API ------------------------------------------------------------------
 
@@ -179,7 +216,7 @@ class ClipPipeline:
     @property
     def clips_queued(self) -> int:
         """Clips accepted but waiting for a free slot."""
-        return len(self._tasks) - len(self._running)
+        return len(self._pending) - len(self._running)
 
     async def submit(self, clip: Clip) -> bool:
         """Accept a new clip. False when the clip id is already known (duplicate).
@@ -217,7 +254,7 @@ class ClipPipeline:
             deadline_s=self._settings.store_retry.submit_deadline_s,
         )
         if existing is not None:
-            if existing.status.finished or clip.clip_id in self._tasks or self._stopped:
+            if existing.status.finished or clip.clip_id in self._pending or self._stopped:
                 _LOGGER.debug("Clip %s already known; not processed again", clip.clip_id)
                 return False
             # Known but unfinished and not in flight (its hand-over was retried after a
@@ -227,7 +264,7 @@ class ClipPipeline:
             )
             self._schedule(existing)
             return True
-        self._listener.clip_updated(state, "clip_recorded")
+        self._tell(state, "clip_recorded")
         self._schedule(state)
         return True
 
@@ -242,7 +279,7 @@ class ClipPipeline:
             deadline_s=self._settings.store_retry.submit_deadline_s,
         )
         for state in states:
-            if state.clip_id in self._tasks:
+            if state.clip_id in self._pending:
                 continue
             await self._event(
                 state.clip_id, ClipEventType.CLIP_RESUMED, data={"status": state.status.value}
@@ -271,7 +308,7 @@ class ClipPipeline:
         for state in states:
             clip = state.to_clip()
             exists = await asyncio.get_running_loop().run_in_executor(None, clip.path.is_file)
-            if not exists or clip.clip_id in self._tasks:
+            if not exists or clip.clip_id in self._pending:
                 continue
             await self._upload(state, clip)
             if not state.upload_done:
@@ -282,59 +319,141 @@ class ClipPipeline:
         return stored
 
     async def stop(self) -> None:
-        """Cancel every in-flight clip; their state stays resumable."""
+        """Stop the workers; clips in flight stay resumable (their state is in the store)."""
         self._stopped = True
-        tasks = list(self._tasks.values())
-        for task in tasks:
+        workers = list(self._workers.values())
+        for task in workers:
             task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
+        self._worker_clip.clear()
+        self._pending.clear()
+        self._running.clear()
+        self._queue = asyncio.Queue()
+        self._idle.set()
+        self._counters_changed()
 
     async def wait_idle(self) -> None:
         """Wait until no clip is queued or in flight (used by tests and services)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._pending:
+            await self._idle.wait()
 
     # -- processing ------------------------------------------------------------------
 
     def _schedule(self, state: ClipState) -> None:
-        task = self._create_task(self._process(state), f"homesec clip {state.clip_id}")
-        self._tasks[state.clip_id] = task
-        task.add_done_callback(functools.partial(self._task_done, state.clip_id))
-        self._listener.counters_changed()
+        if self._stopped:
+            return
+        self._pending[state.clip_id] = _Job(state)
+        self._queue.put_nowait(state.clip_id)
+        self._idle.clear()
+        self._start_workers()
+        self._counters_changed()
 
-    def _task_done(self, clip_id: str, _task: asyncio.Task[None]) -> None:
-        self._tasks.pop(clip_id, None)
-        self._listener.counters_changed()
+    def _start_workers(self) -> None:
+        for index in range(max(1, self._settings.max_clips_in_flight)):
+            task = self._workers.get(index)
+            if task is None or task.done():
+                self._workers[index] = self._create_task(
+                    self._worker(index), f"homesec clip worker {index}"
+                )
 
-    async def _process(self, state: ClipState) -> None:
-        async with self._in_flight:
-            self._running.add(state.clip_id)
-            self._listener.counters_changed()
+    async def _worker(self, index: int) -> None:
+        """A clip worker: takes clips from the queue until it is empty.
+
+        A worker that dies of an unexpected exception is reported and restarted after a
+        backoff; its clip is queued again.
+        """
+        while not self._stopped:
             try:
-                await self._run_stages(state)
+                await self._work(index)
+                return
             except asyncio.CancelledError:
                 raise
-            except StoreError as err:
-                # Not the clip's fault: it stays unfinished in the store and is resumed.
-                _LOGGER.error(
-                    "Clip database failed while processing %s clip %s; the clip is resumed "
-                    "at the next start: %s",
-                    state.camera_name,
-                    state.clip_id,
-                    err,
-                )
-                self._record_error(f"{state.camera_name}: {err}")
             except Exception as err:
-                _LOGGER.exception("Unexpected error processing clip %s", state.clip_id)
-                self._record_error(f"{state.camera_name}: {err}")
-                state.status = ClipStatus.ERROR
-                state.error = f"internal error: {err}"
-                await self._save(state)
-                self._listener.clip_updated(state, "finished")
-            finally:
-                self._running.discard(state.clip_id)
+                if _loop_gone():
+                    raise  # the event loop is being torn down under a pending worker
+                failures = self._worker_failures.get(index, 0) + 1
+                self._worker_failures[index] = failures
+                delay = self._settings.worker_restart.delay(failures)
+                self._worker_died(index, err, delay)
+                await asyncio.sleep(delay)
+
+    async def _work(self, index: int) -> None:
+        while True:
+            try:
+                clip_id = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return  # idle: the next scheduled clip starts the worker again
+            job = self._pending.get(clip_id)
+            if job is None or clip_id in self._running:
+                continue
+            self._worker_clip[index] = clip_id
+            self._running.add(clip_id)
+            self._counters_changed()
+            await self._process(job.state)
+            self._worker_clip.pop(index, None)
+            self._running.discard(clip_id)
+            self._worker_failures[index] = 0
+            self._job_done(clip_id)
+
+    def _job_done(self, clip_id: str) -> None:
+        self._pending.pop(clip_id, None)
+        if not self._pending:
+            self._idle.set()
+        self._counters_changed()
+
+    def _worker_died(self, index: int, err: Exception, delay: float) -> None:
+        """Report a dead worker; its clip is queued again (or, after repeated deaths, left)."""
+        clip_id = self._worker_clip.pop(index, None)
+        job = self._pending.get(clip_id) if clip_id is not None else None
+        self.worker_restarts += 1
+        what = "between clips"
+        if job is not None and clip_id is not None:
+            self._running.discard(clip_id)
+            job.crashes += 1
+            what = f"on {job.state.camera_name} clip {clip_id} (status {job.state.status.value})"
+            if job.crashes < MAX_WORKER_CRASHES_PER_CLIP:
+                self._queue.put_nowait(clip_id)
+            else:
+                _LOGGER.error(
+                    "Clip %s killed its worker %s times; it stays unfinished and is resumed at "
+                    "the next start",
+                    clip_id,
+                    job.crashes,
+                )
+                self._job_done(clip_id)
+        message = f"clip worker {index} died {what}: {type(err).__name__}: {err}"
+        self.last_worker_failure = message
+        self.last_worker_failure_at = datetime.now(UTC)
+        self._record_error(message)
+        _LOGGER.error(
+            "HomeSec %s; restart %s in %.1f s", message, self.worker_restarts, delay, exc_info=err
+        )
+        self._counters_changed()
+
+    async def _process(self, state: ClipState) -> None:
+        try:
+            await self._run_stages(state)
+        except asyncio.CancelledError:
+            raise
+        except StoreError as err:
+            # Not the clip's fault: it stays unfinished in the store and is resumed.
+            _LOGGER.error(
+                "Clip database failed while processing %s clip %s; the clip is resumed "
+                "at the next start: %s",
+                state.camera_name,
+                state.clip_id,
+                err,
+            )
+            self._record_error(f"{state.camera_name}: {err}")
+        except Exception as err:
+            _LOGGER.exception("Unexpected error processing clip %s", state.clip_id)
+            self._record_error(f"{state.camera_name}: {err}")
+            state.status = ClipStatus.ERROR
+            state.error = f"internal error: {err}"
+            await self._save(state)
+            self._tell(state, "finished")
 
     async def _run_stages(self, state: ClipState) -> None:
         clip = state.to_clip()
@@ -352,9 +471,9 @@ class ClipPipeline:
                         await upload_task
                     state.status = ClipStatus.ERROR
                     await self._save(state)
-                    self._listener.clip_updated(state, "finished")
+                    self._tell(state, "finished")
                     return
-                self._listener.clip_updated(state, "objects_detected")
+                self._tell(state, "objects_detected")
             if upload_task is not None:
                 await upload_task
         except BaseException:
@@ -368,7 +487,7 @@ class ClipPipeline:
         if not state.vlm_done:
             await self._run_vlm(state, clip, camera, filter_result)
             if state.analysis is not None:
-                self._listener.clip_updated(state, "analyzed")
+                self._tell(state, "analyzed")
 
         # Stage 3: the alert decision.
         if state.alert_decision is None:
@@ -384,12 +503,12 @@ class ClipPipeline:
 
         # Stage 4: notifiers in parallel, each retried on its own.
         if state.alert_decision.notify and not state.notified:
-            self._listener.clip_updated(state, "alert")
+            self._tell(state, "alert")
             await self._notify(state, clip)
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
         await self._save(state)
-        self._listener.clip_updated(state, "finished")
+        self._tell(state, "finished")
         if camera.delete_source_after_store and state.upload_done and state.clip_uri:
             await self._delete_clip_files(clip)
 
@@ -684,7 +803,14 @@ class ClipPipeline:
         try:
             self._listener.counters_changed()
         except Exception:
-            _LOGGER.exception("Pipeline listener failed")
+            _LOGGER.exception("Pipeline listener failed on counters_changed")
+
+    def _tell(self, state: ClipState, stage: str) -> None:
+        """Report a stage to the listener; a failing listener never stops the clip."""
+        try:
+            self._listener.clip_updated(state, stage)
+        except Exception:
+            _LOGGER.exception("Pipeline listener failed on %s of clip %s", stage, state.clip_id)
 
     async def _delete_source(self, path: Path) -> None:
         try:
@@ -698,6 +824,13 @@ class ClipPipeline:
 MAX_RETRY_AFTER_S = 120.0
 # Clip metadata key of a snapshot file a source saved next to the clip.
 SIDECAR_SNAPSHOT_KEY = "snapshot_path"
+
+
+def _loop_gone() -> bool:
+    try:
+        return asyncio.get_running_loop().is_closed()
+    except RuntimeError:
+        return True
 
 
 def _retry_delay(retry: RetrySettings, attempt: int, err: Exception) -> float:
