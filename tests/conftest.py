@@ -11,7 +11,6 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homesec_nvr.config_flow import default_options
 from custom_components.homesec_nvr.const import (
     CONF_FOLDER,
     CONF_POLL_INTERVAL_S,
@@ -20,6 +19,7 @@ from custom_components.homesec_nvr.const import (
     DOMAIN,
     SUBENTRY_LOCAL_FOLDER,
 )
+from custom_components.homesec_nvr.flows.fields import default_options
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,8 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.homesec_nvr.config_flow import OPTION_PAGES, default_options
+from custom_components.homesec_nvr.cameras import CAMERA_KINDS
+from custom_components.homesec_nvr.config_flow import HomeSecConfigFlow
 from custom_components.homesec_nvr.const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
@@ -38,6 +39,9 @@ from custom_components.homesec_nvr.const import (
     DOMAIN,
     SUBENTRY_LOCAL_FOLDER,
 )
+from custom_components.homesec_nvr.flows import SUBENTRY_FLOWS
+from custom_components.homesec_nvr.flows.fields import default_options
+from custom_components.homesec_nvr.flows.options import OPTION_PAGES
 
 from .conftest import SetupHub, camera_subentry, hub_entry
 from .helpers import EventWaiter, find_device, open_options, start_subentry_reconfigure
@@ -469,6 +473,21 @@ async def test_options_flow_lists_registered_notify_services(
     field = next(k for k in result["data_schema"].schema if str(k) == CONF_NOTIFY_SERVICES)
     notify_selector = result["data_schema"].schema[field]
     assert "notify.phone" in notify_selector.config["options"]
+
+
+# -- camera subentry flows: the registry ---------------------------------------------------
+
+
+async def test_every_camera_kind_has_its_subentry_flow(config_dir: Path) -> None:
+    # Given the camera kinds the hub can run and a hub entry
+    entry = hub_entry(config_dir, [])
+
+    # When the config flow is asked which subentry types it supports
+    supported = HomeSecConfigFlow.async_get_supported_subentry_types(entry)
+
+    # Then it is exactly the flow registry, one flow per camera kind
+    assert supported == SUBENTRY_FLOWS
+    assert set(supported) == set(CAMERA_KINDS)
 
 
 # -- camera subentry: add -----------------------------------------------------------------

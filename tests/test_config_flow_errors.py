@@ -13,7 +13,6 @@ from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
-from custom_components.homesec_nvr import config_flow
 from custom_components.homesec_nvr.const import (
     CONF_FILTER,
     CONF_FILTER_MODEL_PATH,
@@ -22,6 +21,7 @@ from custom_components.homesec_nvr.const import (
     SUBENTRY_LOCAL_FOLDER,
     SUBENTRY_RTSP,
 )
+from custom_components.homesec_nvr.flows import local_folder
 
 from .conftest import SetupHub
 
@@ -71,10 +71,10 @@ def test_folder_check_reports_a_folder_that_cannot_be_listed(
     def _refuse(path: Any) -> list[str]:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(config_flow.os, "listdir", _refuse)
+    monkeypatch.setattr(local_folder.os, "listdir", _refuse)
 
     # When the camera form checks it
-    error = config_flow.check_folder_readable(str(folder))
+    error = local_folder.check_folder_readable(str(folder))
 
     # Then it is reported as unreadable (and the real listing works again afterwards)
     monkeypatch.undo()

@@ -44,6 +44,12 @@ def _camera_kind_modules() -> list[str]:
     return [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "cameras").glob("*.py"))]
 
 
+def _flow_modules() -> list[str]:
+    """The config flow and the flows' modules (they define the forms' selectors)."""
+    flows = sorted((ROOT / "flows").glob("*.py"))
+    return ["config_flow.py", *(p.relative_to(ROOT).as_posix() for p in flows)]
+
+
 def test_english_translation_is_strings_json() -> None:
     # Given strings.json and translations/en.json
     strings = _strings()
@@ -70,7 +76,7 @@ def test_every_key_the_code_uses_is_translated() -> None:
 
     # When every literal key is collected
     entity_used = set(re.findall(r'translation_key\s*=\s*"(\w+)"', platforms))
-    selectors_used = set(re.findall(r'translation_key="(\w+)"', _code("config_flow.py")))
+    selectors_used = set(re.findall(r'translation_key="(\w+)"', _code(*_flow_modules())))
     errors_used = set(re.findall(r'errors\[[^\]]+\] = "(\w+)"', code))
     issues_used = set(re.findall(r'ISSUE_\w+: Final = "(\w+)"', _code("const.py")))
     exceptions_used = set(re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', code))

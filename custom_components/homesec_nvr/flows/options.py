@@ -1,0 +1,272 @@
+"""The options flow: a menu, one page per topic (pipeline, alerts, notifications, object
+filter, vision model)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.helpers import selector
+
+from ..const import (
+    CONF_ALERT_HOLD_S,
+    CONF_ALERTS_ENABLED,
+    CONF_FILTER_MODEL_PATH,
+    CONF_MAX_ATTEMPTS,
+    CONF_MAX_CLIPS_IN_FLIGHT,
+    CONF_MAX_STORAGE_GB,
+    CONF_MIN_RISK_LEVEL,
+    CONF_NOTIFY_ON_ACTIVITY_TYPES,
+    CONF_NOTIFY_ON_MOTION,
+    CONF_NOTIFY_SERVICES,
+    CONF_PERSISTENT_NOTIFICATION,
+    CONF_RETENTION_DAYS,
+    CONF_TRIGGER_CLASSES,
+    CONF_VLM_API_KEY,
+    CONF_VLM_BASE_URL,
+    CONF_VLM_ENABLED,
+    CONF_VLM_IMAGE_DETAIL,
+    CONF_VLM_JPEG_QUALITY,
+    CONF_VLM_MAX_CALLS_PER_DAY,
+    CONF_VLM_MAX_FRAMES,
+    CONF_VLM_MAX_IMAGE_SIDE,
+    CONF_VLM_MAX_OUTPUT_TOKENS,
+    CONF_VLM_MAX_TOKENS_PER_DAY,
+    CONF_VLM_MODEL,
+    CONF_VLM_PRICE_COMPLETION,
+    CONF_VLM_PRICE_PROMPT,
+    CONF_VLM_REQUEST_TIMEOUT_S,
+    CONF_VLM_RESPONSE_LANGUAGE,
+    CONF_VLM_RUN_MODE,
+    CONF_VLM_TEMPERATURE,
+)
+from ..object_filters import async_validate_model
+from ..schema_compat import vol
+from ..settings import vlm_settings_from
+from .fields import (
+    FILTER_KEYS,
+    activity_selector,
+    async_check_vision_model,
+    classes_selector,
+    default_options,
+    default_vlm_options,
+    filter_fields,
+    number,
+    risk_selector,
+    run_mode_selector,
+)
+
+
+def _pipeline_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
+    return {
+        vol.Required(CONF_MAX_CLIPS_IN_FLIGHT, default=values[CONF_MAX_CLIPS_IN_FLIGHT]): number(
+            1, 16, 1
+        ),
+        vol.Required(CONF_MAX_ATTEMPTS, default=values[CONF_MAX_ATTEMPTS]): number(1, 10, 1),
+        vol.Required(CONF_RETENTION_DAYS, default=values[CONF_RETENTION_DAYS]): number(
+            0, 3650, 1, "d"
+        ),
+        vol.Required(CONF_MAX_STORAGE_GB, default=values[CONF_MAX_STORAGE_GB]): number(
+            0, 100000, 0.5, "GB"
+        ),
+    }
+
+
+def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
+    return {
+        vol.Required(CONF_ALERTS_ENABLED, default=values[CONF_ALERTS_ENABLED]): bool,
+        vol.Required(CONF_MIN_RISK_LEVEL, default=values[CONF_MIN_RISK_LEVEL]): risk_selector(
+            with_inherit=False
+        ),
+        vol.Optional(CONF_NOTIFY_ON_ACTIVITY_TYPES): activity_selector(),
+        vol.Required(CONF_NOTIFY_ON_MOTION, default=values[CONF_NOTIFY_ON_MOTION]): bool,
+        vol.Required(CONF_TRIGGER_CLASSES, default=values[CONF_TRIGGER_CLASSES]): (
+            classes_selector()
+        ),
+        vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): number(0, 3600, 1, "s"),
+    }
+
+
+def _notification_fields(values: Mapping[str, Any], services: list[str]) -> dict[Any, Any]:
+    return {
+        vol.Optional(CONF_NOTIFY_SERVICES): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[f"notify.{s}" for s in services],
+                multiple=True,
+                custom_value=True,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
+        vol.Required(
+            CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
+        ): bool,
+    }
+
+
+# The options pages (menu order) and the keys each one saves.
+OPTION_PAGES: dict[str, tuple[str, ...]] = {
+    "pipeline": (
+        CONF_MAX_CLIPS_IN_FLIGHT,
+        CONF_MAX_ATTEMPTS,
+        CONF_RETENTION_DAYS,
+        CONF_MAX_STORAGE_GB,
+    ),
+    "alerts": (
+        CONF_ALERTS_ENABLED,
+        CONF_MIN_RISK_LEVEL,
+        CONF_NOTIFY_ON_ACTIVITY_TYPES,
+        CONF_NOTIFY_ON_MOTION,
+        CONF_TRIGGER_CLASSES,
+        CONF_ALERT_HOLD_S,
+    ),
+    "notifications": (CONF_NOTIFY_SERVICES, CONF_PERSISTENT_NOTIFICATION),
+    "object_filter": FILTER_KEYS,
+}
+OPTIONAL_LISTS = (CONF_NOTIFY_SERVICES, CONF_NOTIFY_ON_ACTIVITY_TYPES)
+
+
+class HomeSecOptionsFlow(OptionsFlow):
+    """Concurrency, retention, alert-policy defaults and notifications."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what to configure."""
+        return self.async_show_menu(step_id="init", menu_options=[*OPTION_PAGES, "vision_model"])
+
+    async def async_step_pipeline(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Concurrency, retries and retention."""
+        return await self._page("pipeline", user_input)
+
+    async def async_step_alerts(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Alert-policy defaults (cameras may override them)."""
+        return await self._page("alerts", user_input)
+
+    async def async_step_notifications(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where alerts go."""
+        return await self._page("notifications", user_input)
+
+    async def async_step_object_filter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Object filter defaults (cameras may override them)."""
+        return await self._page("object_filter", user_input)
+
+    async def _page(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """One options page: its fields, validated, saved over the other pages' values."""
+        errors: dict[str, str] = {}
+        current = {**default_options(), **self.config_entry.options}
+        if user_input is not None:
+            errors = await self._validate_page(user_input)
+            if not errors:
+                # A list cleared in the UI is left out of the submitted form.
+                cleared: dict[str, list[str]] = {
+                    k: [] for k in OPTIONAL_LISTS if k in OPTION_PAGES[step_id]
+                }
+                if CONF_FILTER_MODEL_PATH in OPTION_PAGES[step_id] and not user_input.get(
+                    CONF_FILTER_MODEL_PATH
+                ):
+                    current.pop(CONF_FILTER_MODEL_PATH, None)
+                return self.async_create_entry(data={**current, **cleared, **user_input})
+        values = {**current, **(user_input or {})}
+        fields: dict[Any, Any]
+        if step_id == "pipeline":
+            fields = _pipeline_fields(values)
+        elif step_id == "alerts":
+            fields = _alert_fields(values)
+        elif step_id == "notifications":
+            services = sorted(self.hass.services.async_services_for_domain("notify"))
+            fields = _notification_fields(values, services)
+        else:
+            fields = filter_fields(hub=True, values=values)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), values),
+            errors=errors,
+        )
+
+    async def _validate_page(self, user_input: dict[str, Any]) -> dict[str, str]:
+        missing = [
+            s
+            for s in user_input.get(CONF_NOTIFY_SERVICES, [])
+            if not self.hass.services.has_service("notify", s.removeprefix("notify."))
+        ]
+        if missing:
+            return {CONF_NOTIFY_SERVICES: "notify_service_not_found"}
+        if model := str(user_input.get(CONF_FILTER_MODEL_PATH) or "").strip():
+            error, _info = await async_validate_model(self.hass, model)
+            if error:
+                return {CONF_FILTER_MODEL_PATH: error}
+            user_input[CONF_FILTER_MODEL_PATH] = model
+        else:
+            user_input.pop(CONF_FILTER_MODEL_PATH, None)
+        return {}
+
+    async def async_step_vision_model(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The OpenAI-compatible vision model, checked with a real call before saving."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        current = {**default_vlm_options(), **entry.options}
+        stored_key = entry.data.get(CONF_VLM_API_KEY)
+        if user_input is not None:
+            values = {**user_input}
+            api_key = str(values.pop(CONF_VLM_API_KEY, "") or "").strip() or None
+            if values.get(CONF_VLM_ENABLED) and (
+                error := await async_check_vision_model(
+                    self.hass,
+                    vlm_settings_from(
+                        {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+                    ),
+                )
+            ):
+                errors["base"] = error
+            if not errors:
+                # The key is a secret: it lives in the entry data, never in the options.
+                # Data and options change in one update, so the hub reloads once.
+                options = {**current, **values}
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_VLM_API_KEY: api_key}, options=options
+                )
+                return self.async_create_entry(data=options)
+        values = {**current, **(user_input or {}), CONF_VLM_API_KEY: stored_key or ""}
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_VLM_ENABLED): bool,
+                vol.Required(CONF_VLM_BASE_URL): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+                ),
+                vol.Optional(CONF_VLM_API_KEY): selector.TextSelector(
+                    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                ),
+                vol.Required(CONF_VLM_MODEL): selector.TextSelector(),
+                vol.Required(CONF_VLM_RUN_MODE): run_mode_selector(with_inherit=False),
+                vol.Optional(CONF_VLM_RESPONSE_LANGUAGE): selector.LanguageSelector(),
+                vol.Required(CONF_VLM_MAX_FRAMES): number(1, 32, 1),
+                vol.Required(CONF_VLM_MAX_IMAGE_SIDE): number(256, 4096, 64, "px"),
+                vol.Required(CONF_VLM_JPEG_QUALITY): number(30, 100, 1),
+                vol.Required(CONF_VLM_IMAGE_DETAIL): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=["auto", "low", "high"],
+                        mode=selector.SelectSelectorMode.DROPDOWN,
+                        translation_key="vlm_image_detail",
+                    )
+                ),
+                vol.Required(CONF_VLM_REQUEST_TIMEOUT_S): number(5, 600, 1, "s"),
+                vol.Required(CONF_VLM_MAX_OUTPUT_TOKENS): number(128, 16384, 1),
+                vol.Required(CONF_VLM_TEMPERATURE): number(0, 2, 0.05),
+                vol.Required(CONF_VLM_PRICE_PROMPT): number(0, 1000, 0.01),
+                vol.Required(CONF_VLM_PRICE_COMPLETION): number(0, 1000, 0.01),
+                vol.Required(CONF_VLM_MAX_CALLS_PER_DAY): number(0, 100000, 1),
+                vol.Required(CONF_VLM_MAX_TOKENS_PER_DAY): number(0, 100000000, 1000),
+            }
+        )
+        return self.async_show_form(
+            step_id="vision_model",
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )
