@@ -27,6 +27,18 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/homesec_nvr."""
 
 
+# What Home Assistant's frame helper logs when an integration uses a deprecated API.
+FRAME_HELPER_REPORT = f"custom integration '{DOMAIN}'"
+
+
+@pytest.fixture(autouse=True)
+def no_frame_helper_report(caplog: pytest.LogCaptureFixture) -> Any:
+    """Fail any test during which Home Assistant reports HomeSec for a deprecated call."""
+    yield
+    reports = [r.getMessage() for r in caplog.records if FRAME_HELPER_REPORT in r.getMessage()]
+    assert reports == [], reports
+
+
 @pytest.fixture
 def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
     """Point Home Assistant's config and media folders at a temporary directory."""
