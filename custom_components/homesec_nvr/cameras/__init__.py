@@ -1,7 +1,8 @@
 """Camera kinds: one module per kind of camera subentry, all behind `CameraKind`.
 
-Adding a kind: its module here (a `CameraKind` subclass), its subentry flow, its strings, and
-one line in `CAMERA_KINDS`. The hub knows only the interface.
+Adding a kind: its module here (a `CameraKind` subclass) and one line in `CAMERA_KINDS`, its
+subentry flow (flows/<kind>.py and one line in `SUBENTRY_FLOWS`), and its strings. The hub
+knows only the interface.
 """
 
 from __future__ import annotations
