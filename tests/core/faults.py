@@ -122,22 +122,65 @@ class FaultyStore(ClipStore):
         return conn
 
 
-class BlockingStore(ClipStore):
-    """A real store whose call number `block_at` (counted once armed) never runs."""
+@dataclass
+class Life:
+    """One Home Assistant process: once dead, nothing it started goes on."""
 
-    def __init__(self, path: Path, **kwargs: Any) -> None:
+    dead: bool = False
+
+    async def checkpoint(self) -> None:
+        """Hang forever once the process is dead (a killed process runs nothing more)."""
+        if self.dead:
+            await asyncio.Event().wait()
+
+
+def describe_call(func: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """A readable name of a store call: `event:<type>:<notifier>`, `state:<status>`, or the
+    method's name."""
+    name = getattr(func, "__name__", "call")
+    if name == "_add_event" and args:
+        event = args[0]
+        return f"event:{event.event_type.value}:{event.data.get('notifier', '')}"
+    if name == "_upsert_state" and args:
+        return f"state:{args[0].status.value}"
+    return name.lstrip("_")
+
+
+class BlockingStore(ClipStore):
+    """A real store that dies at call number `block_at` (counted once armed).
+
+    That call and every later one never run, and the store's `life` ends (so the doubles of
+    the same process stop too), as when Home Assistant is killed. With `stop_at`, `on_stop()`
+    is started as call number `stop_at` begins (the call itself goes on): a graceful stop
+    arriving while a write is on its way; `stopped` is set once it returned. While armed,
+    a dead `life` (a kill) also stops every call.
+    """
+
+    def __init__(self, path: Path, life: Life | None = None, **kwargs: Any) -> None:
         super().__init__(path, **kwargs)
+        self.life = life or Life()
         self.block_at = 0
+        self.stop_at = 0
+        self.on_stop: Callable[[], Any] | None = None
         self.armed = False
         self.calls: list[str] = []
         self.blocked = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self._stop_tasks: set[asyncio.Task[Any]] = set()
 
     async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         if self.armed:
-            self.calls.append(getattr(func, "__name__", "call"))
-            if len(self.calls) == self.block_at:
+            if self.life.dead:
+                await asyncio.Event().wait()  # the process is gone
+            self.calls.append(describe_call(func, args))
+            if self.block_at and len(self.calls) >= self.block_at:
+                self.life.dead = True
                 self.blocked.set()
                 await asyncio.Event().wait()  # killed here: never runs
+            if len(self.calls) == self.stop_at and self.on_stop is not None:
+                task = asyncio.ensure_future(self.on_stop())
+                self._stop_tasks.add(task)
+                task.add_done_callback(lambda _t: self.stopped.set())
         return await super()._run(func, *args)
 
 

@@ -33,6 +33,7 @@ from custom_components.homesec_nvr.core.runner import (
     ClipPipeline,
     PipelineSettings,
     RetrySettings,
+    StoreRetrySettings,
     _retry_delay,
 )
 from custom_components.homesec_nvr.core.storage.local import LocalStorage
@@ -49,6 +50,7 @@ from .doubles import (
 )
 
 FAST_RETRY = RetrySettings(max_attempts=3, base_delay_s=0.0, max_delay_s=0.0)
+FAST_STORE_RETRY = StoreRetrySettings(base_delay_s=0.01, max_delay_s=0.05, stop_grace_s=0.2)
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Harness:
             vlm=vlm,
             policy=DefaultAlertPolicy(camera.alert),
             notifiers=notifiers or [],
-            settings=settings or PipelineSettings(retry=FAST_RETRY),
+            settings=settings or PipelineSettings(retry=FAST_RETRY, store_retry=FAST_STORE_RETRY),
             camera_settings=lambda _cid: camera,
             snapshot=no_snapshot,
             listener=self.listener,

@@ -216,3 +216,28 @@ async def test_events_are_append_only_and_ordered(tmp_path: Path) -> None:
     assert events[1].error_type == "PipelineError"
     assert events[2].data == {"n": 3}
     await store.close()
+
+
+async def test_notifications_sent_names_each_notifier_with_a_stored_sent_event(
+    tmp_path: Path,
+) -> None:
+    # Given a clip whose phone notification was sent twice, mqtt failed, and another clip's
+    store = ClipStore(tmp_path / "homesec.db")
+    await store.open()
+    for clip_id, kind, notifier in (
+        ("c", ClipEventType.NOTIFICATION_SENT, "phone"),
+        ("c", ClipEventType.NOTIFICATION_SENT, "phone"),
+        ("c", ClipEventType.NOTIFICATION_FAILED, "mqtt"),
+        ("other", ClipEventType.NOTIFICATION_SENT, "mqtt"),
+    ):
+        await store.add_event(
+            ClipEvent(clip_id=clip_id, event_type=kind, timestamp=NOW, data={"notifier": notifier})
+        )
+
+    # When the sent notifiers of the clip are read
+    sent = await store.notifications_sent("c")
+
+    # Then only the notifier with a stored notification_sent for this clip is named, once
+    assert sent == {"phone"}
+    assert await store.notifications_sent("none") == set()
+    await store.close()

@@ -56,7 +56,7 @@ from .faults import (
 
 # SQLite statements of one alerting clip's run (submit to done, two notifiers, VLM on).
 # The fault-injection family below covers each of them; this guard says when one is added.
-HAPPY_PATH_STATEMENTS = 19
+HAPPY_PATH_STATEMENTS = 20
 READONLY_FAULT = sqlite_error(
     sqlite3.OperationalError, "attempt to write a readonly database", 8, "SQLITE_READONLY"
 )

@@ -420,6 +420,8 @@ class ClipState:
     error: str | None = None
     upload_done: bool = False
     vlm_done: bool = False
+    # The alert was reported to the listener (Home Assistant's alert event): never twice.
+    alert_reported: bool = False
 
     def to_clip(self) -> Clip:
         """Rebuild the source clip (used to resume processing after a restart)."""

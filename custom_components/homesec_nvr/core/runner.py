@@ -473,12 +473,12 @@ class ClipPipeline:
                     await self._save(state)
                     self._tell(state, "finished")
                     return
-                self._tell(state, "objects_detected")
             if upload_task is not None:
                 await upload_task
         except BaseException:
             if upload_task is not None and not upload_task.done():
                 upload_task.cancel()
+                await asyncio.wait({upload_task})  # its writes get their grace time
             raise
         filter_result = state.filter_result
         assert filter_result is not None
@@ -486,10 +486,9 @@ class ClipPipeline:
         # Stage 2: the vision model, by run mode.
         if not state.vlm_done:
             await self._run_vlm(state, clip, camera, filter_result)
-            if state.analysis is not None:
-                self._tell(state, "analyzed")
 
         # Stage 3: the alert decision.
+        decided = state.alert_decision is None
         if state.alert_decision is None:
             state.alert_decision = self._policy.decide(
                 clip.camera_id, filter_result, state.analysis
@@ -499,16 +498,22 @@ class ClipPipeline:
                 ClipEventType.ALERT_DECISION_MADE,
                 data=state.alert_decision.to_dict(),
             )
+        alerting = state.alert_decision.notify and not state.notified
+        if alerting and not state.alert_reported:
+            # Stored before it is reported, and reported as soon as it is stored: a restart
+            # never reports the alert twice.
+            state.alert_reported = True
+            await self._save(state, after=lambda: self._tell(state, "alert"))
+        elif decided:
             await self._save(state)
 
-        # Stage 4: notifiers in parallel, each retried on its own.
-        if state.alert_decision.notify and not state.notified:
-            self._tell(state, "alert")
+        # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
+        # without a stored notification_sent for this clip are called.
+        if alerting:
             await self._notify(state, clip)
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
-        await self._save(state)
-        self._tell(state, "finished")
+        await self._save(state, after=lambda: self._tell(state, "finished"))
         if camera.delete_source_after_store and state.upload_done and state.clip_uri:
             await self._delete_clip_files(clip)
 
@@ -533,7 +538,11 @@ class ClipPipeline:
             state.upload_done = True
             if state.status is ClipStatus.QUEUED:
                 state.status = ClipStatus.UPLOADED
-            await self._save(state)
+            # Only the upload's own columns: the filter runs beside it on the same state, and
+            # its result must be stored by its own write (the one that reports it).
+            await self._commit(
+                lambda: self._store.mark_uploaded(state.clip_id, uri), "record the stored clip"
+            )
 
     async def _run_filter(self, state: ClipState, clip: Clip) -> FilterResult | None:
         object_filter = self._filters(clip.camera_id)
@@ -556,7 +565,8 @@ class ClipPipeline:
         state.filter_result = result
         state.status = ClipStatus.FILTERED
         await self._store_snapshot(state, clip, result)
-        await self._save(state)
+        # Reported as soon as it is stored (also when stopping): never lost, never twice.
+        await self._save(state, after=lambda: self._tell(state, "objects_detected"))
         return result
 
     async def _store_snapshot(self, state: ClipState, clip: Clip, result: FilterResult) -> None:
@@ -624,7 +634,8 @@ class ClipPipeline:
             if analysis is not None:
                 state.status = ClipStatus.ANALYZED
         state.vlm_done = True
-        await self._save(state)
+        analyzed = state.analysis is not None
+        await self._save(state, after=(lambda: self._tell(state, "analyzed")) if analyzed else None)
 
     async def _notify(self, state: ClipState, clip: Clip) -> None:
         assert state.alert_decision is not None
@@ -641,7 +652,31 @@ class ClipPipeline:
                 event_data={"notifier": notifier.name},
             )
 
-        await asyncio.gather(*(send(n) for n in self._notifiers))
+        sent = await self._store_call(
+            lambda: self._store.notifications_sent(clip.clip_id), "read sent notifications"
+        )
+        if sent:
+            _LOGGER.debug("Clip %s: already notified through %s", clip.clip_id, sorted(sent))
+        sends = [asyncio.ensure_future(send(n)) for n in self._notifiers if n.name not in sent]
+        if not sends:
+            return
+        gathered = asyncio.gather(*sends, return_exceptions=True)
+        try:
+            results = await asyncio.shield(gathered)
+        except asyncio.CancelledError:
+            # Stopping: notifications on their way get the grace time to finish and be
+            # recorded, so the next start does not send them again.
+            await asyncio.wait(sends, timeout=self._settings.store_retry.stop_grace_s)
+            for task in sends:
+                task.cancel()
+            await asyncio.wait(sends)
+            for task in sends:
+                if not task.cancelled() and task.exception() is not None:
+                    _LOGGER.debug("Notification while stopping failed: %s", task.exception())
+            raise
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _attempts(
         self,
@@ -736,8 +771,10 @@ class ClipPipeline:
         )
         await self._commit(lambda: self._store.add_event(event), f"record {event_type.value}")
 
-    async def _save(self, state: ClipState) -> None:
-        await self._commit(lambda: self._store.upsert_state(state), "save the clip state")
+    async def _save(self, state: ClipState, after: Callable[[], None] | None = None) -> None:
+        await self._commit(
+            lambda: self._store.upsert_state(state), "save the clip state", after=after
+        )
 
     async def _store_call(
         self,
@@ -780,12 +817,18 @@ class ClipPipeline:
                 self._counters_changed()
             return result
 
-    async def _commit(self, call: Callable[[], Awaitable[None]], what: str) -> None:
-        """A store write that stopping does not cut short.
+    async def _commit(
+        self,
+        call: Callable[[], Awaitable[None]],
+        what: str,
+        *,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """A store write that stopping does not cut short; `after()` runs once it landed.
 
         When the task is cancelled (Home Assistant stops) while the write is on its way, the
         write still gets up to `stop_grace_s` to land, so a restart does not redo what the
-        write records (a sent notification, a finished clip).
+        write records (a sent notification, a finished clip); `after` runs then too.
         """
         inner = asyncio.ensure_future(self._store_call(call, what))
         try:
@@ -795,9 +838,15 @@ class ClipPipeline:
                 await asyncio.wait({inner}, timeout=self._settings.store_retry.stop_grace_s)
             if not inner.done():
                 inner.cancel()
-            elif not inner.cancelled() and inner.exception() is not None:
-                _LOGGER.debug("Write while stopping failed (%s): %s", what, inner.exception())
+                await asyncio.wait({inner})
+            elif not inner.cancelled():
+                if inner.exception() is not None:
+                    _LOGGER.debug("Write while stopping failed (%s): %s", what, inner.exception())
+                elif after is not None:
+                    after()
             raise
+        if after is not None:
+            after()
 
     def _counters_changed(self) -> None:
         try:

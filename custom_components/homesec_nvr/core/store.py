@@ -30,7 +30,7 @@ from .models import (
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -77,6 +77,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE clip_states ADD COLUMN vlm_done INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX idx_clip_states_camera_time ON clip_states (camera_id, start_ts)",
     ),
+    (
+        "ALTER TABLE clip_states ADD COLUMN alert_reported INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX idx_clip_events_type ON clip_events (clip_id, event_type)",
+    ),
 )
 
 _STATE_COLUMNS = (
@@ -102,6 +106,7 @@ _STATE_COLUMNS = (
     "error",
     "upload_done",
     "vlm_done",
+    "alert_reported",
 )
 
 
@@ -366,12 +371,30 @@ class ClipStore:
             state.error,
             int(state.upload_done),
             int(state.vlm_done),
+            int(state.alert_reported),
         )
         placeholders = ",".join("?" * len(_STATE_COLUMNS))
         self._db().execute(
             f"INSERT OR REPLACE INTO clip_states ({','.join(_STATE_COLUMNS)}) "
             f"VALUES ({placeholders})",
             values,
+        )
+
+    async def mark_uploaded(self, clip_id: str, clip_uri: str) -> None:
+        """Record a clip's stored copy without touching the other columns of its row."""
+        await self._run(self._mark_uploaded, clip_id, clip_uri)
+
+    def _mark_uploaded(self, clip_id: str, clip_uri: str) -> None:
+        self._db().execute(
+            "UPDATE clip_states SET clip_uri = ?, upload_done = 1, updated_at = ?, "
+            "status = CASE WHEN status = ? THEN ? ELSE status END WHERE clip_id = ?",
+            (
+                clip_uri,
+                _ts(datetime.now(UTC)),
+                ClipStatus.QUEUED.value,
+                ClipStatus.UPLOADED.value,
+                clip_id,
+            ),
         )
 
     async def insert_state_if_new(self, state: ClipState) -> bool:
@@ -521,6 +544,18 @@ class ClipStore:
             ),
         )
 
+    async def notifications_sent(self, clip_id: str) -> set[str]:
+        """Names of the notifiers with a stored notification_sent for the clip's alert."""
+        return await self._run(self._notifications_sent, clip_id)
+
+    def _notifications_sent(self, clip_id: str) -> set[str]:
+        rows = self._db().execute(
+            "SELECT DISTINCT json_extract(data, '$.notifier') FROM clip_events "
+            "WHERE clip_id = ? AND event_type = ?",
+            (clip_id, ClipEventType.NOTIFICATION_SENT.value),
+        )
+        return {str(row[0]) for row in rows if row[0] is not None}
+
     async def events(self, clip_id: str) -> list[ClipEvent]:
         """A clip's history, oldest first."""
         return await self._run(self._events, clip_id)
@@ -584,4 +619,5 @@ def _row_to_state(row: sqlite3.Row) -> ClipState:
         error=row["error"],
         upload_done=bool(row["upload_done"]),
         vlm_done=bool(row["vlm_done"]),
+        alert_reported=bool(row["alert_reported"]),
     )
