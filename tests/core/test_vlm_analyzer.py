@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncGenerator
@@ -252,6 +253,56 @@ async def test_a_fenced_answer_with_prose_and_loose_values_is_accepted(
     assert result.entities[0].first_seen_s == 1.5
     assert result.entities[0].last_seen_s == pytest.approx(4.0, abs=0.1)
     assert len(server.chat_bodies) == 1
+
+
+class RecordingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A real thread pool that notes which functions ran on it, and in which thread."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.ran: list[tuple[str, int]] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(getattr(fn, "func", fn), "__name__", repr(fn))
+
+        def noted() -> Any:
+            self.ran.append((name, threading.get_ident()))
+            return fn(*args, **kwargs)
+
+        return super().submit(noted)
+
+
+@pytest.mark.parametrize(
+    ("padding", "off_loop"), [(0, False), (60_000, True)], ids=["short", "long"]
+)
+async def test_a_long_answer_is_parsed_off_the_event_loop(
+    server: OpenAIServer,
+    http_client: httpx.AsyncClient,
+    clip: Clip,
+    padding: int,
+    off_loop: bool,
+) -> None:
+    # Given a valid answer after some prose (none, or 60 kB of it)
+    server.script(Reply(content="x" * padding + analysis_json()))
+    executor = RecordingExecutor()
+    analyzer = OpenAICompatibleAnalyzer(
+        VLMSettings(base_url=server.url, model=DEFAULT_MODEL),
+        http_client,
+        now=local_now,
+        executor=executor,
+    )
+
+    # When the clip is analyzed
+    try:
+        result = await analyzer.analyze(clip, person_result())
+    finally:
+        executor.shutdown(wait=True)
+
+    # Then it is understood; a long answer was parsed in the executor's thread, not the loop's
+    parsed = [thread for name, thread in executor.ran if name == "parse_analysis"]
+    assert result.activity_type is ActivityType.DELIVERY
+    assert bool(parsed) is off_loop
+    assert all(thread != threading.get_ident() for thread in parsed)
 
 
 # -- invalid output ----------------------------------------------------------------------

@@ -10,6 +10,8 @@
 
 Payloads come as bytes or str. Anything unusable raises `FrigateMessageError` (one typed error,
 with a short excerpt of the payload for the log line) instead of a traceback per message.
+Parsing is linear in the payload's size, and a payload over MAX_PAYLOAD_BYTES is refused
+before it is decoded (Frigate's own messages are a few kilobytes).
 Optional fields that are missing or of the wrong type take neutral defaults; only what a clip
 cannot do without (`id`, `camera`, `start_time`) is required. Ids and camera names are checked
 against Frigate's own character sets because they end up in URLs and file names.
@@ -30,6 +32,8 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Frigate camera names: letters, digits, "_" and "-" (validated by Frigate's config).
 _CAMERA_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _EXCERPT_CHARS = 120
+# Frigate's event and review messages are a few kilobytes (an event's path data included).
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 EVENT_TYPES: frozenset[str] = frozenset({"new", "update", "end"})
 REVIEW_TYPES: frozenset[str] = frozenset({"new", "update", "end", "genai"})
@@ -222,12 +226,18 @@ def _excerpt(payload: bytes | str | None) -> str:
     if isinstance(payload, bytes | bytearray):
         text = bytes(payload[: _EXCERPT_CHARS * 4]).decode("utf-8", errors="replace")
     else:
-        text = payload
+        text = payload[: _EXCERPT_CHARS * 4]
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
 
 def _decode(kind: str, payload: bytes | str) -> str:
+    sized = isinstance(payload, str | bytes | bytearray | memoryview)
+    if sized and len(payload) > MAX_PAYLOAD_BYTES:
+        head = payload[:512] if isinstance(payload, str) else bytes(payload[:512])
+        raise FrigateMessageError(
+            kind, f"payload of {len(payload)} bytes, over {MAX_PAYLOAD_BYTES}", head
+        )
     if isinstance(payload, str):
         return payload
     if isinstance(payload, bytes | bytearray | memoryview):

@@ -64,6 +64,9 @@ PLACEHOLDER_API_KEY = "no-key-required"
 _MAX_DETAIL_CHARS = 300
 # Request shape adaptations (response mode, token parameter, temperature) within one request.
 _MAX_ADAPTATIONS = 4
+# Answers up to this long are parsed on the event loop (well under a millisecond); longer
+# ones in the executor.
+_PARSE_INLINE_CHARS = 16 * 1024
 
 _FORMAT_WORDS = (
     "response_format",
@@ -516,11 +519,11 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
         while True:
             messages = functools.partial(self._messages, user=user, follow_up=tuple(follow_up))
             completion = await self._complete(messages, tokens)
-            text, problem = self._answer_text(completion)
+            text, problem = await self._answer_text(completion)
             try:
                 if problem is not None:
                     raise AnalysisValidationError([problem])
-                result = parse_analysis(text, prepared.duration_s)
+                result = await self._parse(text, prepared.duration_s)
             except AnalysisValidationError as err:
                 if follow_up:
                     raise VLMInvalidOutput(
@@ -591,7 +594,15 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
             stop.set()
             raise
 
-    def _answer_text(self, completion: ChatCompletion) -> tuple[str, str | None]:
+    async def _parse(self, text: str, duration_s: float | None = None) -> AnalysisResult:
+        """Parse an answer; a long one in the executor (parsing is linear, but a long answer
+        still takes milliseconds that the event loop should not spend)."""
+        if len(text) <= _PARSE_INLINE_CHARS:
+            return parse_analysis(text, duration_s)
+        job = functools.partial(parse_analysis, text, duration_s)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    async def _answer_text(self, completion: ChatCompletion) -> tuple[str, str | None]:
         """The answer's text, and a problem to tell the model about (or None)."""
         if not completion.choices:
             return "", "the answer has no choices; answer with one JSON object"
@@ -605,7 +616,7 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
         text = message.content or ""
         if choice.finish_reason == "length":
             try:
-                parse_analysis(text)
+                await self._parse(text)
             except AnalysisValidationError:
                 return text, (
                     "the answer was cut off at the output token limit; answer more briefly"

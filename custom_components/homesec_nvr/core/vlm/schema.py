@@ -15,8 +15,11 @@ import dataclasses
 import json
 import math
 import re
+import reprlib
 import types
 import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -90,7 +93,18 @@ _ALIASES: dict[type[StrEnum], dict[str, str]] = {
     },
 }
 
-_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
+# A fence's info string (```json).
+_FENCE_INFO = re.compile(r"[a-zA-Z0-9_-]*")
+# What a brace-matching pass looks at; everything else is skipped by the regex engine.
+_JSON_TOKEN = re.compile(r'[{}"\\]')
+# Answers longer than this are refused (an analysis is a few kilobytes; the output token
+# limit keeps real answers far below it).
+MAX_ANSWER_CHARS = 256 * 1024
+# Passes over an answer whose braces do not balance (see _embedded_object).
+_MAX_SCANS = 2
+# Nesting of lists joined into a text field; deeper values are dropped.
+_MAX_TEXT_DEPTH = 4
+_BRIEF = reprlib.Repr(maxlevel=2, maxstring=60, maxother=60, maxlist=4, maxdict=4)
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 _CLOCK = re.compile(r"^(\d+):(\d{1,2}(?:\.\d+)?)$")
 
@@ -165,35 +179,77 @@ def response_format_json_schema() -> dict[str, Any]:
 # -- parsing ------------------------------------------------------------------------------
 
 
-def _balanced_object(text: str, start: int) -> str | None:
-    """The `{...}` starting at `start`, matching braces outside strings."""
-    depth = 0
+@dataclass(slots=True)
+class ScanStats:
+    """Work done finding the object in one answer (for the linear-time tests and benchmark).
+
+    `scans`: passes over the text; `tokens`: characters a pass looked at (braces, quotes,
+    backslashes); `decoded`: characters handed to the JSON decoder.
+    """
+
+    scans: int = 0
+    tokens: int = 0
+    decoded: int = 0
+
+
+def _fenced_blocks(text: str) -> Iterator[str]:
+    """The contents of the ``` fenced blocks, in order, in one pass (no regex backtracking)."""
+    opening = text.find("```")
+    while opening != -1:
+        body = opening + 3
+        closing = text.find("```", body)
+        if closing == -1:
+            return
+        info = _FENCE_INFO.match(text, body, closing)
+        yield text[info.end() if info else body : closing].strip()
+        opening = text.find("```", closing + 3)
+
+
+def _match_braces(
+    text: str, begin: int, stats: ScanStats
+) -> tuple[list[int], dict[int, int], bool]:
+    """One pass from `begin`: where each `{` outside a JSON string starts, where its `}` is
+    (unmatched ones have no entry), and whether any string was entered.
+
+    Outside any brace the text is prose, so quotes there are not strings; inside, strings are
+    followed with their escapes. A `{` found this way closes exactly where a brace count
+    started at it would close: the string state does not depend on the depth.
+    """
+    stats.scans += 1
+    starts: list[int] = []
+    ends: dict[int, int] = {}
+    stack: list[int] = []
     in_string = False
-    escaped = False
-    for index in range(start, len(text)):
+    strings = False
+    escaped_until = -1
+    for token in _JSON_TOKEN.finditer(text, begin):
+        index = token.start()
+        stats.tokens += 1
+        if index < escaped_until:
+            continue
         char = text[index]
         if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
+            if char == "\\":
+                escaped_until = index + 2
             elif char == '"':
                 in_string = False
-        elif char == '"':
-            in_string = True
         elif char == "{":
-            depth += 1
+            stack.append(index)
+            starts.append(index)
         elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start : index + 1]
-    return None
+            if stack:
+                ends[stack.pop()] = index
+        elif char == '"' and stack:
+            in_string = strings = True
+    return starts, ends, strings
 
 
-def _as_object(candidate: str) -> dict[str, Any] | None:
+def _as_object(candidate: str, stats: ScanStats) -> dict[str, Any] | None:
+    stats.decoded += len(candidate)
     try:
         value = json.loads(candidate)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nested deeper than the decoder goes (tens of thousands of levels).
         return None
     if isinstance(value, dict):
         return value
@@ -202,21 +258,59 @@ def _as_object(candidate: str) -> dict[str, Any] | None:
     return None
 
 
-def extract_json_object(text: str) -> dict[str, Any]:
-    """The JSON object in a model's answer (bare, fenced, or with prose around it)."""
+def _embedded_object(text: str, stats: ScanStats) -> dict[str, Any] | None:
+    """The first balanced `{...}` block that is a JSON object, in linear time.
+
+    Blocks are tried in order; a block that is not JSON is skipped as a whole (nothing
+    nested in it is tried), so the blocks tried never overlap and the decoder sees each
+    character at most once per pass. A `{` that never closes is passed over; when one did and
+    strings were seen, one more pass starts just after it (quotes in prose inside it may have
+    thrown the string state off), at most `_MAX_SCANS` passes in all.
+    """
+    begin = 0
+    for _ in range(_MAX_SCANS):
+        starts, ends, strings = _match_braces(text, begin, stats)
+        resume_at = 0
+        first_unmatched: int | None = None
+        for start in starts:
+            if start < resume_at:
+                continue
+            end = ends.get(start)
+            if end is None:
+                if first_unmatched is None:
+                    first_unmatched = start
+                continue
+            if (found := _as_object(text[start : end + 1], stats)) is not None:
+                return found
+            resume_at = end + 1
+        if first_unmatched is None or not strings:
+            return None
+        begin = first_unmatched + 1
+    return None
+
+
+def extract_json_object(text: str, stats: ScanStats | None = None) -> dict[str, Any]:
+    """The JSON object in a model's answer (bare, fenced, or with prose around it).
+
+    Linear in the answer's length; an answer longer than MAX_ANSWER_CHARS is refused.
+    """
+    stats = stats if stats is not None else ScanStats()
+    if len(text) > MAX_ANSWER_CHARS:
+        raise AnalysisValidationError(
+            [
+                f"the answer is {len(text)} characters long, more than {MAX_ANSWER_CHARS}; "
+                "answer with one short JSON object"
+            ]
+        )
     stripped = text.strip().lstrip("\ufeff")
     if not stripped:
         raise AnalysisValidationError(["the answer is empty; answer with one JSON object"])
-    for candidate in (stripped, *(m.group(1).strip() for m in _FENCE.finditer(stripped))):
-        if (found := _as_object(candidate)) is not None:
+    for candidate in (stripped, *_fenced_blocks(stripped)):
+        if (found := _as_object(candidate, stats)) is not None:
             return found
-    # Prose around the object: try each balanced {...} block in turn.
-    start = stripped.find("{")
-    while start != -1:
-        block = _balanced_object(stripped, start)
-        if block is not None and (found := _as_object(block)) is not None:
-            return found
-        start = stripped.find("{", start + (len(block) if block else 1))
+    # Prose around the object: the first balanced {...} block that is an object.
+    if (found := _embedded_object(stripped, stats)) is not None:
+        return found
     raise AnalysisValidationError(["the answer does not contain a valid JSON object"])
 
 
@@ -273,14 +367,25 @@ def coerce_bool(value: object) -> bool | None:
     return None
 
 
-def _text(value: object) -> str:
+def _text(value: object, depth: int = 0) -> str:
+    """A string field as text: lists are joined (nested ones only so deep), other values
+    shown briefly (a deeply nested answer must not recurse without bound)."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, list):
-        return "; ".join(_text(v) for v in value if v is not None)
-    return str(value).strip()
+        if depth >= _MAX_TEXT_DEPTH:
+            return ""
+        return "; ".join(t for t in (_text(v, depth + 1) for v in value if v is not None) if t)
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return _brief(value)
+
+
+def _brief(value: object) -> str:
+    """A short repr of a model's value for an error message, whatever its size or depth."""
+    return _BRIEF.repr(value)
 
 
 def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
@@ -355,13 +460,14 @@ def parse_analysis(text: str, duration_s: float | None = None) -> AnalysisResult
     risk = coerce_enum(RiskLevel, data.get("risk_level"))
     if risk is None:
         problems.append(
-            f"risk_level must be one of {_allowed(RiskLevel)} (got {data.get('risk_level')!r})"
+            f"risk_level must be one of {_allowed(RiskLevel)} "
+            f"(got {_brief(data.get('risk_level'))})"
         )
     activity = coerce_enum(ActivityType, data.get("activity_type"))
     if activity is None:
         problems.append(
             f"activity_type must be one of {_allowed(ActivityType)} "
-            f"(got {data.get('activity_type')!r})"
+            f"(got {_brief(data.get('activity_type'))})"
         )
     summary = _text(data.get("summary"))
     if not summary:
