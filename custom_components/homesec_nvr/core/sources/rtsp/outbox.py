@@ -83,9 +83,11 @@ class ClipOutbox:
                 self._handover_failed(item, error, now)
             if now < item.next_try or loop is None:
                 continue
+            delivery = self._deliver(item.clip)
             try:
-                item.future = asyncio.run_coroutine_threadsafe(self._deliver(item.clip), loop)
+                item.future = asyncio.run_coroutine_threadsafe(delivery, loop)
             except RuntimeError as err:  # loop closed
+                delivery.close()  # never scheduled: no "never awaited" warning
                 self._handover_failed(item, err, now)
 
     def _handover_failed(self, item: _Handover, error: object, now: float) -> None:
