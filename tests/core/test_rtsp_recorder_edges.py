@@ -120,3 +120,20 @@ def test_motion_waiting_for_a_keyframe_expires_after_the_post_roll(
         # Then a clip starts only when the motion is still within the post-roll
         assert rec.recording is records
         rec.close()
+
+
+def test_a_full_disk_is_reported_and_nothing_is_handed_over(
+    clip_file: Path, tmp_path: Path
+) -> None:
+    # Given the clip's temporary file lands on a device that is always full
+    (tmp_path / f".{NAME}.mp4.part").symlink_to("/dev/full")
+    rec = recorder(tmp_path)
+
+    # When the file plays with motion
+    clips = feed(rec, clip_file, [(4.0, 7.0)])
+
+    # Then no clip is handed over, the error says why, and the temporary file is removed
+    assert clips == []
+    assert rec.last_error == f"cannot write clip {NAME}: No space left on device"
+    assert rec.clips_written == 0 and not rec.recording
+    assert not (tmp_path / f".{NAME}.mp4.part").is_symlink()
