@@ -4,6 +4,7 @@ odd input shapes and types, imgsz forms, output layouts, a model that fails when
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from custom_components.homesec_nvr.core.filters.onnx import (
     ModelError,
+    OnnxRuntimeUnavailable,
     SessionCache,
     inspect_model,
     onnxruntime_available,
@@ -73,6 +75,23 @@ def test_onnxruntime_is_available_here() -> None:
 
     # Then it is reported available
     assert available is True
+
+
+def test_without_onnxruntime_it_is_reported_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a system where onnxruntime cannot be imported (as on musl-based systems)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    path = constant_model(tmp_path / "m.onnx", detection_tensor([], 2, num_anchors=4))
+
+    # When availability is asked and a model is inspected
+    available = onnxruntime_available()
+    with pytest.raises(OnnxRuntimeUnavailable) as caught:
+        inspect_model(path)
+
+    # Then it is unavailable, and the reason names the missing package
+    assert available is False
+    assert "onnxruntime is not installed" in str(caught.value)
 
 
 def test_a_model_with_two_inputs_is_rejected(tmp_path: Path) -> None:
