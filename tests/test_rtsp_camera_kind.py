@@ -143,3 +143,29 @@ async def test_a_leftover_recording_already_stored_is_not_processed_twice(
     assert state is not None
     assert state.status.value == "done"
     processed.close()
+
+
+async def test_a_short_outage_raises_no_repair_issue(
+    hass: HomeAssistant,
+    setup_hub: SetupHub,
+    rtsp: RtspServer,  # noqa: F811
+    socket_enabled: None,
+) -> None:
+    # Given a connected RTSP camera
+    entry = await setup_hub([rtsp_subentry(rtsp)])
+    (subentry_id,) = entry.subentries
+    await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "on")
+
+    # When the camera goes away for less than five minutes and a health check runs
+    rtsp.stop()
+    deadline = asyncio.get_running_loop().time() + 20
+    while entry.runtime_data.cameras[subentry_id].source.unreachable_since is None:
+        assert asyncio.get_running_loop().time() < deadline, "never marked unreachable"
+        await asyncio.sleep(0.05)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await hass.async_block_till_done()
+
+    # Then it shows as disconnected, but no repair issue is raised yet
+    await wait_for_state(hass, "binary_sensor.driveway_stream_connected", "off")
+    issue_id = f"{ISSUE_CAMERA_UNREACHABLE}_{subentry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -8,6 +8,7 @@ from custom_components.homesec_nvr.core.models import ActivityType, RiskLevel
 from custom_components.homesec_nvr.flows.fields import default_options
 from custom_components.homesec_nvr.settings import (
     camera_alert_settings,
+    frigate_camera_config,
     hub_alert_settings,
     onnx_filter_settings,
     validate_per_camera_alert,
@@ -83,3 +84,38 @@ def test_per_camera_alert_overrides_name_what_is_wrong(value: object, message: s
     # Then they are refused, and the message names the camera and the mistake
     with pytest.raises(ValueError, match=message):
         validate_per_camera_alert(value)
+
+
+def test_a_camera_can_override_the_hubs_risk_level_and_motion_notifications() -> None:
+    # Given the hub's defaults and a camera with its own risk level and motion switch
+    hub = hub_alert_settings(default_options())
+    camera = {"min_risk_level": "critical", "notify_on_motion": "on"}
+
+    # When the camera's effective settings are built
+    settings = camera_alert_settings(camera, hub)
+
+    # Then the camera's values win; "inherit" keeps the hub's
+    assert settings.min_risk_level is RiskLevel.CRITICAL
+    assert settings.notify_on_motion is True
+    inherited = camera_alert_settings(
+        {"min_risk_level": "inherit", "notify_on_motion": "inherit"}, hub
+    )
+    assert inherited.min_risk_level == hub.min_risk_level
+    assert inherited.notify_on_motion == hub.notify_on_motion
+
+
+def test_a_frigate_camera_gets_its_per_camera_alert_overrides() -> None:
+    # Given a Frigate subentry with an override for one of its cameras
+    subentry = {
+        "min_risk_level": "medium",
+        "per_camera_alert": {"driveway": {"min_risk_level": "high"}},
+    }
+
+    # When each camera's settings are built
+    driveway = frigate_camera_config(subentry, "driveway")
+    porch = frigate_camera_config(subentry, "porch")
+
+    # Then the overridden camera gets its own value, the other the subentry's
+    assert driveway["min_risk_level"] == "high"
+    assert porch["min_risk_level"] == "medium"
+    assert subentry["min_risk_level"] == "medium"
