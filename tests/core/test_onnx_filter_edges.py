@@ -5,7 +5,10 @@ odd input shapes and types, imgsz forms, output layouts, a model that fails when
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +18,24 @@ from onnx import TensorProto, helper, numpy_helper
 
 from custom_components.homesec_nvr.core.filters.onnx import (
     ModelError,
+    OnnxFilterSettings,
+    OnnxObjectFilter,
     OnnxRuntimeUnavailable,
     SessionCache,
     inspect_model,
     onnxruntime_available,
 )
+from custom_components.homesec_nvr.core.models import Clip
 
-from .onnx_models import IR_VERSION, OPSET, constant_model, detection_tensor, dynamic_input_model
+from .onnx_models import (
+    IR_VERSION,
+    OPSET,
+    constant_model,
+    detection_tensor,
+    dynamic_input_model,
+    slow_constant_model,
+)
+from .video import ClipSpec, write_h264_clip
 
 
 def save_graph(
@@ -209,3 +223,47 @@ def test_a_model_that_fails_on_a_blank_image_is_model_load_failed(tmp_path: Path
     # Then the failure is a load failure that names the model
     assert caught.value.reason == "model_load_failed"
     assert "broken fails on a blank image" in str(caught.value)
+
+
+def test_a_stop_during_the_first_inference_ends_the_scan_after_that_frame(
+    tmp_path: Path,
+) -> None:
+    # Given a slow model (its session already warm) and a 4 s clip sampled 4x a second
+    clip_path = write_h264_clip(
+        tmp_path / "clip.mp4", ClipSpec(width=320, height=180, seconds=4.0, gop_seconds=2.0)
+    )
+    clip = Clip(
+        clip_id="clip",
+        camera_id="front",
+        camera_name="Front",
+        source_type="test",
+        path=clip_path,
+        start_ts=datetime(2026, 1, 1, tzinfo=UTC),
+        end_ts=datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC),
+    )
+    output = detection_tensor([(32.0, 32.0, 20.0, 20.0, 0, 0.9)], 80, num_anchors=4)
+    model = slow_constant_model(tmp_path / "slow.onnx", output, input_hw=(192, 320), channels=1024)
+    settings = OnnxFilterSettings(
+        model_path=model, sample_interval_s=0.25, max_frames=12, early_exit=False
+    )
+    cache = SessionCache()
+    loaded = cache.get(model, settings.resolved_intra_op_threads)
+    blank = np.zeros((1, 3, 192, 320), dtype=np.float32)
+    run_started = time.perf_counter()
+    loaded.session.run([loaded.output_name], {loaded.input_name: blank})
+    one_inference = time.perf_counter() - run_started
+    object_filter = OnnxObjectFilter(settings, session_cache=cache)
+    stop = threading.Event()
+
+    # When the caller asks to stop while the first frame is being analysed
+    timer = threading.Timer(one_inference / 2, stop.set)
+    timer.start()
+    try:
+        object_filter.detect_blocking(clip, stop)
+    finally:
+        timer.cancel()
+
+    # Then the scan ended after that frame, and the decoder thread is gone
+    stats = object_filter.last_scan
+    assert stats is not None and stats.frames_sampled == 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("homesec-onnx")]
