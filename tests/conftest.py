@@ -46,6 +46,8 @@ def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
     (tmp_path / "config").mkdir()
     media = tmp_path / "config" / "media"
     media.mkdir()
+    # The storage folder, as the config flow creates it (storing never creates it).
+    (media / "homesec").mkdir()
     hass.config.media_dirs = {"local": str(media)}
     return tmp_path / "config"
 

@@ -34,6 +34,7 @@ from custom_components.homesec_nvr.core.runner import (
     RetrySettings,
     StoreRetrySettings,
 )
+from custom_components.homesec_nvr.core.storage.local import LocalStorage
 from custom_components.homesec_nvr.core.store import ClipStore
 
 from .doubles import RecordingListener
@@ -182,6 +183,13 @@ class BlockingStore(ClipStore):
                 self._stop_tasks.add(task)
                 task.add_done_callback(lambda _t: self.stopped.set())
         return await super()._run(func, *args)
+
+
+def set_up_storage(root: Path) -> LocalStorage:
+    """Local storage whose folder the set-up created (as the config flow does)."""
+    storage = LocalStorage(root)
+    storage.ensure_root()
+    return storage
 
 
 @contextmanager

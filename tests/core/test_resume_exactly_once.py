@@ -202,6 +202,7 @@ class World:
 async def world(tmp_path: Path) -> AsyncGenerator[World]:
     (tmp_path / "in").mkdir()
     clip = make_clip(write_clip(tmp_path / "in" / "clip.mp4"))
+    (tmp_path / "storage").mkdir()  # the set-up made it
     world = World(tmp_path / "db" / "homesec.db", tmp_path / "storage", clip)
     yield world
     for process in world.processes:

@@ -48,6 +48,7 @@ from .doubles import (
     filter_result,
     make_clip,
 )
+from .faults import set_up_storage
 
 FAST_RETRY = RetrySettings(max_attempts=3, base_delay_s=0.0, max_delay_s=0.0)
 FAST_STORE_RETRY = StoreRetrySettings(base_delay_s=0.01, max_delay_s=0.05, stop_grace_s=0.2)
@@ -102,7 +103,7 @@ async def harness(tmp_path: Path) -> AsyncGenerator[Harness]:
     )
     assert clip_path is not None
     yield Harness(
-        store, LocalStorage(tmp_path / "storage"), clip_path, RecordingListener(), tmp_path
+        store, set_up_storage(tmp_path / "storage"), clip_path, RecordingListener(), tmp_path
     )
     await store.close()
 

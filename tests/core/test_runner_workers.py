@@ -21,7 +21,6 @@ from custom_components.homesec_nvr.core.runner import (
     ClipPipeline,
     PipelineSettings,
 )
-from custom_components.homesec_nvr.core.storage.local import LocalStorage
 from custom_components.homesec_nvr.core.store import ClipStore
 
 from ..video import write_clip
@@ -32,7 +31,7 @@ from .doubles import (
     filter_result,
     make_clip,
 )
-from .faults import FAST_RETRY, FAST_STORE_RETRY, PipelineKit
+from .faults import FAST_RETRY, FAST_STORE_RETRY, PipelineKit, set_up_storage
 
 RESTART = Backoff(base_delay_s=0.05, max_delay_s=0.2)
 
@@ -98,7 +97,7 @@ async def kit(tmp_path: Path) -> AsyncGenerator[tuple[PipelineKit, BuggyStore, P
     await store.open()
     (tmp_path / "in").mkdir()
     clip_path = write_clip(tmp_path / "in" / "clip.mp4")
-    pkit = PipelineKit(store, LocalStorage(tmp_path / "storage"))
+    pkit = PipelineKit(store, set_up_storage(tmp_path / "storage"))
     yield pkit, store, clip_path
     await pkit.stop_all()
     await store.close()

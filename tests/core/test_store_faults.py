@@ -50,6 +50,7 @@ from .faults import (
     FaultyStore,
     PipelineKit,
     exclusive_lock,
+    set_up_storage,
     sqlite_error,
     wait_for,
 )
@@ -88,7 +89,7 @@ async def rig(tmp_path: Path) -> AsyncGenerator[Rig]:
     await store.open()
     (tmp_path / "in").mkdir()
     clip_path = write_clip(tmp_path / "in" / "clip.mp4")
-    kit = PipelineKit(store, LocalStorage(tmp_path / "storage"))
+    kit = PipelineKit(store, set_up_storage(tmp_path / "storage"))
     yield Rig(plan, store, kit, clip_path, tmp_path)
     await kit.stop_all()
     await store.close()

@@ -50,6 +50,12 @@ class PermanentError(PipelineError):
     retryable = False
 
 
+class StorageUnavailableError(PipelineError):
+    """The storage cannot take or give clips right now (its folder is missing, is not a
+    folder or is read-only: an unmounted share). Retryable: nothing is lost, the clip's source
+    is kept and the catch-up job stores it once the storage is back."""
+
+
 class StageSkipped(PipelineError):
     """The stage decided not to run for this clip (not a failure), e.g. a spent budget.
 

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .interfaces import StorageBackend
+from .interfaces import StorageBackend, StorageUnavailableError
 from .models import ClipEvent, ClipEventType, ClipState, ClipStatus
 from .store import ClipStore
 
@@ -27,6 +27,9 @@ class RetentionReport:
     clips: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     bytes_kept: int = 0
+    # Set when the pass stopped because the storage was unavailable (an unmounted share):
+    # nothing was marked deleted that still exists there.
+    storage_unavailable: str | None = None
 
 
 def _size(storage: StorageBackend, uri: str | None) -> int:
@@ -65,11 +68,15 @@ async def apply_retention(
         too_big = max_bytes is not None and total > max_bytes
         if not (too_old or too_big):
             continue
+        if not dry_run:
+            try:
+                await _delete(store, storage, state, "max_age" if too_old else "max_total_size")
+            except StorageUnavailableError as err:
+                report.storage_unavailable = str(err)
+                break
         report.clips.append(state.clip_id)
         report.bytes_freed += size
         total -= size
-        if not dry_run:
-            await _delete(store, storage, state, "max_age" if too_old else "max_total_size")
     report.bytes_kept = total
     return report
 
