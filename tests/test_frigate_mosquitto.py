@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .conftest import SetupHub
 from .core.frigate_server import FakeFrigate, event_message, make_clips
+from .core.test_frigate_catch_up import ended
 from .helpers import EventWaiter, wait_for_state
 from .test_frigate_setup import EVENT_ID, frigate_subentry
 
@@ -98,3 +99,38 @@ async def test_frigate_camera_entities_are_unavailable_while_mqtt_is_disconnecte
     await hass.async_block_till_done()
     assert hass.states.get("sensor.front_door_last_detected_objects").state == "person"
     assert hass.states.get("binary_sensor.frigate_127_0_0_1_connected").state == "on"
+
+
+async def test_an_event_that_ended_while_the_broker_was_down_is_caught_up_on_reconnect(
+    hass: HomeAssistant,
+    mosquitto_broker: MosquittoBroker,
+    mqtt_with_broker: MockConfigEntry,
+    setup_hub: SetupHub,
+    frigate: FakeFrigate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from .mosquitto import async_wait_mqtt_connected  # a plugin: imported once it is loaded
+
+    # Given HomeSec subscribed over a real broker (HA retries the broker quickly)
+    monkeypatch.setattr(mqtt_client, "RECONNECT_INTERVAL_SECONDS", 0.2)
+    await setup_hub([frigate_subentry(frigate)])
+    await mosquitto_broker.async_wait_for_subscription("frigate/events")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    processed = EventWaiter(hass)
+
+    # When the broker goes away, Frigate finishes a person meanwhile (its `end` reaches
+    # nobody: Frigate's events are not retained), and the broker comes back
+    await hass.async_add_executor_job(mosquitto_broker.stop)
+    await async_wait_mqtt_connected(hass, connected=False)
+    record = ended(20)
+    frigate.add_event(record["id"], frigate.events[EVENT_ID].clip, record=record)
+    await hass.async_add_executor_job(mosquitto_broker.restart)
+    await async_wait_mqtt_connected(hass)
+
+    # Then the reconnect caught up on it from Frigate's API: downloaded and processed
+    payload = (await processed.wait(1, timeout=20))[0].data
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert payload["clip_id"] == f"frigate-{record['id']}"
+    assert frigate.paths("clip.mp4") == [f"/api/events/{record['id']}/clip.mp4"]
+    assert len(frigate.queries("/api/events")) == 2
+    processed.close()

@@ -11,7 +11,11 @@ Follows REFERENCE.md section 4 and switches between the behaviours of three vers
 - auth (the 8971 port): `POST /api/login {"user", "password"}` sets the cookie `frigate_token`,
   accepted as `Authorization: Bearer` or cookie; `expire_tokens()` makes the next request 401;
 - `/api/version` (plain text), `/api/config`, snapshots, descriptions, review clips
-  (`/api/{camera}/start/{ts}/end/{ts}/clip.mp4`).
+  (`/api/{camera}/start/{ts}/end/{ts}/clip.mp4`);
+- `GET /api/events` and `GET /api/review` as frigate/api/event.py and review.py answer them
+  (see `api_event_row` and `_list_reviews` for the version differences). Only events added
+  with a `record` (an MQTT `after` object, e.g. `event_after(...)`) are in the event list, so
+  tests that only script clips see an empty one.
 
 Each clip request consumes the next entry of the event's `script` (answer kinds below); an
 empty script serves the full clip.
@@ -20,8 +24,10 @@ empty script serves the full clip.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +95,16 @@ class FakeEvent:
     snapshot: bytes | None = SNAPSHOT_JPEG
     script: deque[str] = field(default_factory=deque)
     description: str | None = None
+    # The event as MQTT's `after` (None: not listed by /api/events).
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class FakeReview:
+    """A review item Frigate knows about (0.14+), as MQTT's review `after` object."""
+
+    record: dict[str, Any]
+    has_been_reviewed: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,13 +151,16 @@ class FakeFrigate:
         # Answer /api/login with this status instead (e.g. 429 rate limit, 404 before 0.14).
         self.login_status: int | None = None
         self.version_body: str | None = None  # overrides /api/version (e.g. an HTML page)
+        self.reviews: dict[str, FakeReview] = {}
+        # Answer `/api/events` or `/api/review` with (status, content type, body) instead.
+        self.list_answers: dict[str, tuple[int, str, str]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 (a free port)."""
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 (`port`, or a free one)."""
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/api/login", self._login)
         app.router.add_get("/api/version", self._version)
@@ -150,9 +169,11 @@ class FakeFrigate:
         app.router.add_get("/api/events/{event_id}/snapshot.jpg", self._snapshot)
         app.router.add_post("/api/events/{event_id}/description", self._description)
         app.router.add_get("/api/{camera}/start/{start}/end/{end}/clip.mp4", self._review_clip)
+        app.router.add_get("/api/events", self._list_events)
+        app.router.add_get("/api/review", self._list_reviews)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
@@ -191,8 +212,10 @@ class FakeFrigate:
         truncated_clip: Path | None = None,
         script: list[str] | None = None,
         snapshot: bytes | None = SNAPSHOT_JPEG,
+        record: dict[str, Any] | None = None,
     ) -> FakeEvent:
-        """Register an event whose clip requests follow `script`, then serve `clip`."""
+        """Register an event whose clip requests follow `script`, then serve `clip`; with a
+        `record` (its MQTT `after` object) it is also in `/api/events`."""
         event = FakeEvent(
             id=event_id,
             camera=camera,
@@ -200,9 +223,20 @@ class FakeFrigate:
             truncated_clip=truncated_clip,
             snapshot=snapshot,
             script=deque(script or []),
+            record=record,
         )
         self.events[event_id] = event
         return event
+
+    def add_review(self, record: dict[str, Any], *, reviewed: bool = False) -> FakeReview:
+        """Register a review item (`record` as MQTT's review `after`, e.g. `review_after()`)."""
+        review = FakeReview(record=record, has_been_reviewed=reviewed)
+        self.reviews[str(record["id"])] = review
+        return review
+
+    def queries(self, path: str) -> list[dict[str, str]]:
+        """The query parameters of every request to exactly `path`."""
+        return [r.query for r in self.requests if r.path == path]
 
     def expire_tokens(self) -> None:
         """Invalidate every issued token (the next authenticated request gets 401)."""
@@ -346,6 +380,147 @@ class FakeFrigate:
             )
         return web.Response(body=event.snapshot, content_type="image/jpeg")
 
+    def _list_answer(self, request: web.Request) -> web.Response | None:
+        if request.path not in self.list_answers:
+            return None
+        status, content_type, body = self.list_answers[request.path]
+        return web.Response(status=status, text=body, content_type=content_type)
+
+    def _invalid_query(self, name: str, value: str) -> web.Response:
+        """FastAPI's 422 (0.15+) for a query parameter of the wrong type."""
+        return web.json_response(
+            {"detail": [{"type": "float_parsing", "loc": ["query", name], "input": value}]},
+            status=422,
+        )
+
+    def _number(self, request: web.Request, name: str, kind: type[float] | type[int]) -> Any:
+        """A typed query parameter: None when absent; 0.14 (Flask) also when invalid."""
+        raw = request.query.get(name)
+        if raw is None:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            if self.major_minor < (0, 15):
+                return None
+            raise _BadQuery(name, raw) from None
+
+    async def _list_events(self, request: web.Request) -> web.Response:
+        """`GET /api/events` as frigate/api/event.py `events()` (0.14 - 0.17)."""
+        if (answer := self._list_answer(request)) is not None:
+            return answer
+        try:
+            after = self._number(request, "after", float)
+            before = self._number(request, "before", float)
+            limit = self._number(request, "limit", int)
+            has_clip = self._number(request, "has_clip", int)
+            in_progress = self._number(request, "in_progress", int)
+            thumbnails = self._number(request, "include_thumbnails", int)
+        except _BadQuery as err:
+            return self._invalid_query(err.name, err.value)
+        query = request.query
+        cameras = query.get("cameras", "all")
+        if cameras == "all":
+            cameras = query.get("camera", "all")
+        labels = query.get("labels", "all")
+        if labels == "all":
+            labels = query.get("label", "all")
+        rows = []
+        for event in self.events.values():
+            record = event.record
+            if record is None:
+                continue
+            if cameras != "all" and record["camera"] not in cameras.split(","):
+                continue
+            if labels != "all" and record["label"] not in labels.split(","):
+                continue
+            if after and not record["start_time"] > after:
+                continue
+            if before and not record["start_time"] < before:
+                continue
+            if has_clip is not None and bool(record.get("has_clip", True)) != bool(has_clip):
+                continue
+            if in_progress is not None and (record.get("end_time") is None) != bool(in_progress):
+                continue
+            rows.append(
+                api_event_row(
+                    record,
+                    self.major_minor,
+                    include_thumbnail=thumbnails is None or bool(thumbnails),
+                )
+            )
+        ascending = query.get("sort") == "date_asc"
+        rows.sort(key=lambda row: float(row["start_time"]), reverse=not ascending)
+        return web.json_response(rows[: 100 if limit is None else limit])
+
+    async def _list_reviews(self, request: web.Request) -> web.Response:
+        """`GET /api/review` as frigate/api/review.py `review()`.
+
+        0.14 - 0.15: `start_time > after` and (open or `end_time < before`); `reviewed`
+        defaults to 0 (only items not yet reviewed), any other value takes all.
+        0.16+: items overlapping the range (`start_time < before` and (open or
+        `end_time > after`)); no `reviewed` takes all, 0 unreviewed, 1 reviewed ones.
+        Both: `after` defaults to 24 h ago, `before` to now; newest first; no default limit.
+        """
+        if (answer := self._list_answer(request)) is not None:
+            return answer
+        version = self.major_minor
+        if version < (0, 14):
+            return web.json_response({"detail": "Not Found"}, status=404)
+        try:
+            after = self._number(request, "after", float)
+            before = self._number(request, "before", float)
+            limit = self._number(request, "limit", int)
+            reviewed = self._number(request, "reviewed", int)
+        except _BadQuery as err:
+            return self._invalid_query(err.name, err.value)
+        now = time.time()
+        after = after or now - 24 * 3600
+        before = before or now
+        if version < (0, 16) and reviewed is None:
+            reviewed = 0
+        query = request.query
+        cameras, labels = query.get("cameras", "all"), query.get("labels", "all")
+        severity = query.get("severity")
+        rows = []
+        for review in self.reviews.values():
+            record = review.record
+            data = record.get("data") or {}
+            start, end = record["start_time"], record.get("end_time")
+            if version < (0, 16):
+                in_range = start > after and (end is None or end < before)
+            else:
+                in_range = start < before and (end is None or end > after)
+            if not in_range:
+                continue
+            if cameras != "all" and record["camera"] not in cameras.split(","):
+                continue
+            if labels != "all" and not set(labels.split(",")).intersection(
+                [*data.get("objects", []), *data.get("audio", [])]
+            ):
+                continue
+            if severity and record.get("severity") != severity:
+                continue
+            if version < (0, 16):
+                if reviewed == 0 and review.has_been_reviewed:
+                    continue
+            elif reviewed is not None and review.has_been_reviewed != bool(reviewed):
+                continue
+            rows.append(
+                {
+                    "id": record["id"],
+                    "camera": record["camera"],
+                    "start_time": start,
+                    "end_time": end,
+                    "has_been_reviewed": review.has_been_reviewed,
+                    "severity": record.get("severity"),
+                    "thumb_path": record.get("thumb_path", ""),
+                    "data": data,
+                }
+            )
+        rows.sort(key=lambda row: float(row["start_time"]), reverse=True)
+        return web.json_response(rows if limit is None else rows[:limit])
+
     async def _description(self, request: web.Request) -> web.Response:
         event = self.events.get(request.match_info["event_id"])
         if event is None:
@@ -353,6 +528,79 @@ class FakeFrigate:
         body = json.loads(await request.text() or "{}")
         event.description = str(body.get("description", ""))
         return web.json_response({"success": True, "message": f"Event {event.id} description set"})
+
+
+class _BadQuery(Exception):
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.value = value
+
+
+def _relative(box: Any, width: int, height: int) -> list[float] | None:
+    """frigate.util.builtin.to_relative_box: pixels [x1, y1, x2, y2] -> relative [x, y, w, h]."""
+    if not isinstance(box, list) or len(box) != 4:
+        return None
+    return [box[0] / width, box[1] / height, (box[2] - box[0]) / width, (box[3] - box[1]) / height]
+
+
+def api_event_row(
+    record: dict[str, Any],
+    version: tuple[int, int] = (0, 17),
+    *,
+    width: int = 1280,
+    height: int = 720,
+    include_thumbnail: bool = False,
+) -> dict[str, Any]:
+    """The `/api/events` row Frigate's event maintainer writes for an MQTT `after` object.
+
+    Zones become `zones` (the entered ones); `sub_label` the name (its score under `data`);
+    score, box and region of the snapshot and the top score go under `data`, boxes relative
+    to the detect resolution as [x, y, w, h]; attributes become a list of {box, label,
+    score}; `max_severity` from 0.15, speed and path data from 0.16. The legacy columns
+    `top_score`, `false_positive` and `box` are null (not written since 0.14).
+    """
+    snapshot = record.get("snapshot") or {}
+    data: dict[str, Any] = {
+        "box": _relative(snapshot.get("box", record.get("box")), width, height),
+        "region": _relative(record.get("region"), width, height),
+        "score": snapshot.get("score", record.get("score")),
+        "top_score": record.get("top_score"),
+        "attributes": [
+            {"box": None, "label": name, "score": score}
+            for name, score in (record.get("attributes") or {}).items()
+        ],
+        "type": "object",
+    }
+    if version >= (0, 15):
+        data["max_severity"] = record.get("max_severity")
+    if version >= (0, 16):
+        data.update(average_estimated_speed=0, velocity_angle=0, path_data=[])
+    sub_label = record.get("sub_label")
+    name = None
+    if isinstance(sub_label, list) and sub_label:
+        name = sub_label[0]
+        data["sub_label_score"] = sub_label[1] if len(sub_label) > 1 else None
+    row: dict[str, Any] = {
+        "id": record["id"],
+        "camera": record["camera"],
+        "label": record["label"],
+        "zones": list(record.get("entered_zones") or []),
+        "start_time": record["start_time"],
+        "end_time": record.get("end_time"),
+        "has_clip": record.get("has_clip", True),
+        "has_snapshot": record.get("has_snapshot", True),
+        "plus_id": None,
+        "retain_indefinitely": False,
+        "sub_label": name,
+        "top_score": None,
+        "false_positive": None,
+        "box": None,
+        "data": data,
+    }
+    if include_thumbnail:
+        row["thumbnail"] = base64.b64encode(SNAPSHOT_JPEG).decode()
+    return row
 
 
 # -- MQTT payloads as Frigate publishes them ----------------------------------------------

@@ -2,6 +2,9 @@
 integration, one device per Frigate camera (created when first seen), the server's device with
 its health entities, description write-back, and which camera devices are stale.
 
+Frigate's MQTT events are not retained: the source catches up from Frigate's HTTP API at
+start, after an MQTT reconnect and when Frigate comes back online (`FrigateSource.catch_up`).
+
 The protocol logic (message parsing, matching, downloads) lives in core/sources/frigate*.py.
 """
 
@@ -54,7 +57,13 @@ from ..const import (
     SUBENTRY_FRIGATE,
 )
 from ..core.models import ClipState
-from ..core.sources.frigate import FrigateMode, FrigateSource, FrigateSourceSettings
+from ..core.sources.frigate import (
+    CONF_CATCH_UP_MAX_AGE_S,
+    CONF_CATCH_UP_MAX_EVENTS,
+    FrigateMode,
+    FrigateSource,
+    FrigateSourceSettings,
+)
 from ..core.sources.frigate_client import FrigateClient, FrigateError
 from ..core.sources.frigate_filters import FrigateMatchSettings, match_camera
 from ..core.sources.frigate_messages import Availability
@@ -108,6 +117,16 @@ def _timing_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {k: float(config[k]) for k in ("first_delay_s", "retry_delay_s") if k in config}
 
 
+def _catch_up_overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """The catch-up bounds, when the subentry sets them (else the source's defaults)."""
+    overrides: dict[str, Any] = {}
+    if CONF_CATCH_UP_MAX_AGE_S in config:
+        overrides["catch_up_max_age_s"] = max(0.0, float(config[CONF_CATCH_UP_MAX_AGE_S]))
+    if CONF_CATCH_UP_MAX_EVENTS in config:
+        overrides["catch_up_max_events"] = max(0, int(config[CONF_CATCH_UP_MAX_EVENTS]))
+    return overrides
+
+
 def _payload(msg: mqtt.ReceiveMessage) -> bytes | str:
     payload = msg.payload
     return bytes(payload) if isinstance(payload, bytearray) else payload
@@ -143,7 +162,9 @@ class FrigateCameras(CameraKind):
                 self.config.get(CONF_DOWNLOAD_WINDOW_S, DEFAULT_DOWNLOAD_WINDOW_S)
             ),
         )
-        settings = dataclasses.replace(settings, **_timing_overrides(self.config))
+        settings = dataclasses.replace(
+            settings, **_timing_overrides(self.config), **_catch_up_overrides(self.config)
+        )
         self.source = FrigateSource(
             client=self.client,
             settings=settings,
@@ -256,6 +277,8 @@ class FrigateCameras(CameraKind):
                 translation_key=ISSUE_MQTT_UNAVAILABLE,
                 translation_placeholders={"server": self.title},
             )
+            # What Frigate finished while Home Assistant was down still counts.
+            self._catch_up("start")
             return
         _LOGGER.info("Frigate %s: subscribed to %s/#", self.title, self.topic_prefix)
         ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_MQTT_UNAVAILABLE}_{self.subentry_id}")
@@ -265,6 +288,21 @@ class FrigateCameras(CameraKind):
         self.mqtt_connected = mqtt.is_connected(self.hass)
         self._notify()
         self.hub.create_task(self._async_fetch_version(), f"homesec frigate version {self.title}")
+        # Subscribed first: what ends from now on arrives live, what ended before is caught up.
+        self._catch_up("start")
+
+    @callback
+    def _catch_up(self, why: str) -> None:
+        """Ask Frigate's API for what MQTT did not bring (in the background)."""
+        if not self.source.running:
+            return
+        _LOGGER.debug("Frigate %s: catching up (%s)", self.title, why)
+        self.hub.create_task(self._async_catch_up(), f"homesec frigate catch-up {self.title}")
+
+    async def _async_catch_up(self) -> None:
+        # Never raises: a failure is logged by the source and retried at the next transition.
+        await self.source.catch_up()
+        self._notify()
 
     async def _async_fetch_version(self) -> None:
         try:
@@ -290,7 +328,13 @@ class FrigateCameras(CameraKind):
 
     @callback
     def _on_available(self, msg: mqtt.ReceiveMessage) -> None:
-        self.source.handle_availability(_payload(msg))
+        before = self.source.availability
+        now = self.source.handle_availability(_payload(msg))
+        down = (Availability.OFFLINE, Availability.STOPPED)
+        if now in down:
+            self.source.connection_lost()
+        elif now is Availability.ONLINE and before in down:
+            self._catch_up("Frigate is back online")
         self._notify()
 
     @callback
@@ -300,6 +344,10 @@ class FrigateCameras(CameraKind):
                 "Frigate %s: MQTT %s", self.title, "connected" if connected else "disconnected"
             )
             self.mqtt_connected = connected
+            if connected:
+                self._catch_up("MQTT reconnected")
+            else:
+                self.source.connection_lost()
             self._notify()
 
     # -- health and hooks --------------------------------------------------------------

@@ -15,6 +15,22 @@ in-memory set covers downloads still in flight. Downloads run as tasks made by t
 factory (cancelled on stop), a few at a time, and retry within a window while Frigate's
 recordings catch up (see `frigate_client`). A download that gives up is counted, kept as
 `last_error` and reported through `on_download_failed(frigate_id, camera, reason)`.
+
+Catch-up: Frigate's MQTT events are not retained, so whatever ended while Home Assistant (or
+the broker, or Frigate's MQTT link) was down never arrives. `catch_up()` asks Frigate's HTTP
+API instead (`GET /api/events`, or `GET /api/review` in reviews mode) for what started after
+a watermark and takes each finished item like an `end` message: same filters, same
+deterministic clip ids, same dedupe (in flight, recent, the store). The glue calls it at
+start, after an MQTT reconnect and when Frigate comes back online; a failure is logged and
+left for the next of those. The watermark is "every item that started before it has ended and
+was looked at": the latest Frigate time seen minus a margin, held back by items still in
+progress (from the API answer and live `new`/`update` messages) and by downloads in flight.
+It is kept per mode in `<clip_dir>/catch_up.json` (written atomically in the executor) after a
+catch-up, on stop, and now and then after live `end` messages, but only while in sync (a
+catch-up succeeded since the last connection loss). The look-back is bounded: never more than
+`catch_up_max_age_s` back, never more than `catch_up_max_events` items per catch-up (the
+newest; older ones are logged and left). Without a watermark (first start), only the last
+minute is looked at: HomeSec catches up on what it missed, not on what came before it.
 """
 
 from __future__ import annotations
@@ -24,16 +40,24 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..interfaces import ClipCallback, ClipSource, TaskFactory, default_task_factory
+from ..interfaces import (
+    ClipCallback,
+    ClipSource,
+    PipelineError,
+    TaskFactory,
+    default_task_factory,
+)
 from ..models import Clip
 from ..storage.local import safe_name
 from .frigate_client import (
@@ -94,6 +118,20 @@ META_DURATION_S = "duration_s"
 CameraResolver = Callable[[str], tuple[str, str] | None]
 IsKnown = Callable[[str], Awaitable[bool]]
 DownloadFailed = Callable[[str, str, str], None]
+WallClock = Callable[[], float]
+
+# Catch-up settings keys (subentry data); the defaults bound the look-back after an outage.
+CONF_CATCH_UP_MAX_AGE_S = "catch_up_max_age_s"
+CONF_CATCH_UP_MAX_EVENTS = "catch_up_max_events"
+DEFAULT_CATCH_UP_MAX_AGE_S = 24 * 3600.0
+DEFAULT_CATCH_UP_MAX_EVENTS = 50
+DEFAULT_CATCH_UP_SAVE_INTERVAL_S = 30.0
+# The watermark file in the clip folder (one watermark per mode).
+WATERMARK_FILE = "catch_up.json"
+# Items that started this close to the latest Frigate time seen may not be in Frigate's
+# database (or in our hands) yet: the watermark stays this far behind it.
+WATERMARK_MARGIN_S = 60.0
+_HOLD_EPSILON_S = 0.001
 
 
 class FrigateMode(StrEnum):
@@ -119,6 +157,32 @@ class FrigateSourceSettings:
     accept_truncated: bool = True
     save_snapshots: bool = True
     max_concurrent_downloads: int = 2
+    catch_up_max_age_s: float = DEFAULT_CATCH_UP_MAX_AGE_S
+    catch_up_max_events: int = DEFAULT_CATCH_UP_MAX_EVENTS  # 0: no catch-up
+    catch_up_save_interval_s: float = DEFAULT_CATCH_UP_SAVE_INTERVAL_S
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUpResult:
+    """What one catch-up did (also kept for diagnostics).
+
+    `status`: "done", "failed", "queued" (one was running: it runs again), "disabled" or
+    "not running". `after` is the time asked from (epoch seconds); `fetched` the items Frigate
+    answered, of which `scheduled` became downloads, `known` were already in hand, `skipped`
+    did not match (or had no clip or camera), `in_progress` are still open (their `end` comes
+    over MQTT) and `invalid` could not be read. `capped`: Frigate had more than the limit.
+    """
+
+    status: str
+    after: float | None = None
+    fetched: int = 0
+    scheduled: int = 0
+    known: int = 0
+    skipped: int = 0
+    in_progress: int = 0
+    invalid: int = 0
+    capped: bool = False
+    error: str | None = None
 
 
 # Suffix of the record written next to a downloaded clip until the pipeline has taken it.
@@ -164,6 +228,7 @@ class FrigateSource(ClipSource):
         is_known: IsKnown,
         on_download_failed: DownloadFailed | None = None,
         create_task: TaskFactory = default_task_factory,
+        wall_clock: WallClock = time.time,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -190,6 +255,26 @@ class FrigateSource(ClipSource):
         self.clips_download_failed = 0
         self.messages_skipped = 0
         self.messages_invalid = 0
+        # Catch-up state (see the module docstring).
+        self._now = wall_clock
+        self._watermark: float | None = None
+        self._stored_watermarks: dict[str, float] | None = None
+        self._saved_watermark: float | None = None
+        self._last_save = -math.inf
+        self._save_lock = asyncio.Lock()
+        self._in_sync = False
+        self._open: dict[str, tuple[float, int]] = {}
+        self._open_seq = 0
+        self._ended: deque[str] = deque(maxlen=_RECENT_IDS)
+        self._pending: dict[str, float] = {}
+        self._frigate_clock: float | None = None
+        self._catch_up_lock = asyncio.Lock()
+        self._catch_up_again = False
+        self._catch_up_failing = False
+        self._detect_sizes: dict[str, tuple[int, int]] | None = None
+        self.last_catch_up: CatchUpResult | None = None
+        self.last_catch_up_at: datetime | None = None
+        self.clips_caught_up = 0
 
     # -- ClipSource ----------------------------------------------------------------------
 
@@ -198,6 +283,10 @@ class FrigateSource(ClipSource):
 
     async def stop(self) -> None:
         self._on_clip = None
+        if self._in_sync:
+            # Before the downloads are cancelled: those in flight hold the watermark back.
+            await self._save_watermark(force=True)
+        self._in_sync = False
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -205,6 +294,8 @@ class FrigateSource(ClipSource):
             await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._claimed.clear()
+        self._pending.clear()
+        self._open.clear()
 
     def diagnostics(self) -> dict[str, Any]:
         return {
@@ -226,6 +317,15 @@ class FrigateSource(ClipSource):
             "last_invalid_message": self.last_invalid_message,
             "last_error": self.last_error,
             "last_error_at": _iso(self.last_error_at),
+            "catch_up": {
+                "in_sync": self._in_sync,
+                "watermark": _iso_epoch(self._saved_watermark),
+                "last_at": _iso(self.last_catch_up_at),
+                "last": asdict(self.last_catch_up) if self.last_catch_up else None,
+                "clips_caught_up": self.clips_caught_up,
+                "max_age_s": self._settings.catch_up_max_age_s,
+                "max_events": self._settings.catch_up_max_events,
+            },
         }
 
     # -- health --------------------------------------------------------------------------
@@ -284,8 +384,16 @@ class FrigateSource(ClipSource):
         self.last_message_at = datetime.now(UTC)
         if self._settings.mode is not FrigateMode.EVENTS:
             return "ignored: reviews mode"
-        if message.type != "end":
+        ended = message.type == "end"
+        self._observe(event.id, event.start_time, event.end_time, event.frame_time, ended=ended)
+        if not ended:
             return f"ignored: {message.type}"
+        outcome = await self._take_event(event)
+        await self._save_watermark()
+        return outcome
+
+    async def _take_event(self, event: FrigateEvent) -> str:
+        """A finished tracked object (an `end` message or a catch-up row)."""
         if not self.running:
             return "ignored: source not running"
         ok, reason = match_event(event, self._settings.match)
@@ -310,8 +418,16 @@ class FrigateSource(ClipSource):
         self.last_message_at = datetime.now(UTC)
         if self._settings.mode is not FrigateMode.REVIEWS:
             return "ignored: events mode"
-        if message.type != "end":
+        ended = message.type == "end"
+        self._observe(review.id, review.start_time, review.end_time, None, ended=ended)
+        if not ended:
             return f"ignored: {message.type}"
+        outcome = await self._take_review(review)
+        await self._save_watermark()
+        return outcome
+
+    async def _take_review(self, review: FrigateReview) -> str:
+        """A finished review item (an `end` message or a catch-up row)."""
         if not self.running:
             return "ignored: source not running"
         ok, reason = match_review(review, self._settings.match)
@@ -411,12 +527,14 @@ class FrigateSource(ClipSource):
             return "ignored: source not running"
         task = self._create_task(self._download(job), f"homesec frigate {job.clip_id}")
         self._tasks[job.clip_id] = task
+        self._pending[job.clip_id] = job.start_time
         task.add_done_callback(functools.partial(self._done, job.clip_id))
         return "download scheduled"
 
     def _done(self, clip_id: str, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(clip_id, None)
         self._claimed.discard(clip_id)
+        self._pending.pop(clip_id, None)
 
     async def _download(self, job: _Job) -> None:
         async with self._downloads:
@@ -500,6 +618,280 @@ class FrigateSource(ClipSource):
             if await self._hand_over(clip, record):
                 recovered += 1
         return recovered
+
+    # -- catch-up -----------------------------------------------------------------------
+
+    def connection_lost(self) -> None:
+        """MQTT (or Frigate) went away: live messages no longer advance the watermark."""
+        self._in_sync = False
+
+    async def catch_up(self) -> CatchUpResult:
+        """Take what Frigate finished since the watermark (see the module docstring).
+
+        Never raises for Frigate or store trouble: the result says `failed` (also logged)
+        and the next call (the glue's next start, reconnect or online) tries again. A call
+        while one runs makes that one run once more and returns `queued`.
+        """
+        if self._settings.catch_up_max_events <= 0:
+            return CatchUpResult("disabled")
+        if self._catch_up_lock.locked():
+            self._catch_up_again = True
+            return CatchUpResult("queued")
+        async with self._catch_up_lock:
+            while True:
+                self._catch_up_again = False
+                result = await self._catch_up_once()
+                self.last_catch_up = result
+                if result.status != "not running":
+                    self.last_catch_up_at = datetime.now(UTC)
+                if not self._catch_up_again or not self.running:
+                    return result
+
+    async def _catch_up_once(self) -> CatchUpResult:
+        if not self.running:
+            return CatchUpResult("not running")
+        what = "review items" if self._settings.mode is FrigateMode.REVIEWS else "events"
+        try:
+            await self._load_watermark()
+            now = self._now()
+            floor = now - self._settings.catch_up_max_age_s
+            start = self._watermark if self._watermark is not None else now - WATERMARK_MARGIN_S
+            # Items seen starting live but not ended are asked for again, whatever the mark.
+            opened = [started for started, _added in self._open.values() if started > floor]
+            if opened:
+                start = min(start, min(opened) - _HOLD_EPSILON_S)
+            after = max(start, floor)
+            seq = self._open_seq
+            rows = await self._fetch_since(after)
+            result = await self._take_rows(rows, after, seq)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # Frigate or the store: logged, retried next time
+            self._in_sync = False
+            message = str(err) or type(err).__name__
+            self._record_error(f"catch-up: {message}")
+            if not isinstance(err, PipelineError):
+                _LOGGER.exception("Unexpected error catching up on Frigate %s", what)
+            elif not self._catch_up_failing:
+                _LOGGER.warning(
+                    "Cannot catch up on Frigate %s missed at %s: %s (retried at the next MQTT "
+                    "reconnect or when Frigate is back online)",
+                    what,
+                    self._client.base_url,
+                    message,
+                )
+            else:
+                _LOGGER.debug("Frigate catch-up failed again: %s", message)
+            self._catch_up_failing = True
+            reason = err.reason if isinstance(err, FrigateError) else REASON_INTERNAL_ERROR
+            return CatchUpResult("failed", error=f"{reason}: {message}")
+        self._catch_up_failing = False
+        if result.status == "done":
+            self._in_sync = True
+            self._watermark = after if self._watermark is None else max(self._watermark, after)
+            await self._save_watermark(force=True)
+        if result.capped:
+            _LOGGER.warning(
+                "Frigate at %s has more %s since %s than the catch-up limit (%s): took the "
+                "newest, left the older ones",
+                self._client.base_url,
+                what,
+                _iso_epoch(after),
+                self._settings.catch_up_max_events,
+            )
+        log = _LOGGER.info if result.scheduled else _LOGGER.debug
+        log(
+            "Frigate at %s: caught up on %s missed %s since %s (%s already known, %s skipped, "
+            "%s in progress)",
+            self._client.base_url,
+            result.scheduled,
+            what,
+            _iso_epoch(after),
+            result.known,
+            result.skipped,
+            result.in_progress,
+        )
+        return result
+
+    async def _fetch_since(self, after: float) -> list[dict[str, Any]]:
+        match = self._settings.match
+        limit = self._settings.catch_up_max_events
+        if self._settings.mode is FrigateMode.EVENTS:
+            return await self._client.events_since(
+                after, cameras=match.cameras, labels=match.labels, limit=limit, has_clip=True
+            )
+        severity = next(iter(match.severities)) if len(match.severities) == 1 else None
+        return await self._client.reviews_since(
+            after, cameras=match.cameras, labels=match.labels, severity=severity, limit=limit
+        )
+
+    async def _take_rows(self, rows: list[dict[str, Any]], after: float, seq: int) -> CatchUpResult:
+        """Read Frigate's rows, refresh what is in progress, take the finished ones (oldest
+        first) as `end` messages."""
+        reviews = self._settings.mode is FrigateMode.REVIEWS
+        capped = len(rows) >= self._settings.catch_up_max_events
+        if not reviews and self._detect_sizes is None and any(_has_box(r) for r in rows):
+            self._detect_sizes = await self._read_detect_sizes()
+        sizes = self._detect_sizes or {}
+        items: list[FrigateEvent | FrigateReview] = []
+        invalid = 0
+        for raw in rows:
+            try:
+                items.append(
+                    _review_from_api(raw)
+                    if reviews
+                    else _event_from_api(raw, sizes.get(str(raw.get("camera"))))
+                )
+            except (FrigateMessageError, TypeError, ValueError) as err:
+                invalid += 1
+                _LOGGER.debug("Ignoring an unreadable Frigate catch-up row: %s", err)
+        items.sort(key=lambda item: item.start_time)
+        # What is still open: Frigate's view replaces ours for the range the answer covers
+        # (entries added by live messages since the request stay).
+        covered_from = items[0].start_time if capped and items else after
+        in_progress = {item.id: item.start_time for item in items if item.end_time is None}
+        for item_id, (started, added) in list(self._open.items()):
+            if added <= seq and started > covered_from and item_id not in in_progress:
+                del self._open[item_id]
+        for item_id, started in in_progress.items():
+            if item_id not in self._ended and item_id not in self._open:
+                self._open[item_id] = (started, self._next_seq())
+        scheduled = known = skipped = 0
+        for item in items:
+            self._observe_clock(item.start_time, item.end_time)
+            if item.end_time is None:
+                continue
+            if isinstance(item, FrigateReview):
+                outcome = await self._take_review(item)
+            else:
+                outcome = await self._take_event(item)
+            if outcome == "ignored: source not running":
+                return CatchUpResult("not running", after=after, fetched=len(rows))
+            if outcome == "download scheduled":
+                scheduled += 1
+                self.clips_caught_up += 1
+            elif outcome.startswith("skipped: already"):
+                known += 1
+            else:
+                skipped += 1
+        return CatchUpResult(
+            "done",
+            after=after,
+            fetched=len(rows),
+            scheduled=scheduled,
+            known=known,
+            skipped=skipped,
+            in_progress=len(in_progress),
+            invalid=invalid,
+            capped=capped,
+        )
+
+    async def _read_detect_sizes(self) -> dict[str, tuple[int, int]]:
+        """Detect resolution per camera (API boxes are relative; clip metadata has pixels)."""
+        try:
+            config = await self._client.config()
+        except FrigateError as err:
+            _LOGGER.debug("No Frigate config for catch-up boxes: %s", err)
+            return {}
+        return {
+            camera.name: (camera.detect_width, camera.detect_height)
+            for camera in config.cameras
+            if camera.detect_width and camera.detect_height
+        }
+
+    # -- watermark -----------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._open_seq += 1
+        return self._open_seq
+
+    def _observe_clock(self, *times: float | None) -> None:
+        for value in times:
+            if value is not None and (self._frigate_clock is None or value > self._frigate_clock):
+                self._frigate_clock = value
+
+    def _observe(
+        self,
+        item_id: str,
+        start: float,
+        end: float | None,
+        frame_time: float | None,
+        *,
+        ended: bool,
+    ) -> None:
+        """A live message: Frigate's clock, and what is in progress."""
+        self._observe_clock(start, end, frame_time)
+        if ended:
+            self._open.pop(item_id, None)
+            self._ended.append(item_id)
+            return
+        if item_id not in self._open:
+            self._open[item_id] = (start, self._next_seq())
+            if len(self._open) > _RECENT_IDS:
+                oldest = min(self._open, key=lambda key: self._open[key][0])
+                del self._open[oldest]
+
+    def _watermark_now(self) -> float | None:
+        """The watermark as of now (None: nothing known yet)."""
+        mark = self._watermark
+        if self._frigate_clock is not None:
+            seen = self._frigate_clock - WATERMARK_MARGIN_S
+            mark = seen if mark is None else max(mark, seen)
+        floor = self._now() - self._settings.catch_up_max_age_s
+        for item_id, (started, _added) in list(self._open.items()):
+            if started <= floor:  # beyond the look-back: a catch-up could not take it anyway
+                del self._open[item_id]
+        holds = [started for started, _added in self._open.values()]
+        holds.extend(started for started in self._pending.values() if started > floor)
+        if holds:
+            held = min(holds) - _HOLD_EPSILON_S
+            mark = held if mark is None else min(mark, held)
+        return mark
+
+    @property
+    def watermark(self) -> float | None:
+        """The last watermark written (epoch seconds), None before the first."""
+        return self._saved_watermark
+
+    def _watermark_path(self) -> Path:
+        return self._settings.clip_dir / WATERMARK_FILE
+
+    async def _load_watermark(self) -> None:
+        if self._stored_watermarks is not None:
+            return
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(None, _read_watermarks, self._watermark_path())
+        self._stored_watermarks = stored
+        mark = stored.get(self._settings.mode.value)
+        if mark is not None and self._watermark is None:
+            self._watermark = self._saved_watermark = mark
+
+    async def _save_watermark(self, *, force: bool = False) -> None:
+        """Write the watermark when in sync and it moved (throttled unless `force`)."""
+        if not self._in_sync or self._stored_watermarks is None:
+            return
+        if not force and time.monotonic() - self._last_save < (
+            self._settings.catch_up_save_interval_s
+        ):
+            return
+        async with self._save_lock:
+            mark = self._watermark_now()
+            if mark is None or mark == self._saved_watermark:
+                return
+            stored = {**self._stored_watermarks, self._settings.mode.value: mark}
+            data = json.dumps({"version": 1, "watermarks": stored}).encode()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, _write_atomic, self._watermark_path(), data
+                )
+            except OSError as err:
+                _LOGGER.warning("Cannot write the Frigate catch-up watermark: %s", err)
+                return
+            self._stored_watermarks = stored
+            self._saved_watermark = mark
+            self._last_save = time.monotonic()
+            # While in sync a written mark is also where the next catch-up starts from.
+            self._watermark = mark if self._watermark is None else max(self._watermark, mark)
 
     async def _fetch(self, job: _Job, dest: Path) -> ClipDownload:
         settings = self._settings
@@ -589,6 +981,91 @@ class FrigateSource(ClipSource):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _iso_epoch(value: float | None) -> str | None:
+    return datetime.fromtimestamp(value, tz=UTC).isoformat() if value is not None else None
+
+
+def _read_watermarks(path: Path) -> dict[str, float]:
+    """The watermarks per mode; {} when the file is missing or damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        _LOGGER.warning("Ignoring the damaged Frigate catch-up watermark %s: %s", path, err)
+        return {}
+    marks = data.get("watermarks") if isinstance(data, dict) else None
+    if not isinstance(marks, dict):
+        return {}
+    return {
+        str(mode): float(value)
+        for mode, value in marks.items()
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    }
+
+
+def _has_box(raw: dict[str, Any]) -> bool:
+    data = raw.get("data")
+    return isinstance(data, dict) and data.get("box") is not None
+
+
+def _pixels(value: Any, size: tuple[int, int] | None) -> list[int] | None:
+    """Frigate's database box `[x, y, w, h]` (relative) as the MQTT box `[x1, y1, x2, y2]`
+    in detect-resolution pixels."""
+    if size is None or not isinstance(value, list | tuple) or len(value) != 4:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    if not all(math.isfinite(v) for v in value):
+        return None
+    width, height = size
+    x, y, w, h = (float(v) for v in value)
+    return [round(x * width), round(y * height), round((x + w) * width), round((y + h) * height)]
+
+
+def _event_from_api(raw: dict[str, Any], size: tuple[int, int] | None) -> FrigateEvent:
+    """A `GET /api/events` row (Frigate's database row) read as an MQTT `after` object.
+
+    The row has `zones` (the entered zones), `sub_label` as a string and the rest under
+    `data`: `top_score`, `score`, `box` and `region` (relative), `attributes` (a list of
+    {label, score, box}), `max_severity` (0.15+), `sub_label_score`, `snapshot_frame_time`
+    (after 0.17). The top-level `top_score`, `box` and `false_positive` are legacy columns
+    (null since 0.14), used only when `data` has nothing.
+    """
+    data = raw.get("data")
+    data = data if isinstance(data, dict) else {}
+    after: dict[str, Any] = {
+        key: raw[key]
+        for key in ("id", "camera", "label", "start_time", "end_time", "has_clip", "has_snapshot")
+        if key in raw
+    }
+    if isinstance(raw.get("false_positive"), bool):
+        after["false_positive"] = raw["false_positive"]
+    after["entered_zones"] = raw.get("zones") or []
+    for key in ("top_score", "score"):
+        value = data.get(key)
+        after[key] = value if value is not None else raw.get(key)
+    after["attributes"] = data.get("attributes") or {}
+    after["max_severity"] = data.get("max_severity")
+    sub_label = raw.get("sub_label")
+    if isinstance(sub_label, str) and sub_label:
+        after["sub_label"] = [sub_label, data.get("sub_label_score")]
+    frame_time = data.get("snapshot_frame_time")
+    if isinstance(frame_time, int | float) and not isinstance(frame_time, bool):
+        after["snapshot"] = {"frame_time": frame_time}
+    after["box"] = _pixels(data.get("box", raw.get("box")), size)
+    after["region"] = _pixels(data.get("region"), size)
+    return parse_event_message(json.dumps({"type": "end", "after": after})).after
+
+
+def _review_from_api(raw: dict[str, Any]) -> FrigateReview:
+    """A `GET /api/review` row: the MQTT review `after` shape already."""
+    return parse_review_message(json.dumps({"type": "end", "after": raw})).after
 
 
 def _read_records(folder: Path) -> list[tuple[Path, Clip | None]]:

@@ -34,7 +34,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ DEFAULT_MAX_RETRY_DELAY_S = 20.0
 DEFAULT_SIZE_CAP_BYTES = 300 * 1024 * 1024
 DEFAULT_TRUNCATION_TOLERANCE_S = 2.0
 SNAPSHOT_CAP_BYTES = 20 * 1024 * 1024
+LIST_CAP_BYTES = 16 * 1024 * 1024  # /api/events, /api/review answers
 
 _CHUNK_BYTES = 64 * 1024
 _FLUSH_BYTES = 1024 * 1024
@@ -365,6 +366,116 @@ class FrigateClient:
             self._raise_for_status(response)
         finally:
             response.release()
+
+    # -- catch-up: what happened since a time ------------------------------------------
+
+    async def events_since(
+        self,
+        after: float,
+        *,
+        before: float | None = None,
+        cameras: Iterable[str] = (),
+        labels: Iterable[str] = (),
+        limit: int = 100,
+        has_clip: bool | None = True,
+        in_progress: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """`GET /api/events`: tracked objects that started after `after` (epoch seconds).
+
+        Frigate 0.14 - 0.17 filter on `start_time` (`after` < start < `before`), answer the
+        newest first and at most `limit` (their default: 100). The rows are Frigate's database
+        rows, not MQTT `after` objects: `zones` are the entered zones, `sub_label` a string,
+        and score, top score, box and region (relative to the frame) sit under `data`;
+        `end_time` is null while the object is still tracked. `include_thumbnails=0` keeps
+        the base64 thumbnails (the default up to 0.17) out of the answer.
+        """
+        params = {
+            "after": self._epoch(after),
+            "limit": str(max(1, int(limit))),
+            "include_thumbnails": "0",
+        }
+        if before is not None:
+            params["before"] = self._epoch(before)
+        if names := self._csv(cameras):
+            params["cameras"] = names
+        if names := self._csv(labels):
+            params["labels"] = names
+        if has_clip is not None:
+            params["has_clip"] = "1" if has_clip else "0"
+        if in_progress is not None:
+            params["in_progress"] = "1" if in_progress else "0"
+        return await self._get_list("/api/events", params)
+
+    async def reviews_since(
+        self,
+        after: float,
+        *,
+        before: float | None = None,
+        cameras: Iterable[str] = (),
+        labels: Iterable[str] = (),
+        severity: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """`GET /api/review` (Frigate 0.14+): review items since `after` (epoch seconds).
+
+        The rows have the shape of the MQTT review `after` object (`end_time` null while the
+        item is open), newest first. 0.14 - 0.15 take items that started after `after` and
+        leave out items already marked reviewed unless `reviewed=1`; 0.16+ take items that
+        overlap the range and take every item when `reviewed` is not given (`reviewed=1`
+        there means "only reviewed ones"): so the version decides (read once if unknown).
+        """
+        params = {"after": self._epoch(after), "limit": str(max(1, int(limit)))}
+        if before is not None:
+            params["before"] = self._epoch(before)
+        if names := self._csv(cameras):
+            params["cameras"] = names
+        if names := self._csv(labels):
+            params["labels"] = names
+        if severity:
+            params["severity"] = severity
+        version = self.version_string or await self.version()
+        match = re.match(r"^(\d+)\.(\d+)", version)
+        if match is not None and (int(match[1]), int(match[2])) < (0, 16):
+            params["reviewed"] = "1"
+        return await self._get_list("/api/review", params)
+
+    async def _get_list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """A JSON list of objects (anything else in the list is dropped), size-capped."""
+        response = await self._send("GET", path, params=params)
+        body = bytearray()
+        try:
+            if response.status == 404:
+                raise FrigateError(
+                    REASON_NOT_FRIGATE, f"no {path} (Frigate too old?)", status=404, retryable=False
+                )
+            self._raise_for_status(response)
+            async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                body.extend(chunk)
+                if len(body) > LIST_CAP_BYTES:
+                    raise FrigateError(
+                        REASON_TOO_LARGE, f"{path}: answer larger than {LIST_CAP_BYTES} bytes"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise FrigateError(
+                REASON_CANNOT_CONNECT, f"{path}: answer interrupted: {_describe(err)}"
+            ) from None
+        finally:
+            response.release()
+        try:
+            data = json.loads(bytes(body))
+        except ValueError:
+            raise FrigateError(REASON_NOT_FRIGATE, f"{path} is not JSON", retryable=False) from None
+        if not isinstance(data, list):
+            raise FrigateError(REASON_NOT_FRIGATE, f"{path} is not a JSON list", retryable=False)
+        return [item for item in data if isinstance(item, dict)]
+
+    @staticmethod
+    def _epoch(value: float) -> str:
+        return f"{float(value):.6f}"
+
+    @staticmethod
+    def _csv(names: Iterable[str]) -> str:
+        return ",".join(sorted({n for n in names if n}))
 
     # -- clips -------------------------------------------------------------------------
 
