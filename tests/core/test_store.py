@@ -21,6 +21,7 @@ from custom_components.homesec_nvr.core.models import (
     EntityType,
     FilterResult,
     RiskLevel,
+    SourceFingerprint,
     TimelineEntity,
 )
 from custom_components.homesec_nvr.core.store import SCHEMA_VERSION, ClipStore, StoreError
@@ -136,6 +137,8 @@ async def test_state_round_trip_with_every_field(tmp_path: Path) -> None:
         notified=True,
         upload_done=True,
         vlm_done=True,
+        alert_reported=True,
+        stored_source=SourceFingerprint(size=1234, mtime_ns=10**18, digest="ab" * 16),
     )
 
     # When it is saved and read back
@@ -149,6 +152,8 @@ async def test_state_round_trip_with_every_field(tmp_path: Path) -> None:
     assert loaded.alert_decision == AlertDecision(True, "risk high")
     assert loaded.metadata == {"file_name": "full.mp4"}
     assert (loaded.notified, loaded.upload_done, loaded.vlm_done) == (True, True, True)
+    assert loaded.alert_reported is True
+    assert loaded.stored_source == SourceFingerprint(1234, 10**18, "ab" * 16)
     await store.close()
 
 

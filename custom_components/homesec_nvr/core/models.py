@@ -394,6 +394,25 @@ class Alert:
         return self.analysis.activity_type if self.analysis else None
 
 
+@dataclass(frozen=True, slots=True)
+class SourceFingerprint:
+    """What a clip's source file looked like when it was stored (to see it change later)."""
+
+    size: int
+    mtime_ns: int
+    # A fast hash of the file's first and last 64 KiB.
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise."""
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "digest": self.digest}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of to_dict."""
+        return cls(int(data["size"]), int(data["mtime_ns"]), str(data["digest"]))
+
+
 @dataclass(slots=True)
 class ClipState:
     """The persisted, mutable state of one clip (a row of `clip_states`)."""
@@ -422,6 +441,8 @@ class ClipState:
     vlm_done: bool = False
     # The alert was reported to the listener (Home Assistant's alert event): never twice.
     alert_reported: bool = False
+    # The source file as it was stored; a source that differs since is not complete in storage.
+    stored_source: SourceFingerprint | None = None
 
     def to_clip(self) -> Clip:
         """Rebuild the source clip (used to resume processing after a restart)."""

@@ -11,7 +11,9 @@ continues from the last stage it finished, so it completes exactly once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +27,7 @@ from .interfaces import (
     AlertPolicy,
     Notifier,
     ObjectFilter,
+    PermanentError,
     PipelineError,
     StageSkipped,
     StorageBackend,
@@ -40,9 +43,18 @@ from .models import (
     ClipState,
     ClipStatus,
     FilterResult,
+    SourceFingerprint,
     VLMRunMode,
 )
 from .store import ClipStore, StoreError, StoreTransientError
+
+# Bytes hashed at each end of a source file for its fingerprint.
+FINGERPRINT_EDGE_BYTES = 64 * 1024
+
+
+class SourceChangedError(PipelineError):
+    """The clip file changed while (or after) it was stored: it is stored again."""
+
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -310,12 +322,13 @@ class ClipPipeline:
             exists = await asyncio.get_running_loop().run_in_executor(None, clip.path.is_file)
             if not exists or clip.clip_id in self._pending:
                 continue
-            await self._upload(state, clip)
-            if not state.upload_done:
+            errors: list[Exception] = []
+            if not await self._upload(state, clip, errors):
+                if errors and isinstance(errors[-1], SourceChangedError | PermanentError):
+                    continue  # this file is still being written (or unusable): not the storage
                 break  # storage still failing: try again at the next run
-            stored += 1
-            if self._camera_settings(clip.camera_id).delete_source_after_store:
-                await self._delete_clip_files(clip)
+            if await self._after_store(state, clip):
+                stored += 1
         return stored
 
     async def stop(self) -> None:
@@ -514,8 +527,7 @@ class ClipPipeline:
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
         await self._save(state, after=lambda: self._tell(state, "finished"))
-        if camera.delete_source_after_store and state.upload_done and state.clip_uri:
-            await self._delete_clip_files(clip)
+        await self._after_store(state, clip)
 
     async def _delete_clip_files(self, clip: Clip) -> None:
         """Remove a stored clip's source file (and a snapshot the source saved next to it)."""
@@ -523,26 +535,90 @@ class ClipPipeline:
         if sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY):
             await self._delete_source(Path(str(sidecar)))
 
-    async def _upload(self, state: ClipState, clip: Clip) -> None:
-        uri = await self._attempts(
+    async def _upload(
+        self, state: ClipState, clip: Clip, errors: list[Exception] | None = None
+    ) -> bool:
+        """Store the clip file; True once a copy of the whole, unchanging file is stored.
+
+        The source is fingerprinted before and after the copy: a file that changed meanwhile
+        (an upload still being written) is copied again on the next attempt. Each failed
+        attempt's error is appended to `errors` when given.
+        """
+
+        async def put() -> tuple[str, SourceFingerprint | None]:
+            before = await _fingerprint(clip.path)
+            uri = await self._storage.put_clip(clip)
+            after = await _fingerprint(clip.path)
+            if before is not None and after != before:
+                raise SourceChangedError(
+                    f"clip file {clip.path.name} changed while it was stored "
+                    f"({before.size} -> {after.size if after else 'gone'} bytes)"
+                )
+            return uri, after
+
+        result = await self._attempts(
             "upload",
             clip,
-            lambda: self._storage.put_clip(clip),
+            put,
             ClipEventType.UPLOAD_STARTED,
             ClipEventType.UPLOAD_COMPLETED,
             ClipEventType.UPLOAD_FAILED,
-            success_data=lambda u: {"uri": u},
+            success_data=lambda r: {"uri": r[0], "size": r[1].size if r[1] else None},
+            errors=errors,
         )
-        if uri is not None:
-            state.clip_uri = uri
-            state.upload_done = True
-            if state.status is ClipStatus.QUEUED:
-                state.status = ClipStatus.UPLOADED
-            # Only the upload's own columns: the filter runs beside it on the same state, and
-            # its result must be stored by its own write (the one that reports it).
-            await self._commit(
-                lambda: self._store.mark_uploaded(state.clip_id, uri), "record the stored clip"
+        if result is None:
+            return False
+        uri, fingerprint = result
+        state.clip_uri = uri
+        state.upload_done = True
+        state.stored_source = fingerprint
+        if state.status is ClipStatus.QUEUED:
+            state.status = ClipStatus.UPLOADED
+        # Only the upload's own columns: the filter runs beside it on the same state, and
+        # its result must be stored by its own write (the one that reports it).
+        await self._commit(
+            lambda: self._store.mark_uploaded(state.clip_id, uri, fingerprint),
+            "record the stored clip",
+        )
+        return True
+
+    async def _after_store(self, state: ClipState, clip: Clip) -> bool:
+        """Once a clip is done and stored: delete its source (when the camera says so), but
+        only if it is still exactly what was stored.
+
+        A source that changed since (it grew after it looked stable: an upload that stalled)
+        is kept and marked not stored, so the catch-up job stores it again, complete; it is
+        deleted only once a copy of its final content is stored. False when it changed.
+        """
+        if not state.upload_done or not state.clip_uri:
+            return True
+        current = await _fingerprint(clip.path)
+        if current is None:
+            return True  # already gone (the source removed it)
+        stored = state.stored_source
+        if stored is not None and current != stored:
+            _LOGGER.warning(
+                "Clip file %s of %s changed after it was stored (%s -> %s bytes); it is kept "
+                "and stored again",
+                clip.path,
+                clip.camera_name,
+                stored.size,
+                current.size,
             )
+            state.upload_done = False
+            await self._event(
+                clip.clip_id,
+                ClipEventType.UPLOAD_FAILED,
+                will_retry=True,
+                error_type=SourceChangedError.__name__,
+                error_message="clip file changed after it was stored; it is stored again",
+                data={"stored_size": stored.size, "size": current.size},
+            )
+            await self._save(state)
+            return False
+        if self._camera_settings(clip.camera_id).delete_source_after_store:
+            await self._delete_clip_files(clip)
+        return True
 
     async def _run_filter(self, state: ClipState, clip: Clip) -> FilterResult | None:
         object_filter = self._filters(clip.camera_id)
@@ -689,8 +765,12 @@ class ClipPipeline:
         *,
         success_data: Callable[[_T], dict[str, Any]] | None = None,
         event_data: Mapping[str, Any] | None = None,
+        errors: list[Exception] | None = None,
     ) -> _T | None:
-        """Run one stage with retries; an event per attempt. None when every attempt failed."""
+        """Run one stage with retries; an event per attempt. None when every attempt failed.
+
+        Each attempt's error is appended to `errors` when given.
+        """
         retry = self._settings.retry
         extra = dict(event_data or {})
         for attempt in range(1, retry.max_attempts + 1):
@@ -703,6 +783,8 @@ class ClipPipeline:
             except (asyncio.CancelledError, StageSkipped):
                 raise
             except Exception as err:
+                if errors is not None:
+                    errors.append(err)
                 duration_ms = int((time.monotonic() - begin) * 1000)
                 expected = isinstance(err, PipelineError | OSError | TimeoutError)
                 retryable = not isinstance(err, PipelineError) or err.retryable
@@ -873,6 +955,26 @@ class ClipPipeline:
 MAX_RETRY_AFTER_S = 120.0
 # Clip metadata key of a snapshot file a source saved next to the clip.
 SIDECAR_SNAPSHOT_KEY = "snapshot_path"
+
+
+async def _fingerprint(path: Path) -> SourceFingerprint | None:
+    """Size, modification time and a hash of the ends of a file (None when it is missing)."""
+    return await asyncio.get_running_loop().run_in_executor(None, fingerprint_file, path)
+
+
+def fingerprint_file(path: Path) -> SourceFingerprint | None:
+    """Blocking: the fingerprint of a file, or None when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(handle.read(FINGERPRINT_EDGE_BYTES))
+            if info.st_size > 2 * FINGERPRINT_EDGE_BYTES:
+                handle.seek(-FINGERPRINT_EDGE_BYTES, os.SEEK_END)
+            digest.update(handle.read())
+    except OSError:
+        return None
+    return SourceFingerprint(info.st_size, info.st_mtime_ns, digest.hexdigest())
 
 
 def _loop_gone() -> bool:

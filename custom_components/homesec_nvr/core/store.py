@@ -25,12 +25,13 @@ from .models import (
     ClipState,
     ClipStatus,
     FilterResult,
+    SourceFingerprint,
 )
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -81,6 +82,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE clip_states ADD COLUMN alert_reported INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX idx_clip_events_type ON clip_events (clip_id, event_type)",
     ),
+    ("ALTER TABLE clip_states ADD COLUMN stored_source TEXT",),
 )
 
 _STATE_COLUMNS = (
@@ -107,6 +109,7 @@ _STATE_COLUMNS = (
     "upload_done",
     "vlm_done",
     "alert_reported",
+    "stored_source",
 )
 
 
@@ -372,6 +375,7 @@ class ClipStore:
             int(state.upload_done),
             int(state.vlm_done),
             int(state.alert_reported),
+            _json(state.stored_source.to_dict()) if state.stored_source else None,
         )
         placeholders = ",".join("?" * len(_STATE_COLUMNS))
         self._db().execute(
@@ -380,16 +384,22 @@ class ClipStore:
             values,
         )
 
-    async def mark_uploaded(self, clip_id: str, clip_uri: str) -> None:
+    async def mark_uploaded(
+        self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None = None
+    ) -> None:
         """Record a clip's stored copy without touching the other columns of its row."""
-        await self._run(self._mark_uploaded, clip_id, clip_uri)
+        await self._run(self._mark_uploaded, clip_id, clip_uri, stored_source)
 
-    def _mark_uploaded(self, clip_id: str, clip_uri: str) -> None:
+    def _mark_uploaded(
+        self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None
+    ) -> None:
         self._db().execute(
-            "UPDATE clip_states SET clip_uri = ?, upload_done = 1, updated_at = ?, "
-            "status = CASE WHEN status = ? THEN ? ELSE status END WHERE clip_id = ?",
+            "UPDATE clip_states SET clip_uri = ?, upload_done = 1, stored_source = ?, "
+            "updated_at = ?, status = CASE WHEN status = ? THEN ? ELSE status END "
+            "WHERE clip_id = ?",
             (
                 clip_uri,
+                _json(stored_source.to_dict()) if stored_source else None,
                 _ts(datetime.now(UTC)),
                 ClipStatus.QUEUED.value,
                 ClipStatus.UPLOADED.value,
@@ -596,6 +606,7 @@ def _row_to_state(row: sqlite3.Row) -> ClipState:
     filter_data = _loads(row["filter_result"])
     analysis_data = _loads(row["analysis"])
     decision_data = _loads(row["alert_decision"])
+    stored = _loads(row["stored_source"])
     return ClipState(
         clip_id=row["clip_id"],
         camera_id=row["camera_id"],
@@ -620,4 +631,5 @@ def _row_to_state(row: sqlite3.Row) -> ClipState:
         upload_done=bool(row["upload_done"]),
         vlm_done=bool(row["vlm_done"]),
         alert_reported=bool(row["alert_reported"]),
+        stored_source=SourceFingerprint.from_dict(stored) if stored else None,
     )
