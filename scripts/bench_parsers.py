@@ -49,6 +49,11 @@ VLM_CASES: dict[str, Callable[[int], str]] = {
 
 FRIGATE_CASES: dict[str, Callable[[int], bytes]] = {
     "open braces": lambda n: b"{" * n,
+    "nested arrays": lambda n: b'{"type": "end", "after": ' + b"[" * n + b"]" * n + b"}",
+    "400-digit start_time": lambda n: (
+        b'{"type": "end", "after": {"id": "1718123456.1-abc123", "camera": "front", '
+        b'"start_time": ' + b"9" * 400 + b', "pad": "' + b"x" * n + b'"}}'
+    ),
     "long zone list": lambda n: json.dumps(
         {
             "type": "end",

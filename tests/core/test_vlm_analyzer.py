@@ -851,6 +851,10 @@ async def test_an_unknown_camera_uses_the_clip_name_and_diagnostics_hide_the_key
         ({"retry-after": "12"}, 12.0),
         ({"retry-after": "Sat, 21 Nov 2026 21:30:30 GMT"}, 30.0),
         ({"retry-after": "whenever"}, None),
+        ({"retry-after": "1e999"}, None),
+        ({"retry-after": "9" * 400}, None),
+        ({"retry-after-ms": "inf", "retry-after": "3"}, 3.0),
+        ({"retry-after-ms": "nan"}, None),
         ({}, None),
     ],
 )
@@ -859,7 +863,7 @@ def test_retry_after_headers_are_read(headers: dict[str, str], expected: float |
     # When the wait is read (at 21:30:00 UTC)
     wait = retry_after_seconds(httpx.Headers(headers), now=CLIP_START)
 
-    # Then milliseconds, seconds and HTTP dates are understood
+    # Then milliseconds, seconds and HTTP dates are understood; numbers no float holds are not
     assert wait == expected
 
 
@@ -884,3 +888,32 @@ async def test_the_outcome_listener_hears_failures_and_the_recovery(
     # Then the listener heard model_not_found, then the recovery
     assert outcomes == ["model_not_found", None]
     assert analyzer.last_error is None
+
+
+@pytest.mark.parametrize(
+    ("tokens", "counted"),
+    [
+        (10**400, openai_compatible.MAX_TOKEN_COUNT),
+        (float("inf"), 0),
+        (float("nan"), 0),
+        (-5, 0),
+        (1234.9, 1234),
+    ],
+    ids=["400-digits", "infinity", "nan", "negative", "float"],
+)
+async def test_a_broken_token_usage_is_counted_safely(
+    server: OpenAIServer, http_client: httpx.AsyncClient, clip: Clip, tokens: Any, counted: int
+) -> None:
+    # Given a server whose usage block reports an absurd token count (sent as JSON as is:
+    # a 400-digit integer, Infinity, NaN)
+    server.script(Reply(prompt_tokens=tokens, completion_tokens=tokens))
+    analyzer = make_analyzer(server, http_client)
+
+    # When the clip is analyzed
+    result = await analyzer.analyze(clip, person_result())
+
+    # Then the analysis stands and the usage counts a bounded whole number of tokens
+    usage = analyzer.usage.snapshot()
+    assert result.activity_type is ActivityType.DELIVERY
+    assert (result.prompt_tokens, result.completion_tokens) == (counted, counted)
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, counted, counted)

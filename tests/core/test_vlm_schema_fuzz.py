@@ -285,3 +285,74 @@ def test_parse_time_grows_linearly_from_n_to_4n() -> None:
 
     # Then the larger took well under the 16 times a quadratic parser needs (generous margin)
     assert large <= 10 * max(small, 0.002)
+
+
+# -- numbers no float holds ------------------------------------------------------------------
+
+# A number's JSON text goes in for this placeholder (json.dumps cannot write every number).
+MARK = "__NUMBER__"
+huge_numbers = st.one_of(
+    st.integers(min_value=309, max_value=4300).map(lambda digits: "9" * digits),
+    st.integers(min_value=309, max_value=4300).map(lambda digits: "-" + "1" * digits),
+    st.integers(min_value=4301, max_value=20_000).map(lambda digits: "7" * digits),
+    st.sampled_from(["1e999", "-1e999", "1e308", "Infinity", "-Infinity", "NaN"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+# The same as text the model might write instead of a number.
+huge_number_strings = st.one_of(
+    huge_numbers,
+    st.integers(min_value=4301, max_value=20_000).map(lambda digits: "1" * digits + ":03"),
+    st.integers(min_value=300, max_value=4300).map(lambda digits: "9" * digits + ":03.5"),
+    st.integers(min_value=300, max_value=20_000).map(lambda digits: "t=" + "9" * digits + "s"),
+).map(json.dumps)
+NUMBER_FIELDS = [
+    ("entities", 0, "first_seen_s"),
+    ("entities", 0, "last_seen_s"),
+    ("requires_review",),
+    ("risk_level",),
+    ("summary",),
+    ("observations", 0),
+    ("entities", 0, "description"),
+]
+
+
+def _answer_with(path: tuple[Any, ...], number: str) -> str:
+    data = json.loads(json.dumps(VALID))
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = MARK
+    return json.dumps(data).replace(json.dumps(MARK), number)
+
+
+@FUZZ_HEAVY
+@given(st.sampled_from(NUMBER_FIELDS), huge_numbers | huge_number_strings)
+def test_numbers_no_float_holds_in_any_field_parse_or_fail_cleanly(
+    path: tuple[Any, ...], number: str
+) -> None:
+    # Given a valid answer with one field replaced by a number of hundreds or thousands of
+    # digits, out of a float's range, Infinity or NaN, as a number or as text ("999...:03")
+    text = _answer_with(path, number)
+
+    # When it is parsed
+    result = _parse_or_error(text, duration_s=10.0)
+
+    # Then no OverflowError or ValueError escapes; kept times are finite and within the clip
+    if result is not None:
+        for entity in result.entities:
+            assert 0.0 <= entity.first_seen_s <= entity.last_seen_s <= 10.0
+        assert len(result.summary) <= 25_000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**400), "9" * 5000 + ":03", "1" * 4000 + ":03.5", "9" * 400, float("inf")],
+    ids=["int-400-digits", "negative-400-digits", "clock-5000", "clock-4000", "text-400", "inf"],
+)
+def test_coerce_seconds_refuses_numbers_no_float_holds(value: object) -> None:
+    # Given a time value too large for a float
+    # When it is coerced to seconds
+    seconds = schema.coerce_seconds(value)
+
+    # Then it is not a time (the entity then falls back to its other time or 0)
+    assert seconds is None

@@ -555,28 +555,14 @@ class FrigateSource(ClipSource):
         except FrigateError as err:
             self._failed(job, err.reason, f"{err} (after {err.attempts} attempt(s))")
             return
-        metadata = dict(job.metadata)
-        metadata[META_SIZE_BYTES] = download.size_bytes
-        metadata[META_DURATION_S] = download.duration_s
-        metadata[META_TRUNCATED] = download.truncated
-        snapshot = await self._save_snapshot(job, dest.with_suffix(".jpg"))
-        metadata[META_SNAPSHOT_PATH] = str(snapshot) if snapshot else None
-        clip = Clip(
-            clip_id=job.clip_id,
-            camera_id=job.camera_id,
-            camera_name=job.camera_name,
-            source_type=SOURCE_TYPE,
-            path=download.path,
-            start_ts=datetime.fromtimestamp(job.start_time, tz=UTC),
-            end_ts=datetime.fromtimestamp(max(job.start_time, job.end_time), tz=UTC),
-            metadata=metadata,
-        )
-        # A hand-over record next to the clip: if the pipeline cannot take the clip now (store
-        # error, Home Assistant stopping), `recover()` hands it over at the next start.
         record = dest.with_suffix(HANDOVER_SUFFIX)
-        await asyncio.get_running_loop().run_in_executor(
-            None, _write_atomic, record, json.dumps(clip.to_dict()).encode()
-        )
+        try:
+            clip = await self._downloaded_clip(job, download, record)
+        except BaseException:
+            # Without its hand-over record nothing would ever take the clip (or delete it):
+            # whatever failed (a bug, a full disk, a cancellation), the files go.
+            await _remove(download.path, dest.with_suffix(".jpg"), record)
+            raise
         if not await self._hand_over(clip, record):
             return
         self._recent.append(job.clip_id)
@@ -588,6 +574,31 @@ class FrigateSource(ClipSource):
             download.attempts,
             ", truncated" if download.truncated else "",
         )
+
+    async def _downloaded_clip(self, job: _Job, download: ClipDownload, record: Path) -> Clip:
+        """The clip, with its snapshot saved and its hand-over record written next to it: if
+        the pipeline cannot take the clip now (store error, Home Assistant stopping),
+        `recover()` hands it over at the next start."""
+        metadata = dict(job.metadata)
+        metadata[META_SIZE_BYTES] = download.size_bytes
+        metadata[META_DURATION_S] = download.duration_s
+        metadata[META_TRUNCATED] = download.truncated
+        snapshot = await self._save_snapshot(job, download.path.with_suffix(".jpg"))
+        metadata[META_SNAPSHOT_PATH] = str(snapshot) if snapshot else None
+        clip = Clip(
+            clip_id=job.clip_id,
+            camera_id=job.camera_id,
+            camera_name=job.camera_name,
+            source_type=SOURCE_TYPE,
+            path=download.path,
+            start_ts=datetime.fromtimestamp(job.start_time, tz=UTC),
+            end_ts=datetime.fromtimestamp(max(job.start_time, job.end_time), tz=UTC),
+            metadata=metadata,
+        )
+        await asyncio.get_running_loop().run_in_executor(
+            None, _write_atomic, record, json.dumps(clip.to_dict()).encode()
+        )
+        return clip
 
     async def _hand_over(self, clip: Clip, record: Path) -> bool:
         """Give the clip to the pipeline; the record is removed once it has it."""

@@ -11,7 +11,10 @@
 Payloads come as bytes or str. Anything unusable raises `FrigateMessageError` (one typed error,
 with a short excerpt of the payload for the log line) instead of a traceback per message.
 Parsing is linear in the payload's size, and a payload over MAX_PAYLOAD_BYTES is refused
-before it is decoded (Frigate's own messages are a few kilobytes).
+before it is decoded (Frigate's own messages are a few kilobytes). Whatever the payload holds
+(numbers of hundreds of digits, nesting thousands deep), only FrigateMessageError comes out.
+Times must lie between 2000 and a day after now: a finite but absurd `start_time` would only
+fail later, after the clip was downloaded.
 Optional fields that are missing or of the wrong type take neutral defaults; only what a clip
 cannot do without (`id`, `camera`, `start_time`) is required. Ids and camera names are checked
 against Frigate's own character sets because they end up in URLs and file names.
@@ -22,15 +25,22 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# Frigate event ids look like "1718123456.123456-abc123"; review ids the same.
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Frigate event ids look like "1718123456.123456-abc123"; review ids the same. Matched with
+# fullmatch: `$` would let a trailing newline through into URLs and file names.
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Frigate camera names: letters, digits, "_" and "-" (validated by Frigate's config).
-_CAMERA_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_CAMERA_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# Event and review times (epoch seconds): not before 2000, not more than a day ahead of now.
+MIN_TIMESTAMP = 946_684_800.0
+MAX_FUTURE_S = 86_400.0
+# Box and region coordinates (pixels, or fractions in API rows); anything larger is garbage.
+_MAX_COORDINATE = 1e6
 _EXCERPT_CHARS = 120
 # Frigate's event and review messages are a few kilobytes (an event's path data included).
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -159,7 +169,8 @@ def _before_after[T](
     kind: str,
     data: dict[str, Any],
     payload: bytes | str,
-    build: Callable[[str, dict[str, Any], bytes | str], T],
+    build: Callable[[str, dict[str, Any], bytes | str, float], T],
+    now: float,
 ) -> tuple[T, T | None]:
     """The `after` object (falling back to `before` when it is missing) and `before`."""
     before_raw, after_raw = data.get("before"), data.get("after")
@@ -168,29 +179,35 @@ def _before_after[T](
         if not isinstance(before_raw, dict):
             raise FrigateMessageError(kind, "no 'after' object", payload)
         after_raw, before_raw = before_raw, None
-    after = build("after", after_raw, payload)
+    after = build("after", after_raw, payload, now)
     before: T | None = None
     if isinstance(before_raw, dict):
         try:
-            before = build("before", before_raw, payload)
+            before = build("before", before_raw, payload, now)
         except FrigateMessageError:
             before = None
     return after, before
 
 
-def parse_event_message(payload: bytes | str) -> FrigateEventMessage:
-    """Parse a `frigate/events` payload; raise FrigateMessageError when it is unusable."""
+def parse_event_message(payload: bytes | str, *, now: float | None = None) -> FrigateEventMessage:
+    """Parse a `frigate/events` payload; raise FrigateMessageError when it is unusable.
+
+    `now` (epoch seconds, default the current time) bounds the times a message may carry.
+    """
     data = _load_object("events", payload)
     kind = _message_type("events", data, EVENT_TYPES, payload)
-    after, before = _before_after("events", data, payload, _event)
+    after, before = _before_after("events", data, payload, _event, _now(now))
     return FrigateEventMessage(type=kind, after=after, before=before)
 
 
-def parse_review_message(payload: bytes | str) -> FrigateReviewMessage:
-    """Parse a `frigate/reviews` payload; raise FrigateMessageError when it is unusable."""
+def parse_review_message(payload: bytes | str, *, now: float | None = None) -> FrigateReviewMessage:
+    """Parse a `frigate/reviews` payload; raise FrigateMessageError when it is unusable.
+
+    `now` (epoch seconds, default the current time) bounds the times a message may carry.
+    """
     data = _load_object("reviews", payload)
     kind = _message_type("reviews", data, REVIEW_TYPES, payload)
-    after, before = _before_after("reviews", data, payload, _review)
+    after, before = _before_after("reviews", data, payload, _review, _now(now))
     return FrigateReviewMessage(type=kind, after=after, before=before)
 
 
@@ -218,6 +235,10 @@ def parse_sub_label(value: Any) -> tuple[str | None, float | None]:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
 
 
 def _excerpt(payload: bytes | str | None) -> str:
@@ -255,7 +276,10 @@ def _load_object(kind: str, payload: bytes | str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as err:
+        # Also an integer of more than 4300 digits (Python's int conversion limit).
         raise FrigateMessageError(kind, f"malformed JSON ({err})", payload) from None
+    except RecursionError:
+        raise FrigateMessageError(kind, "JSON nested too deeply", payload) from None
     if not isinstance(data, dict):
         raise FrigateMessageError(kind, f"JSON {type(data).__name__}, not an object", payload)
     return data
@@ -272,32 +296,55 @@ def _message_type(
 
 def _require_id(kind: str, where: str, raw: dict[str, Any], payload: bytes | str) -> str:
     value = raw.get("id")
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise FrigateMessageError(kind, f"'{where}.id' missing or invalid: {value!r}", payload)
     return value
 
 
 def _require_camera(kind: str, where: str, raw: dict[str, Any], payload: bytes | str) -> str:
     value = raw.get("camera")
-    if not isinstance(value, str) or not _CAMERA_RE.match(value):
+    if not isinstance(value, str) or not _CAMERA_RE.fullmatch(value):
         raise FrigateMessageError(kind, f"'{where}.camera' missing or invalid: {value!r}", payload)
     return value
 
 
 def _require_time(
-    kind: str, where: str, name: str, raw: dict[str, Any], payload: bytes | str
+    kind: str, where: str, name: str, raw: dict[str, Any], payload: bytes | str, now: float
 ) -> float:
     value = _number(raw.get(name))
     if value is None or value <= 0:
         raise FrigateMessageError(kind, f"'{where}.{name}' missing or invalid", payload)
+    if not _sane_time(value, now):
+        raise FrigateMessageError(kind, f"'{where}.{name}' out of range: {value!r}", payload)
     return value
 
 
+def _optional_time(
+    kind: str, where: str, name: str, raw: dict[str, Any], payload: bytes | str, now: float
+) -> float | None:
+    """An optional time: None when missing, not a number or not positive (Frigate sends null
+    or 0 while an event lasts); a number out of the sane range makes the message unusable."""
+    value = _number(raw.get(name))
+    if value is None or value <= 0:
+        return None
+    if not _sane_time(value, now):
+        raise FrigateMessageError(kind, f"'{where}.{name}' out of range: {value!r}", payload)
+    return value
+
+
+def _sane_time(value: float, now: float) -> bool:
+    return MIN_TIMESTAMP <= value <= now + MAX_FUTURE_S
+
+
 def _number(value: Any) -> float | None:
-    """A finite float, or None (bools are not numbers here)."""
+    """A finite float, or None (bools are not numbers here; nor is an integer too large for
+    a float, which float() refuses with OverflowError)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -329,7 +376,7 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
     if not isinstance(value, list | tuple) or len(value) != 4:
         return None
     numbers = [_number(v) for v in value]
-    if any(n is None for n in numbers):
+    if any(n is None or abs(n) > _MAX_COORDINATE for n in numbers):
         return None
     x1, y1, x2, y2 = (float(n) for n in numbers if n is not None)
     return x1, y1, x2, y2
@@ -352,21 +399,23 @@ def _attributes(value: Any) -> dict[str, float]:
     return result
 
 
-def _event(where: str, raw: dict[str, Any], payload: bytes | str) -> FrigateEvent:
-    start_time = _require_time("events", where, "start_time", raw, payload)
-    end_time = _number(raw.get("end_time"))
+def _event(where: str, raw: dict[str, Any], payload: bytes | str, now: float) -> FrigateEvent:
+    start_time = _require_time("events", where, "start_time", raw, payload, now)
+    end_time = _optional_time("events", where, "end_time", raw, payload, now)
     sub_label, sub_label_score = parse_sub_label(raw.get("sub_label"))
     snapshot = raw.get("snapshot")
     frame_time = _number(snapshot.get("frame_time")) if isinstance(snapshot, dict) else None
     if frame_time is None:
         frame_time = _number(raw.get("snapshot_time")) or _number(raw.get("frame_time"))
+    if frame_time is not None and not _sane_time(frame_time, now):
+        frame_time = None  # only places the snapshot in the clip: dropped, not fatal
     max_severity = raw.get("max_severity")
     return FrigateEvent(
         id=_require_id("events", where, raw, payload),
         camera=_require_camera("events", where, raw, payload),
         label=_text(raw.get("label")),
         start_time=start_time,
-        end_time=end_time if end_time is not None and end_time > 0 else None,
+        end_time=end_time,
         sub_label=sub_label,
         sub_label_score=sub_label_score,
         top_score=_number(raw.get("top_score")),
@@ -384,9 +433,9 @@ def _event(where: str, raw: dict[str, Any], payload: bytes | str) -> FrigateEven
     )
 
 
-def _review(where: str, raw: dict[str, Any], payload: bytes | str) -> FrigateReview:
-    start_time = _require_time("reviews", where, "start_time", raw, payload)
-    end_time = _number(raw.get("end_time"))
+def _review(where: str, raw: dict[str, Any], payload: bytes | str, now: float) -> FrigateReview:
+    start_time = _require_time("reviews", where, "start_time", raw, payload, now)
+    end_time = _optional_time("reviews", where, "end_time", raw, payload, now)
     data = raw.get("data")
     data = data if isinstance(data, dict) else {}
     severity = raw.get("severity")
@@ -394,9 +443,9 @@ def _review(where: str, raw: dict[str, Any], payload: bytes | str) -> FrigateRev
         id=_require_id("reviews", where, raw, payload),
         camera=_require_camera("reviews", where, raw, payload),
         start_time=start_time,
-        end_time=end_time if end_time is not None and end_time > 0 else None,
+        end_time=end_time,
         severity=severity if isinstance(severity, str) and severity else None,
-        detections=tuple(d for d in _names(data.get("detections")) if _ID_RE.match(d)),
+        detections=tuple(d for d in _names(data.get("detections")) if _ID_RE.fullmatch(d)),
         objects=_names(data.get("objects")),
         sub_labels=_names(data.get("sub_labels")),
         zones=_names(data.get("zones")),

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -67,6 +69,8 @@ _MAX_ADAPTATIONS = 4
 # Answers up to this long are parsed on the event loop (well under a millisecond); longer
 # ones in the executor.
 _PARSE_INLINE_CHARS = 16 * 1024
+# Tokens one request can report (far above any model's context); beyond is a broken server.
+MAX_TOKEN_COUNT = 100_000_000
 
 _FORMAT_WORDS = (
     "response_format",
@@ -199,17 +203,18 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            if math.isfinite(milliseconds := float(raw_ms)):
+                return max(0.0, milliseconds / 1000)
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
@@ -234,10 +239,13 @@ def _error_detail(err: openai.APIError) -> str:
 
 
 def _count(value: object) -> int:
-    """A token count from a usage block (servers send null, floats or nothing)."""
+    """A token count from a usage block (servers send null, floats or nothing; a broken one
+    NaN, Infinity or hundreds of digits): 0 when unusable, at most MAX_TOKEN_COUNT."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return max(0, int(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return min(MAX_TOKEN_COUNT, max(0, int(value)))
 
 
 def _model_matches(configured: str, listed: str) -> bool:

@@ -106,7 +106,7 @@ _MAX_SCANS = 2
 _MAX_TEXT_DEPTH = 4
 _BRIEF = reprlib.Repr(maxlevel=2, maxstring=60, maxother=60, maxlist=4, maxdict=4)
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-_CLOCK = re.compile(r"^(\d+):(\d{1,2}(?:\.\d+)?)$")
+_CLOCK = re.compile(r"(\d+):(\d{1,2}(?:\.\d+)?)")
 
 
 class AnalysisValidationError(ValueError):
@@ -332,22 +332,26 @@ def coerce_enum[E: StrEnum](enum_type: type[E], value: object) -> E | None:
 
 
 def coerce_seconds(value: object) -> float | None:
-    """Seconds from a number, "3.5", "3.5s", "t=3.5s" or "0:03"; None when not a time."""
+    """Seconds from a number, "3.5", "3.5s", "t=3.5s" or "0:03"; None when not a time (also
+    for numbers no float holds: 400 digits, or more digits than Python converts)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        result = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        clock = _CLOCK.match(text)
-        if clock:
-            result = int(clock.group(1)) * 60 + float(clock.group(2))
+    try:
+        if isinstance(value, int | float):
+            result = float(value)
+        elif isinstance(value, str):
+            text = value.strip().lower()
+            clock = _CLOCK.fullmatch(text)
+            if clock:
+                result = int(clock.group(1)) * 60 + float(clock.group(2))
+            else:
+                match = _NUMBER.search(text)
+                if match is None:
+                    return None
+                result = float(match.group(0))
         else:
-            match = _NUMBER.search(text)
-            if match is None:
-                return None
-            result = float(match.group(0))
-    else:
+            return None
+    except (OverflowError, ValueError):
         return None
     return result if math.isfinite(result) else None
 
