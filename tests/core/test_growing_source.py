@@ -75,30 +75,28 @@ class GrowingStorage(LocalStorage):
     def __init__(self, root: Path, on_copy: Callable[[], None]) -> None:
         super().__init__(root)
         self.on_copy = on_copy
-        self.stored = asyncio.Event()
 
     def _copy_file(self, source: Path, tmp: Path) -> None:
         super()._copy_file(source, tmp)
         self.on_copy()
 
-    async def put_clip(self, clip: Clip) -> str:
-        uri = await super().put_clip(clip)
-        self.stored.set()
-        return uri
-
 
 class HookFilter(ScriptedFilter):
-    """Its part of the upload arrives once the partial file is in storage (they run side by
-    side)."""
+    """Its part of the upload arrives once the partial file is stored and recorded (the
+    upload runs beside the filter)."""
 
-    def __init__(self, hook: Callable[[str], None], stored: asyncio.Event) -> None:
+    def __init__(self, hook: Callable[[str], None], store: ClipStore) -> None:
         super().__init__(filter_result("person"))
         self.hook = hook
-        self.stored = stored
+        self.store = store
 
     async def detect(self, clip: Clip) -> FilterResult:
         async with asyncio.timeout(10):
-            await self.stored.wait()
+            while not any(
+                e.event_type is ClipEventType.UPLOAD_COMPLETED
+                for e in await self.store.events(clip.clip_id)
+            ):
+                await asyncio.sleep(0.005)
         self.hook("filter")
         return await super().detect(clip)
 
@@ -177,7 +175,7 @@ async def _rig(tmp_path: Path, point: str, *, delete: bool = True, arrivals: int
     listener = HookListener(hook=upload.at)
     notifier = HookNotifier(upload.at)
     pipeline = PipelineKit(store, storage, listener).pipeline(
-        HookFilter(upload.at, storage.stored),
+        HookFilter(upload.at, store),
         HookVLM(upload.at),
         [notifier],
         CameraPipelineSettings(delete_source_after_store=delete),
