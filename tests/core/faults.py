@@ -84,12 +84,14 @@ class FaultPlan:
     at: int = 0
     count: int = 1
     armed: bool = False
+    # Only statements starting with this (e.g. "SELECT") are counted and failed.
+    match: str | None = None
     statements: int = 0
     raised: int = 0
     log: list[str] = field(default_factory=list)
 
     def check(self, sql: str) -> None:
-        if not self.armed:
+        if not self.armed or (self.match and not sql.lstrip().upper().startswith(self.match)):
             return
         self.statements += 1
         self.log.append(sql.split(None, 1)[0].upper())

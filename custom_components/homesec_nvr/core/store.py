@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -227,6 +230,22 @@ def _json(value: dict[str, Any] | None) -> str | None:
 
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
+# Damaged databases replaced per store (a disk that keeps damaging files is left alone).
+MAX_RECOVERIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRecovery:
+    """A damaged database file that was moved aside and replaced by a fresh one."""
+
+    damaged_path: Path
+    moved: tuple[Path, ...]  # the database file and its -wal/-shm, as moved
+    reason: str
+    at: datetime
+
+
+class _DamagedError(Exception):
+    """quick_check found the database file damaged."""
 
 
 class ClipStore:
@@ -241,6 +260,11 @@ class ClipStore:
         self._busy_timeout_s = busy_timeout_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="homesec-store")
         self._conn: sqlite3.Connection | None = None
+        # Damaged databases replaced so far (the glue turns them into a repair issue).
+        self.recoveries: list[StoreRecovery] = []
+        self._reopen = False
+        self._unreported: list[StoreRecovery] = []
+        self._recovery_listeners: list[Callable[[StoreRecovery], None]] = []
 
     @property
     def path(self) -> Path:
@@ -253,10 +277,17 @@ class ClipStore:
             future = loop.run_in_executor(self._executor, self._guarded, func, *args)
         except RuntimeError as err:  # the worker thread was shut down
             raise StorePermanentError("clip database is closed") from err
-        return await future
+        try:
+            return await future
+        finally:
+            self._report_recoveries()
 
     def _guarded(self, func: Callable[..., _T], *args: Any) -> _T:
-        """Run one call on the worker thread; raw SQLite errors become typed store errors."""
+        """Run one call on the worker thread; raw SQLite errors become typed store errors.
+
+        A damaged database (malformed, not a database) is moved aside and replaced by a fresh
+        one, and the call runs once more on it.
+        """
         try:
             conn = self._conn
             if conn is not None and conn.in_transaction:
@@ -264,7 +295,110 @@ class ClipStore:
             return func(*args)
         except sqlite3.Error as err:
             self._rollback()
+            if not (is_corrupt(err) and self._conn is not None):
+                raise typed_error(err) from err
+            self._recover(str(err))
+        try:
+            return func(*args)
+        except sqlite3.Error as err:
+            self._rollback()
             raise typed_error(err) from err
+
+    # -- damaged databases -------------------------------------------------------------
+
+    @property
+    def recovered_from(self) -> Path | None:
+        """Where the last damaged database file was moved (None when none was found)."""
+        return self.recoveries[-1].damaged_path if self.recoveries else None
+
+    def add_recovery_listener(
+        self, listener: Callable[[StoreRecovery], None]
+    ) -> Callable[[], None]:
+        """Call `listener(recovery)` on the event loop each time a damaged database was
+        replaced (at open or during use); returns the function that removes it."""
+        self._recovery_listeners.append(listener)
+        return lambda: self._recovery_listeners.remove(listener)
+
+    def _report_recoveries(self) -> None:
+        while self._unreported:
+            recovery = self._unreported.pop(0)
+            for listener in list(self._recovery_listeners):
+                try:
+                    listener(recovery)
+                except Exception:
+                    _LOGGER.exception("Clip database recovery listener failed")
+
+    def _recover(self, reason: str) -> None:
+        """Worker thread: move the damaged file (and its -wal/-shm) aside, open a fresh one.
+
+        Nothing is deleted: the damaged file stays next to the new one for the user (or
+        `sqlite3 .recover`). Raises StorePermanentError when that is not possible.
+        """
+        if len(self.recoveries) >= MAX_RECOVERIES:
+            raise StorePermanentError(
+                f"clip database {self._path} is damaged again ({reason}); left as it is after "
+                f"{len(self.recoveries)} recoveries"
+            )
+        damaged = self._damaged_name()
+        moved: list[Path] = []
+        try:
+            # The -wal/-shm are copied while the damaged connection is still open: closing it
+            # may delete them. The main file is renamed (also fine while open).
+            for suffix in ("-wal", "-shm"):
+                source = Path(f"{self._path}{suffix}")
+                if source.exists():
+                    shutil.copy2(source, f"{damaged}{suffix}")
+                    moved.append(Path(f"{damaged}{suffix}"))
+            if self._path.exists():
+                os.replace(self._path, damaged)
+                moved.insert(0, damaged)
+        except OSError as err:
+            _close_quietly(self._conn)
+            self._conn = None
+            raise StorePermanentError(
+                f"clip database {self._path} is damaged ({reason}) and cannot be moved aside: {err}"
+            ) from err
+        _close_quietly(self._conn)
+        self._conn = None
+        self._reopen = True
+        for suffix in ("-wal", "-shm"):  # kept above: they must not meet the new database
+            with contextlib.suppress(OSError):
+                Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+        if moved and moved[0] == damaged:
+            _LOGGER.error(
+                "Clip database %s is damaged (%s); moved it to %s and started a new one (clip "
+                "files are kept; the history of earlier clips is in the moved file)",
+                self._path,
+                reason,
+                damaged,
+            )
+            recovery = StoreRecovery(
+                damaged_path=damaged, moved=tuple(moved), reason=reason, at=datetime.now(UTC)
+            )
+            self.recoveries.append(recovery)
+            self._unreported.append(recovery)
+        self._reopen_now()
+
+    def _reopen_now(self) -> None:
+        """Open a fresh connection (after a recovery); typed errors, never a new recovery."""
+        try:
+            self._conn = self._connect_and_migrate()
+        except (sqlite3.Error, _DamagedError) as err:
+            _close_quietly(self._conn)
+            self._conn = None
+            if isinstance(err, _DamagedError):
+                raise StorePermanentError(f"new clip database {self._path}: {err}") from err
+            raise typed_error(err, f"cannot open a new clip database {self._path}") from err
+        self._reopen = False
+
+    def _damaged_name(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        candidate = self._path.with_name(f"{self._path.name}.damaged-{stamp}")
+        index = 1
+        while any(Path(f"{candidate}{s}").exists() for s in ("", "-wal", "-shm")):
+            index += 1
+            candidate = self._path.with_name(f"{self._path.name}.damaged-{stamp}-{index}")
+        return candidate
 
     def _rollback(self) -> None:
         conn = self._conn
@@ -290,20 +424,42 @@ class ClipStore:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StorePermanentError(f"{context}: {err}") from err
-        conn: sqlite3.Connection | None = None
         try:
-            conn = self._connect()
+            self._conn = self._connect_and_migrate()
+        except _DamagedError as err:
+            self._recover(str(err))
+        except sqlite3.Error as err:
+            if not is_corrupt(err):
+                raise typed_error(err, context) from err
+            self._recover(str(err))
+
+    def _connect_and_migrate(self) -> sqlite3.Connection:
+        """A checked, migrated connection.
+
+        On a damaged file (quick_check fails: _DamagedError, or SQLite says malformed / not a
+        database) the connection is left open in `_conn` for the recovery, which keeps the
+        files before closing it.
+        """
+        conn = self._connect()
+        try:
             conn.row_factory = sqlite3.Row
+            # Checked before anything is written to the file (it is kept as it was).
+            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise _DamagedError("; ".join(problems))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate(conn)
-        except sqlite3.Error as err:
-            _close_quietly(conn)
-            raise typed_error(err, context) from err
-        except StoreError:
+        except (sqlite3.Error, _DamagedError) as err:
+            if isinstance(err, _DamagedError) or is_corrupt(err):
+                self._conn = conn
+            else:
+                _close_quietly(conn)
+            raise
+        except BaseException:
             _close_quietly(conn)
             raise
-        self._conn = conn
+        return conn
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -327,6 +483,7 @@ class ClipStore:
 
     async def close(self) -> None:
         """Close the database and stop the worker thread."""
+        self._reopen = False
         if self._conn is not None:
             conn = self._conn
             self._conn = None
@@ -335,6 +492,8 @@ class ClipStore:
         self._executor.shutdown(wait=True)
 
     def _db(self) -> sqlite3.Connection:
+        if self._conn is None and self._reopen:
+            self._reopen_now()  # a recovery could not open the new file last time
         if self._conn is None:
             raise StorePermanentError("clip database is not open")
         return self._conn
