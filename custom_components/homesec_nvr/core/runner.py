@@ -6,6 +6,16 @@ Bounded concurrency (clips in flight and per-stage workers), per-stage retries w
 exponential backoff, an event in the store for every stage attempt, and resumable state: a clip
 that was queued or mid-pipeline when Home Assistant stopped is picked up again on start and
 continues from the last stage it finished, so it completes exactly once.
+
+What never stops a clip or repeats an alert:
+- a transient store fault (locked, busy, full disk, I/O error) is retried with backoff around
+  every store call until the store is back (`store_unavailable_since`, `store_faults`);
+- on resume only notifiers without a stored notification_sent are called; every stage report
+  is tied to the write that stores it; stopping lets writes and notifications on their way land;
+- clips are taken from a queue by `max_clips_in_flight` workers; a worker that dies of a bug is
+  reported (`worker_restarts`, `last_worker_failure`) and restarted with backoff;
+- a source is deleted only if it is still exactly what was stored (size, mtime, a hash of its
+  ends); one that grew since is kept and stored again by the catch-up job.
 """
 
 from __future__ import annotations
