@@ -539,12 +539,6 @@ class ClipPipeline:
         await self._save(state, after=lambda: self._tell(state, "finished"))
         await self._after_store(state, clip)
 
-    async def _delete_clip_files(self, clip: Clip) -> None:
-        """Remove a stored clip's source file (and a snapshot the source saved next to it)."""
-        await self._delete_source(clip.path)
-        if sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY):
-            await self._delete_source(Path(str(sidecar)))
-
     async def _upload(
         self, state: ClipState, clip: Clip, errors: list[Exception] | None = None
     ) -> bool:
@@ -602,10 +596,17 @@ class ClipPipeline:
         """
         if not state.upload_done or not state.clip_uri:
             return True
-        current = await _fingerprint(clip.path)
-        if current is None:
-            return True  # already gone (the source removed it)
+        delete = self._camera_settings(clip.camera_id).delete_source_after_store
         stored = state.stored_source
+        # Compared and deleted in one step on a worker thread (no gap between the two).
+        current, deleted = await asyncio.get_running_loop().run_in_executor(
+            None, _delete_if_unchanged, clip.path, stored, delete
+        )
+        gone = deleted or current is None
+        if delete and gone and (sidecar := clip.metadata.get(SIDECAR_SNAPSHOT_KEY)):
+            await self._delete_source(Path(str(sidecar)))
+        if current is None or deleted:
+            return True  # gone (deleted now, or already removed by the source)
         if stored is not None and current != stored:
             _LOGGER.warning(
                 "Clip file %s of %s changed after it was stored (%s -> %s bytes); it is kept "
@@ -626,8 +627,6 @@ class ClipPipeline:
             )
             await self._save(state)
             return False
-        if self._camera_settings(clip.camera_id).delete_source_after_store:
-            await self._delete_clip_files(clip)
         return True
 
     async def _run_filter(self, state: ClipState, clip: Clip) -> FilterResult | None:
@@ -985,6 +984,24 @@ def fingerprint_file(path: Path) -> SourceFingerprint | None:
     except OSError:
         return None
     return SourceFingerprint(info.st_size, info.st_mtime_ns, digest.hexdigest())
+
+
+def _delete_if_unchanged(
+    path: Path, stored: SourceFingerprint | None, delete: bool
+) -> tuple[SourceFingerprint | None, bool]:
+    """Blocking: the file's fingerprint, and whether it was deleted (only when asked and it
+    is what was stored, or nothing was recorded for it)."""
+    current = fingerprint_file(path)
+    if current is None or not delete or (stored is not None and current != stored):
+        return current, False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None, False
+    except OSError as err:
+        _LOGGER.warning("Could not delete source file %s: %s", path, err)
+        return current, False
+    return current, True
 
 
 def _loop_gone() -> bool:
