@@ -58,7 +58,7 @@ from .core.payload import MediaLinks, clip_payload
 from .core.retention import RetentionReport, apply_retention
 from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.storage.local import LocalStorage
-from .core.store import ClipStore
+from .core.store import ClipStore, StoreError
 from .ha_notifier import build_ha_notifiers
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
 from .runtime import CameraRuntime
@@ -179,7 +179,12 @@ class HomeSecHub:
 
     async def async_start_sources(self) -> None:
         """Resume unfinished clips, start every camera's source and the periodic jobs."""
-        await self.pipeline.resume_unfinished()
+        try:
+            await self.pipeline.resume_unfinished()
+        except StoreError as err:
+            # The clip database stayed busy past the pipeline's deadline: the unfinished clips
+            # stay recorded and resume at the next start; new clips still come in.
+            _LOGGER.warning("Unfinished clips not resumed now (clip database busy): %s", err)
         for kind in self.kinds.values():
             await kind.async_start(self.pipeline.submit)
         self._unsubs.append(
