@@ -67,8 +67,15 @@ async def test_config_entry_diagnostics(
     assert diagnostics["store"] == {
         "path": str(config_dir / "homesec" / "homesec.db"),
         "schema_version": SCHEMA_VERSION,
+        "recoveries": [],
     }
     assert diagnostics["pipeline"] == {"clips_in_flight": 0, "clips_queued": 0, "last_error": None}
+    # And a healthy hub: no problem, the folder watcher running under supervision
+    assert diagnostics["health"]["problems"] == []
+    assert [t["name"] for t in diagnostics["health"]["tasks"]] == [
+        "homesec folder watcher Front door"
+    ]
+    assert diagnostics["health"]["tasks"][0]["running"] is True
     # And the camera shows its redacted config, its source and the processed clip
     camera = diagnostics["cameras"][subentry_id]
     assert camera["name"] == "Front door"

@@ -1,7 +1,10 @@
-"""Binary sensors: each camera's `alert` (on for a while after each alert), the vision
-model's budget, and the extra ones each camera kind brings (cameras/)."""
+"""Binary sensors: each camera's `alert` (on for a while after each alert), the hub's
+`problem` (health.py), the vision model's budget, and the extra ones each camera kind brings
+(cameras/)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 # HA 2026 moved BinarySensorDeviceClass to binary_sensor.const and re-exports it implicitly
 # (that module does not exist in 2025.4): the package import works on both lines.
@@ -40,6 +43,7 @@ async def async_setup_entry(
         ]
 
     async_add_camera_entities(hub, async_add_entities, build)
+    async_add_entities([HomeSecProblemBinarySensor(hub)])
     if hub.vision is not None:
         async_add_entities([HomeSecBudgetBinarySensor(hub)])
     hub.async_add_kind_entities(Platform.BINARY_SENSOR, async_add_entities)
@@ -58,6 +62,29 @@ class HomeSecAlertBinarySensor(HomeSecCameraEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """True while the last alert is within the hold time."""
         return self.camera.alert_active
+
+
+class HomeSecProblemBinarySensor(HomeSecHubEntity, BinarySensorEntity):
+    """On while the storage folder, the clip database or a background task has a problem."""
+
+    _attr_translation_key = "problem"
+    _attr_device_class = BinarySensorDeviceClass.PROBLEM
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    hub: HomeSecHub
+
+    def __init__(self, hub: HomeSecHub) -> None:
+        super().__init__(hub, "problem")
+
+    @property
+    def is_on(self) -> bool:
+        """True while something needs the user (a repair issue says what)."""
+        return bool(self.hub.health.problems())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Which problems, and the counters behind them."""
+        return self.hub.health.attributes()
 
 
 class HomeSecBudgetBinarySensor(HomeSecHubEntity, BinarySensorEntity):

@@ -30,6 +30,8 @@ from .const import (
     DEFAULT_STORAGE_SUBDIR,
     DOMAIN,
 )
+from .core.interfaces import StorageUnavailableError
+from .core.storage.local import LocalStorage
 from .flows import SUBENTRY_FLOWS
 from .flows.fields import async_check_vision_model, default_options, default_vlm_options, number
 from .flows.options import HomeSecOptionsFlow
@@ -45,16 +47,20 @@ def default_storage_path(hass: HomeAssistant) -> str:
 
 
 def check_storage_writable(path_text: str) -> str | None:
-    """Blocking: create the folder if needed and prove it is writable. Error key or None."""
+    """Blocking: create the folder if needed and prove it is writable. Error key or None.
+
+    The only place the storage folder is created: when the user chooses it here. At run
+    time a missing folder is "storage unavailable" (an unmounted share), never recreated.
+    """
     path = Path(path_text)
     if not path.is_absolute():
         return "path_not_absolute"
     probe = path / f".homesec-write-test-{uuid.uuid4().hex}"
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        LocalStorage(path).ensure_root()
         probe.write_bytes(b"ok")
         probe.unlink()
-    except OSError:
+    except (OSError, StorageUnavailableError):
         return "storage_not_writable"
     return None
 

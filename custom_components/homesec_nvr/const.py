@@ -154,6 +154,10 @@ EVENT_TYPES: Final = (
 ISSUE_FOLDER_UNREADABLE: Final = "folder_unreadable"
 ISSUE_ONNXRUNTIME_UNAVAILABLE: Final = "onnxruntime_unavailable"
 ISSUE_MODEL_MISSING: Final = "model_missing"
+ISSUE_STORAGE_UNAVAILABLE: Final = "storage_unavailable"
+ISSUE_DATABASE_UNAVAILABLE: Final = "database_unavailable"
+ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
+ISSUE_TASK_FAILING: Final = "task_failing"
 
 # Services.
 SERVICE_CLEANUP: Final = "cleanup"

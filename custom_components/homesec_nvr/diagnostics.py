@@ -11,6 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
 from .core.models import ClipState
+from .core.store import StoreError
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .runtime import CameraRuntime
 
@@ -74,13 +75,18 @@ async def async_get_config_entry_diagnostics(
         },
         "store": {
             "path": str(hub.store.path),
-            "schema_version": await hub.store.schema_version(),
+            "schema_version": await _schema_version(hub),
+            "recoveries": [
+                {"damaged_path": str(r.damaged_path), "reason": r.reason, "at": r.at.isoformat()}
+                for r in hub.store.recoveries
+            ],
         },
         "pipeline": {
             "clips_in_flight": hub.pipeline.clips_in_flight,
             "clips_queued": hub.pipeline.clips_queued,
             "last_error": hub.pipeline.last_error,
         },
+        "health": hub.health.diagnostics(),
         "vision_model": (
             {
                 "analyzer": async_redact_data(hub.vision.analyzer.diagnostics(), TO_REDACT),
@@ -96,6 +102,14 @@ async def async_get_config_entry_diagnostics(
         },
         "cameras": {cid: await _camera(hub, cam) for cid, cam in hub.cameras.items()},
     }
+
+
+async def _schema_version(hub: HomeSecHub) -> int | str:
+    """The database's schema version, or why it cannot be read now."""
+    try:
+        return await hub.store.schema_version()
+    except StoreError as err:
+        return f"unavailable: {err}"
 
 
 async def async_get_device_diagnostics(

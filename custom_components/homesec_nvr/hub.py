@@ -59,7 +59,9 @@ from .core.retention import RetentionReport, apply_retention
 from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore, StoreError
+from .core.supervisor import SupervisedTask, TaskSupervisor
 from .ha_notifier import build_ha_notifiers
+from .health import HubHealth
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
 from .runtime import CameraRuntime
 from .settings import (
@@ -88,6 +90,10 @@ class HomeSecHub:
         self.entry = entry
         self.store = ClipStore(Path(hass.config.path(DB_RELATIVE_PATH)))
         self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
+        # Long-lived source loops: restarted with backoff when they die (health.py reports).
+        self.supervisor = TaskSupervisor(
+            create_task=self.create_task, on_change=lambda task: self._task_changed(task)
+        )
         self.cameras: dict[str, CameraRuntime] = {}
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._camera_listeners: list[Callable[[CameraRuntime], None]] = []
@@ -150,6 +156,18 @@ class HomeSecHub:
             listener=self,
             create_task=self.create_task,
         )
+        self.health = HubHealth(
+            hass,
+            entry,
+            storage=self.storage,
+            pipeline=lambda: self.pipeline,
+            supervisor=self.supervisor,
+            changed=self._health_changed,
+            storage_back=self._async_storage_back,
+        )
+        self._health_task: asyncio.Task[None] | None = None
+        # Registered before the store opens: a damaged file found at open is reported too.
+        self._unsubs.append(self.store.add_recovery_listener(self.health.async_store_recovered))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -198,6 +216,7 @@ class HomeSecHub:
             )
         )
         self._unsubs.append(async_track_time_change(self.hass, self._reset_daily_counters, 0, 0, 0))
+        self._async_check_health()
 
     async def async_stop(self) -> None:
         """Stop sources, the pipeline and every timer; close the store. Idempotent."""
@@ -213,10 +232,13 @@ class HomeSecHub:
                 camera._alert_off = None
         for kind in self.kinds.values():
             await kind.async_stop()
-        if self._retention_task is not None:
-            self._retention_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention_task
+        await self.supervisor.stop_all()
+        for task in (self._retention_task, self._health_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.health.async_clear()
         await self.pipeline.stop()
         if self.vision is not None:
             await self.vision.async_close()
@@ -475,9 +497,14 @@ class HomeSecHub:
         )
 
     async def _async_retention(self) -> None:
-        if stored := await self.pipeline.retry_failed_uploads():
-            _LOGGER.info("Stored %s clip(s) whose upload had failed", stored)
-        report = await self.async_run_retention()
+        try:
+            if stored := await self.pipeline.retry_failed_uploads():
+                _LOGGER.info("Stored %s clip(s) whose upload had failed", stored)
+            report = await self.async_run_retention()
+        except StoreError as err:
+            # The clip database is busy or full: the next hourly run catches up.
+            _LOGGER.warning("Retention postponed to the next run: %s", err)
+            return
         if report.clips:
             _LOGGER.info(
                 "Retention deleted %s clip(s), freed %.1f MB",
@@ -489,6 +516,37 @@ class HomeSecHub:
     def _async_check_health(self, _now: datetime | None = None) -> None:
         for kind in self.kinds.values():
             kind.check_health()
+        if self._health_task is None or self._health_task.done():
+            self._health_task = self.entry.async_create_background_task(
+                self.hass, self.health.async_check(), "homesec health check"
+            )
+
+    async def async_wait_health_check(self) -> None:
+        """Wait for the health check under way, if any (tests, diagnostics)."""
+        if self._health_task is not None and not self._health_task.done():
+            await asyncio.shield(self._health_task)
+
+    @callback
+    def _task_changed(self, task: SupervisedTask) -> None:
+        """A supervised task died or runs stably again: cameras, sensor and issues follow."""
+        self.health.async_task_changed(task)
+        for camera in self.cameras.values():
+            camera.notify_status()
+
+    @callback
+    def _health_changed(self) -> None:
+        self._notify_hub()
+
+    @callback
+    def _async_storage_back(self) -> None:
+        """The storage folder is back: store the clips that could not be stored meanwhile."""
+        self.entry.async_create_background_task(
+            self.hass, self._async_store_waiting_clips(), "homesec store waiting clips"
+        )
+
+    async def _async_store_waiting_clips(self) -> None:
+        if stored := await self.pipeline.retry_failed_uploads():
+            _LOGGER.info("Stored %s clip(s) that waited for the storage folder", stored)
 
     @callback
     def _reset_daily_counters(self, _now: datetime) -> None:

@@ -21,6 +21,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from .core.interfaces import ClipSource
 from .core.models import Clip, ClipState
 from .core.runner import CameraPipelineSettings
+from .core.supervisor import TaskSupervisor
 
 CameraListener = Callable[[str, ClipState], None]
 # Hands a finished clip to the pipeline; False when the store already has it.
@@ -103,6 +104,8 @@ class HubRuntime(Protocol):
     # The hub device's registry id (camera devices are linked to it), and its version.
     device_id: str | None
     sw_version: str | None
+    # Runs the sources' long-lived loops, restarting one that dies (reported by the hub).
+    supervisor: TaskSupervisor
 
     def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A long-lived task that unloading the entry cancels."""

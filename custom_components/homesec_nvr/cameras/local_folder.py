@@ -24,7 +24,7 @@ from ..const import (
     SUBENTRY_LOCAL_FOLDER,
 )
 from ..core.sources.local_folder import LocalFolderSource
-from ..runtime import SubmitClip
+from ..runtime import CameraRuntime, SubmitClip
 from .base import CameraKind, clip_callback
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class LocalFolderCameras(CameraKind):
             folder=Path(camera.config[CONF_FOLDER]),
             poll_interval_s=float(camera.config.get(CONF_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S)),
             stable_time_s=float(camera.config.get(CONF_STABLE_TIME_S, DEFAULT_STABLE_TIME_S)),
-            create_task=self.hub.create_task,
+            supervisor=self.hub.supervisor,
         )
         camera.source = self.source
         await self.source.start(clip_callback(submit))
@@ -62,6 +62,11 @@ class LocalFolderCameras(CameraKind):
             self.source = None
         if (camera := self.hub.cameras.get(self.subentry_id)) is not None:
             camera.source = None
+
+    def available(self, camera: CameraRuntime) -> bool:
+        """Unavailable while the watcher keeps dying (it is restarted; a repair issue says
+        why)."""
+        return self.source is None or not self.source.watcher_failing
 
     @callback
     def check_health(self) -> None:

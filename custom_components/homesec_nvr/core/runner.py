@@ -216,6 +216,7 @@ class ClipPipeline:
         self._worker_failures: dict[int, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self._retry_uploads_lock = asyncio.Lock()
         self._stopped = False
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -316,7 +317,12 @@ class ClipPipeline:
 
         Runs the upload stage again for each such clip whose file still exists; a clip stored
         now has its source file removed when its camera says so. Returns the clips stored.
+        One run at a time (the hourly job and the storage-is-back check may overlap).
         """
+        async with self._retry_uploads_lock:
+            return await self._retry_failed_uploads()
+
+    async def _retry_failed_uploads(self) -> int:
         stored = 0
         try:
             states = await self._store_call(

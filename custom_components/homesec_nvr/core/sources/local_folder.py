@@ -14,7 +14,6 @@ version of the file is skipped; later files keep arriving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
@@ -29,6 +28,7 @@ from ..interfaces import ClipCallback, ClipSource, TaskFactory, default_task_fac
 from ..media import probe_duration
 from ..models import Clip
 from ..storage.local import safe_name
+from ..supervisor import SupervisedTask, TaskSupervisor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class LocalFolderSource(ClipSource):
         stable_time_s: float = 2.0,
         extensions: frozenset[str] = VIDEO_EXTENSIONS,
         create_task: TaskFactory = default_task_factory,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
         self._camera_id = camera_id
         self._camera_name = camera_name
@@ -105,10 +106,10 @@ class LocalFolderSource(ClipSource):
         self._poll_interval_s = poll_interval_s
         self._stable_time_s = stable_time_s
         self._extensions = extensions
-        self._create_task = create_task
+        self._supervisor = supervisor or TaskSupervisor(create_task=create_task)
         self._pending: dict[str, _Pending] = {}
         self._emitted: dict[str, tuple[int, int]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._watcher: SupervisedTask | None = None
         self.healthy = True
         self.last_error: str | None = None
         self.last_scan: datetime | None = None
@@ -117,16 +118,20 @@ class LocalFolderSource(ClipSource):
         self.last_file_error: str | None = None
 
     async def start(self, on_clip: ClipCallback) -> None:
-        self._task = self._create_task(
-            self._run(on_clip), f"homesec folder watcher {self._camera_name}"
+        # Supervised: should the loop die of a bug, it is restarted with backoff.
+        self._watcher = self._supervisor.start(
+            f"homesec folder watcher {self._camera_name}", lambda: self._run(on_clip)
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._watcher is not None:
+            await self._supervisor.stop(self._watcher)
+            self._watcher = None
+
+    @property
+    def watcher_failing(self) -> bool:
+        """The watching loop died and was restarted, and has not run stably since."""
+        return self._watcher is not None and self._watcher.failing
 
     def diagnostics(self) -> dict[str, Any]:
         return {
@@ -138,6 +143,7 @@ class LocalFolderSource(ClipSource):
             "clips_emitted": self.clips_emitted,
             "files_failed": self.files_failed,
             "last_file_error": self.last_file_error,
+            "watcher": self._watcher.health() if self._watcher else None,
         }
 
     async def _run(self, on_clip: ClipCallback) -> None:
