@@ -192,3 +192,44 @@ async def test_an_unexpected_error_does_not_end_the_camera(
     assert cam.last_error == "internal error (see the log)"
     assert not cam.connected and cam.unreachable_since is not None
     assert workers() == []
+
+
+async def test_a_bug_in_the_workers_housekeeping_never_ends_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a camera that is unreachable, whose clean-up of leftovers and whose housekeeping
+    # between reconnects both fail with bugs (the first three times)
+    cam = camera("rtsp://127.0.0.1:9/none", tmp_path, reconnect_base_s=0.05, reconnect_max_s=0.1)
+    pauses: list[float] = []
+    real_housekeeping = cam._housekeeping
+
+    def stale_parts() -> None:
+        raise PermissionError("output folder not listable")
+
+    def housekeeping(*, force: bool = False) -> None:
+        pauses.append(force)
+        if len(pauses) <= 3:
+            raise RuntimeError("housekeeping bug")
+        real_housekeeping(force=force)
+
+    monkeypatch.setattr(cam._recorder, "remove_stale_parts", stale_parts)
+    monkeypatch.setattr(cam, "_housekeeping", housekeeping)
+
+    async def on_clip(clip: Clip) -> None:
+        raise AssertionError("no clip expected")
+
+    # When the worker runs for a while
+    cam.start(asyncio.get_running_loop(), on_clip)
+    try:
+        await wait_until(lambda: len(pauses) >= 6, 10, "the worker thread ended")
+        alive = [t.is_alive() for t in workers()]
+    finally:
+        await cam.stop()
+
+    # Then its thread stayed alive through every bug, each was logged and counted, and it
+    # still stops cleanly
+    assert alive == [True]
+    assert cam.diagnostics()["internal_errors"] == 4
+    assert "while removing unfinished clip files (1 so far)" in caplog.text
+    assert "while waiting to reconnect" in caplog.text
+    assert workers() == []

@@ -155,6 +155,7 @@ class CameraWorker:
         self.decode_errors = 0
         self.last_motion_score = 0.0
         self.worker_cpu_s = 0.0
+        self.internal_errors = 0
 
     # -- event loop
 
@@ -214,6 +215,7 @@ class CameraWorker:
             "packets_dropped": recorder.packets_dropped,
             "recorder_error": recorder.last_error,
             "worker_cpu_s": round(self.worker_cpu_s, 3),
+            "internal_errors": self.internal_errors,
         }
 
     # -- health
@@ -241,14 +243,15 @@ class CameraWorker:
     def _run(self) -> None:
         attempt = 0
         try:
-            self._recorder.remove_stale_parts()
+            try:
+                self._recorder.remove_stale_parts()
+            except Exception:  # leftovers stay; recording still starts
+                self._internal_error("removing unfinished clip files")
             while not self._stop_event.is_set():
                 try:
                     streamed = self._session()
                 except Exception:  # a bug must not end the camera for good
-                    _LOGGER.exception(
-                        "Camera %s: unexpected error in the RTSP worker", self._camera_name
-                    )
+                    self._internal_error("streaming")
                     self._lost("internal error (see the log)")
                     streamed = 0.0
                 if self._stop_event.is_set():
@@ -260,14 +263,30 @@ class CameraWorker:
                 )
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
                 _LOGGER.debug("Camera %s: reconnecting in %.1f s", self._camera_name, delay)
-                if self._pause(delay):
-                    break
+                try:
+                    if self._pause(delay):
+                        break
+                except Exception:  # the thread outlives a bug in its housekeeping too
+                    self._internal_error("waiting to reconnect")
+                    if self._stop_event.wait(delay):
+                        break
         finally:
             self._set_motion(False)
             self._housekeeping(force=True)
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # loop closed
                     self._loop.call_soon_threadsafe(self._done.set)
+
+    def _internal_error(self, doing: str) -> None:
+        """A bug met on the worker thread: logged with its traceback and counted; the worker
+        carries on (reconnecting with backoff)."""
+        self.internal_errors += 1
+        _LOGGER.exception(
+            "Camera %s: unexpected error in the RTSP worker while %s (%s so far)",
+            self._camera_name,
+            doing,
+            self.internal_errors,
+        )
 
     def _pause(self, delay: float) -> bool:
         """Wait (hand-overs keep being retried); True when stop was requested."""
