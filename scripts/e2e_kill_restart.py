@@ -475,9 +475,9 @@ def log_findings(text: str) -> tuple[list[str], list[str]]:
     """(problems, notes) of one start's log: first lines of the records.
 
     Problems fail the check: an ERROR or traceback from HomeSec's loggers, any ERROR naming
-    homesec_nvr, a traceback through its files. Notes are reported without failing it:
-    Home Assistant's frame-helper reports naming the integration (e.g. a blocking call in the
-    event loop), which scripts/e2e_check.py fails on for its own, VLM-less, path.
+    homesec_nvr, a traceback through its files, and Home Assistant's frame-helper reports
+    naming the integration (e.g. a blocking call in the event loop). Notes (frame-helper
+    warnings about other integrations) are reported without failing it.
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -487,7 +487,9 @@ def log_findings(text: str) -> tuple[list[str], list[str]]:
         is_ours = logger == ours or logger.startswith(ours + ".")
         error = level in ("ERROR", "CRITICAL")
         if e2e._FRAME_REPORT in body and not is_ours and not error:
-            notes.append(lines[0][:400])  # a warning with the offending stack
+            problems.append(lines[0][:400])  # a warning with the offending stack
+        elif "Detected blocking call" in body and not is_ours:
+            notes.append(lines[0][:400])
         elif (
             (is_ours and (error or "Traceback" in body))
             or (error and e2e.DOMAIN in body)

@@ -31,7 +31,8 @@ class NotifyServiceNotifier(Notifier):
 
     async def send(self, alert: Alert) -> None:
         links = self._links(alert)
-        data: dict[str, object] = {"tag": f"homesec_{alert.camera_id}", "group": "homesec"}
+        # One notification per clip: a repeated delivery (after a restart) replaces it.
+        data: dict[str, object] = {"tag": f"homesec_{alert.clip_id}", "group": "homesec"}
         if links.snapshot_url:
             data["image"] = links.snapshot_url
         if links.media_url:

@@ -285,10 +285,17 @@ class _Client:
         self._ready = False
 
     async def ensure_ready(self) -> None:
-        """Build the SDK's platform headers in a worker thread (they read files once)."""
+        """Build the SDK's platform headers and import its lazily loaded resources in a worker
+        thread (both read files once), so no request does either on the event loop."""
         if not self._ready:
-            await asyncio.get_running_loop().run_in_executor(None, self.sdk.platform_headers)
+            await asyncio.get_running_loop().run_in_executor(None, self._prepare)
             self._ready = True
+
+    def _prepare(self) -> None:
+        """Blocking: what the first request would otherwise do on the event loop."""
+        self.sdk.platform_headers()
+        _ = self.sdk.chat.completions  # imports openai.resources.chat
+        _ = self.sdk.models  # imports openai.resources.models
 
     def redact(self, text: str) -> str:
         """The text with the API key masked and its length capped."""

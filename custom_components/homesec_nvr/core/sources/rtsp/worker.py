@@ -245,12 +245,12 @@ class CameraWorker:
         try:
             try:
                 self._recorder.remove_stale_parts()
-            except Exception:  # leftovers stay; recording still starts
+            except Exception:  # noqa: BLE001 - logged; leftovers stay, recording still starts
                 self._internal_error("removing unfinished clip files")
             while not self._stop_event.is_set():
                 try:
                     streamed = self._session()
-                except Exception:  # a bug must not end the camera for good
+                except Exception:  # noqa: BLE001 - logged; a bug must not end the camera
                     self._internal_error("streaming")
                     self._lost("internal error (see the log)")
                     streamed = 0.0
@@ -266,7 +266,7 @@ class CameraWorker:
                 try:
                     if self._pause(delay):
                         break
-                except Exception:  # the thread outlives a bug in its housekeeping too
+                except Exception:  # noqa: BLE001 - logged; the thread outlives a housekeeping bug
                     self._internal_error("waiting to reconnect")
                     if self._stop_event.wait(delay):
                         break
