@@ -55,7 +55,9 @@ as <out>.json):
 * clips produced: folder files dropped + Frigate events ended (published or not) + RTSP motion
   bursts played during the run (N per RTSP camera); finished = clips with a
   `homesec_nvr_clip_processed` event (websocket subscription; any status); lost = produced
-  clips never finished; processed twice = clips with more than one such event;
+  clips never finished; processed twice = clips with more than one such event; not in
+  storage = finished clips without a clip file (named by the clip id) in the storage folder at
+  the end (a clip met by `storage_away` must be stored once the folder is back);
 * alerts expected = produced clips (each must alert once); deliveries = POSTs of the rest notify
   service, matched to clips by camera name and start time (HH:MM:SS, UTC) in the message;
   lost = produced clips without a delivery; repeated = deliveries beyond the first;
@@ -734,18 +736,19 @@ class Soak:
         say(f"fault {fault.cls} over after {fault.end - fault.start:.0f} s")
 
     async def faults(self) -> None:
-        order = list(FAULT_CLASSES)
+        args = self.run.args
+        order = list(args.faults)
         self.rng.shuffle(order)
         start = self.run.t0 + self.rng.uniform(30, 60)
         index = 0
-        while True:
-            seconds = self.rng.uniform(20, 90)
+        while order:
+            seconds = self.rng.uniform(*args.fault_length)
             if start + seconds > self.run.t_end:
                 return
             await self.sleep_until(start)
             await self.inject(order[index % len(order)], seconds)
             index += 1
-            start = max(time.time() + 20, start + self.rng.uniform(120, 240))
+            start = max(time.time() + 20, start + self.rng.uniform(*args.fault_every))
 
     # -- samplers --------------------------------------------------------------------------
 
@@ -959,7 +962,14 @@ def _records_with_time(text: str) -> list[tuple[float | None, str, str, list[str
     return out
 
 
-def analyse(run: Run, log_text: str, probe_lines: list[dict[str, Any]]) -> dict[str, Any]:
+def stored_clip_ids(storage: Path) -> set[str]:
+    """Clip ids with a clip file in the storage folder (file names are lower-cased ids)."""
+    return {p.stem.lower() for p in storage.rglob("*.mp4")} if storage.is_dir() else set()
+
+
+def analyse(
+    run: Run, log_text: str, probe_lines: list[dict[str, Any]], stored: set[str]
+) -> dict[str, Any]:
     produced = run.produced
     # RTSP: the bursts' real times on the stream's phase.
     for p in produced:
@@ -1028,6 +1038,7 @@ def analyse(run: Run, log_text: str, probe_lines: list[dict[str, Any]]) -> dict[
                 "fault_start": fault.start if fault else None,
                 "analysis_skipped": [d.get("analysis_skipped_reason") for d in datas],
                 "errors": [d.get("error") for d in datas if d.get("error")],
+                "stored": any(str(d.get("clip_id", "")).lower() in stored for d in datas),
             }
         )
     matched_labels = {label_of[c["key"]] for c in clips if c["key"] in label_of}
@@ -1125,6 +1136,7 @@ def analyse(run: Run, log_text: str, probe_lines: list[dict[str, Any]]) -> dict[
                 "produced": len(mine),
                 "lost": sum(c["finished"] == 0 for c in mine),
                 "twice": sum(c["finished"] > 1 for c in mine),
+                "not_stored": sum(c["finished"] > 0 and not c["stored"] for c in mine),
                 "alerts_lost": sum(c["deliveries"] == 0 for c in mine),
                 "alerts_repeated": sum(max(0, c["deliveries"] - 1) for c in mine),
                 "tracebacks": sum(r["traceback"] for r in recs),
@@ -1168,7 +1180,7 @@ def _pattern(text: str) -> str:
     """A log message with its clip ids, paths and numbers generalised (to group them)."""
     text = re.sub(r"/tmp/homesec-soak-[^/\s]+", "<work>", text)
     text = re.sub(
-        r"\b(?:soak_f\d_\d+-[0-9a-f]+|[0-9a-z]{26}-\d{8}T\d{6}Z|frigate-[\d.]+-soak\d+)",
+        r"\b(?:soak_f\d_\d+-[0-9a-f]+|[0-9a-z]{26}-\d{8}T\d{6,9}Z|frigate-[\d.]+-soak\d+)",
         "<clip>",
         text,
     )
@@ -1191,9 +1203,10 @@ def report(run: Run, result: dict[str, Any], ha_version: str, failure: str | Non
         lines += [f"**Run failed: {failure}**", ""]
     lines += [
         "| fault class | injections | clips produced during | clips produced after (60 s) | "
-        "clips produced (total) | clips lost | processed twice | alerts lost | alerts repeated | "
-        "tracebacks | ERROR lines | WARNING lines | longest loop block (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "clips produced (total) | clips lost | processed twice | finished, not in storage | "
+        "alerts lost | alerts repeated | tracebacks | ERROR lines | WARNING lines | "
+        "longest loop block (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         lines.append(
@@ -1208,6 +1221,7 @@ def report(run: Run, result: dict[str, Any], ha_version: str, failure: str | Non
                     "produced",
                     "lost",
                     "twice",
+                    "not_stored",
                     "alerts_lost",
                     "alerts_repeated",
                     "tracebacks",
@@ -1228,9 +1242,9 @@ def report(run: Run, result: dict[str, Any], ha_version: str, failure: str | Non
     lines += [
         "## Clips by source",
         "",
-        "| source | produced | finished | lost | processed twice | statuses | deliveries | "
-        "alerts lost | alerts repeated |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| source | produced | finished | lost | processed twice | not in storage | statuses | "
+        "deliveries | alerts lost | alerts repeated |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for kind in ("rtsp", "local_folder", "frigate"):
         mine = [c for c in clips if c["kind"] == kind]
@@ -1238,6 +1252,7 @@ def report(run: Run, result: dict[str, Any], ha_version: str, failure: str | Non
         lines.append(
             f"| {kind} | {len(mine)} | {sum(c['finished'] > 0 for c in mine)} | "
             f"{sum(c['finished'] == 0 for c in mine)} | {sum(c['finished'] > 1 for c in mine)} | "
+            f"{sum(c['finished'] > 0 and not c['stored'] for c in mine)} | "
             f"{', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'} | "
             f"{sum(c['deliveries'] for c in mine)} | {sum(c['deliveries'] == 0 for c in mine)} | "
             f"{sum(max(0, c['deliveries'] - 1) for c in mine)} |"
@@ -1296,6 +1311,10 @@ def report(run: Run, result: dict[str, Any], ha_version: str, failure: str | Non
     for title, items in (
         ("Lost clips", lost),
         ("Processed more than once", twice),
+        (
+            "Finished, but no clip file in the storage folder",
+            [c for c in clips if c["finished"] and not c["stored"]],
+        ),
         ("Finished without a delivery", no_alert),
         ("Alert delivered more than once", repeated),
     ):
@@ -1347,7 +1366,31 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds after start-up")
     parser.add_argument("--drain", type=float, default=180.0, help="at most, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--faults",
+        type=lambda v: [c for c in v.split(",") if c],
+        default=list(FAULT_CLASSES),
+        help=f"fault classes to cycle through (comma-separated; default {','.join(FAULT_CLASSES)})",
+    )
+    parser.add_argument(
+        "--fault-every",
+        type=float,
+        nargs=2,
+        default=(120.0, 240.0),
+        metavar=("MIN", "MAX"),
+        help="seconds from one fault's start to the next's (random in the range)",
+    )
+    parser.add_argument(
+        "--fault-length",
+        type=float,
+        nargs=2,
+        default=(20.0, 90.0),
+        metavar=("MIN", "MAX"),
+        help="seconds a fault lasts (random in the range)",
+    )
     args = parser.parse_args()
+    if unknown := set(args.faults) - set(FAULT_CLASSES):
+        parser.error(f"unknown fault class(es): {', '.join(sorted(unknown))}")
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     os.environ["TZ"] = "UTC"  # alert messages print the clip's local start time
@@ -1418,7 +1461,7 @@ def main() -> int:
         for line in probe_path.read_text().splitlines():
             with contextlib.suppress(ValueError):
                 probe_lines.append(json.loads(line))
-    result = analyse(run, log, probe_lines)
+    result = analyse(run, log, probe_lines, stored_clip_ids(config_dir / "media" / "homesec"))
     text = report(run, result, run.ha_version, failure)
     print(text, flush=True)
     if args.out:
