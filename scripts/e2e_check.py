@@ -12,10 +12,11 @@ Home Assistant installed from HomeSec's manifest) into the watched folder and as
 
 * a `homesec_nvr_clip_processed` event for that clip with status `done`;
 * `sensor.demo_camera_clips_today` is 1 and `event.demo_camera_activity` names the clip;
-* a persistent notification for the clip;
+* a persistent notification for the clip, whose snapshot and clip links open with no login
+  (and a tampered link is a 401);
 * Home Assistant's log has no frame-helper report naming the integration ("custom integration
-  'homesec_nvr'") and no ERROR or traceback from `custom_components.homesec_nvr` (nor any other
-  ERROR that names homesec_nvr).
+  'homesec_nvr'"), no failed-authentication warning (http.ban), and no ERROR or traceback
+  from `custom_components.homesec_nvr` (nor any other ERROR that names homesec_nvr).
 
 Home Assistant is stopped (SIGTERM, then SIGKILL) in every case. The last line is the verdict
 with timings. The first run lets Home Assistant install its own and HomeSec's requirements into
@@ -220,6 +221,8 @@ def log_problems(text: str) -> list[str]:
             or (is_ours and (level in ("ERROR", "CRITICAL") or "Traceback" in body))
             or (level in ("ERROR", "CRITICAL") and DOMAIN in body)
             or ("Traceback" in body and f"custom_components/{DOMAIN}/" in body)
+            # http.ban: a link that made the browser fail authentication (IP ban risk)
+            or "invalid authentication" in body
         )
         if bad:
             problems.append(lines[0][:400])
@@ -282,6 +285,15 @@ class Api:
                 return None
             resp.raise_for_status()
             return await resp.json()
+
+    async def get_unauthenticated(self, path: str) -> tuple[int, str]:
+        """(status, content type) of a request with no credentials at all."""
+        async with (
+            aiohttp.ClientSession() as anonymous,
+            anonymous.get(f"{self._url}{path}") as resp,
+        ):
+            await resp.read()
+            return resp.status, resp.headers.get("Content-Type", "")
 
     async def connect(self) -> None:
         self._ws = await self._session.ws_connect(f"{self._url}/api/websocket", heartbeat=30)
@@ -493,6 +505,23 @@ async def _check_entities_and_notification(api: Api, clip_id: str) -> None:
     listed = await api.command({"type": "persistent_notification/get"})
     if not any(n.get("notification_id") == notification_id for n in listed):
         raise CheckFailed(f"persistent_notification/get does not list {notification_id}")
+    await _check_links_open_without_login(api, api.notifications[notification_id])
+
+
+async def _check_links_open_without_login(api: Api, notification: dict[str, Any]) -> None:
+    """The notification's snapshot and clip links open with no session (as in a new browser
+    tab or a phone), and a tampered one is an empty 401."""
+    message = str(notification.get("message", ""))
+    links = re.findall(r"\((/api/homesec_nvr/clips/[^)\s]+)\)", message)
+    if len(links) != 2:
+        raise CheckFailed(f"expected a snapshot and a clip link in the notification: {message!r}")
+    for link, content_type in zip(links, ("image/jpeg", "video/mp4"), strict=True):
+        status, got = await api.get_unauthenticated(link)
+        if status != 200 or got != content_type:
+            raise CheckFailed(f"{link.split('?')[0]} answered {status} {got} without a login")
+    status, _ = await api.get_unauthenticated(links[1][:-4] + "0000")
+    if status != 401:
+        raise CheckFailed(f"a tampered link answered {status}, not 401")
 
 
 def _installs(text: str) -> int:

@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import voluptuous as vol
@@ -21,6 +22,8 @@ from custom_components.homesec_nvr.const import (
     CONF_ALERTS_ENABLED,
     CONF_DELETE_AFTER_STORE,
     CONF_FOLDER,
+    CONF_LINK_EXPIRY_HOURS,
+    CONF_LINK_SECRET,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -124,7 +127,12 @@ async def test_user_step_creates_hub_in_media_folder(hass: HomeAssistant, config
     # And the hub entry holds the stripped path as data and the defaults plus retention
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "HomeSec"
-    assert result["data"] == {CONF_STORAGE_PATH: str(expected_path)}
+    assert result["data"] == {
+        CONF_STORAGE_PATH: str(expected_path),
+        CONF_LINK_SECRET: result["data"][CONF_LINK_SECRET],
+    }
+    # And a random secret of its own signs its clip links
+    assert len(result["data"][CONF_LINK_SECRET]) == 64
     assert result["options"] == {
         **default_options(),
         CONF_RETENTION_DAYS: 7,
@@ -244,7 +252,7 @@ async def test_error_then_valid_path_creates_hub(
 
     # Then the hub is created with the corrected path
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_STORAGE_PATH: str(tmp_path / "clips")}
+    assert result["data"][CONF_STORAGE_PATH] == str(tmp_path / "clips")
     assert (tmp_path / "clips").is_dir()
 
 
@@ -286,7 +294,7 @@ async def test_reconfigure_changes_storage_and_reloads(
     # Then the flow ends, the data holds the new path and the hub was reloaded onto it
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data == {CONF_STORAGE_PATH: str(new_path)}
+    assert entry.data == {CONF_STORAGE_PATH: str(new_path), CONF_LINK_SECRET: ANY}
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not old_hub
     assert entry.runtime_data.storage.root == new_path
@@ -346,6 +354,7 @@ ALL_OPTIONS: dict[str, Any] = {
     CONF_ALERT_HOLD_S: 120,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
+    CONF_LINK_EXPIRY_HOURS: 12,
     "filter_classes": ["person", "dog"],
     "filter_min_confidence": 0.6,
     "filter_min_box_height": 0.05,

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.homesec_nvr.config_flow import default_options
-from custom_components.homesec_nvr.const import CONF_STORAGE_PATH
+from custom_components.homesec_nvr.const import CONF_LINK_SECRET, CONF_STORAGE_PATH
 from custom_components.homesec_nvr.core.store import SCHEMA_VERSION
 
 from .conftest import SetupHub, camera_subentry
@@ -57,7 +57,8 @@ async def test_config_entry_diagnostics(
 
     # Then the entry's secrets are redacted and everything else is shown
     assert diagnostics["entry"]["data"] == {
-        CONF_STORAGE_PATH: str(config_dir / "media" / "homesec")
+        CONF_STORAGE_PATH: str(config_dir / "media" / "homesec"),
+        CONF_LINK_SECRET: REDACTED,
     }
     options = diagnostics["entry"]["options"]
     assert options["api_key"] == REDACTED

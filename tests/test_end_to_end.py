@@ -37,8 +37,12 @@ async def test_clip_updates_entities_events_notification_and_history(
     assert payload["status"] == "done"
     assert payload["alert"] is True
     assert payload["reason"] == "no analysis and no object filter: every clip alerts"
-    assert payload["media_url"].startswith("/media/local/homesec/front_door/")
-    assert payload["snapshot_url"].endswith(".jpg")
+    clip_id = payload["clip_id"]
+    assert payload["media_url"].startswith(f"/api/homesec_nvr/clips/{clip_id}/clip?exp=")
+    assert payload["snapshot_url"].startswith(f"/api/homesec_nvr/clips/{clip_id}/snapshot?")
+    assert payload["media_content_id"].startswith(
+        "media-source://media_source/local/homesec/front_door/"
+    )
     assert (await alerts.wait(1))[0].data["clip_id"] == payload["clip_id"]
 
     # And the camera's entities show the clip

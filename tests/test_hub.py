@@ -96,9 +96,10 @@ async def test_notify_service_gets_message_and_snapshot(
     call = phone.calls[0]
     assert call["title"] == "HomeSec: Front door"
     assert call["message"].startswith("Front door at ")
-    assert call["data"]["image"] == payload["snapshot_url"]
-    assert call["data"]["image"].startswith("/media/local/homesec/front_door/")
-    assert call["data"]["url"] == payload["media_url"]
+    clip_id = payload["clip_id"]
+    assert call["data"]["image"].startswith(f"/api/homesec_nvr/clips/{clip_id}/snapshot?exp=")
+    assert call["data"]["url"].startswith(f"/api/homesec_nvr/clips/{clip_id}/clip?exp=")
+    assert call["data"]["tag"] == f"homesec_{clip_id}"
     processed.close()
 
 

@@ -49,13 +49,13 @@ async def test_clips_get_links_under_the_media_folder_that_holds_them(
     await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
     payload = (await processed.wait(1))[0].data
 
-    # Then its links point into the folder that holds it
-    assert payload["media_url"].startswith("/media/nas/homesec/")
+    # Then its media browser id points into the folder that holds it
+    assert payload["media_url"].startswith("/api/homesec_nvr/clips/")
     assert payload["media_content_id"].startswith("media-source://media_source/nas/homesec/")
     processed.close()
 
 
-async def test_clips_stored_outside_every_media_folder_have_no_links(
+async def test_clips_stored_outside_every_media_folder_have_links_but_no_media_browser_id(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, tmp_path: Path
 ) -> None:
     # Given HomeSec storing outside Home Assistant's media folders
@@ -67,9 +67,9 @@ async def test_clips_stored_outside_every_media_folder_have_no_links(
     await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
     payload = (await processed.wait(1))[0].data
 
-    # Then it is stored, but Home Assistant has no URL to serve it under
+    # Then it is stored and its signed link serves it, but the media browser cannot show it
     assert payload["status"] == "done"
-    assert payload["media_url"] is None
+    assert payload["media_url"].startswith("/api/homesec_nvr/clips/")
     assert payload["media_content_id"] is None
     state = await entry.runtime_data.store.get_state(payload["clip_id"])
     assert state is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -13,11 +14,12 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .cameras import CAMERA_KINDS
-from .const import DOMAIN
+from .const import CONF_LINK_SECRET, DOMAIN
 from .core.store import StoreError
 from .entity import hub_device_info
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .services import async_setup_services
+from .views import HomeSecClipView
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,13 +34,19 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register HomeSec's service actions."""
+    """Register HomeSec's service actions and the view that serves signed clip links."""
     async_setup_services(hass)
+    hass.http.register_view(HomeSecClipView())
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> bool:
     """Start the pipeline, the entities and then the camera sources."""
+    if CONF_LINK_SECRET not in entry.data:
+        # Entries made before links were signed get their secret now (kept across restarts).
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_LINK_SECRET: secrets.token_hex(32)}
+        )
     hub = HomeSecHub(hass, entry)
     try:
         await hub.async_start()

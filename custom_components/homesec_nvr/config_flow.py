@@ -4,6 +4,7 @@ Its options flow and the camera subentry flows are in flows/, one module each.""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 
 from .const import (
+    CONF_LINK_SECRET,
     CONF_MAX_STORAGE_GB,
     CONF_RETENTION_DAYS,
     CONF_STORAGE_PATH,
@@ -105,7 +107,9 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
                 options[CONF_RETENTION_DAYS] = user_input[CONF_RETENTION_DAYS]
                 options[CONF_MAX_STORAGE_GB] = user_input[CONF_MAX_STORAGE_GB]
                 return self.async_create_entry(
-                    title="HomeSec", data={CONF_STORAGE_PATH: path}, options=options
+                    title="HomeSec",
+                    data={CONF_STORAGE_PATH: path, CONF_LINK_SECRET: secrets.token_hex(32)},
+                    options=options,
                 )
         return self.async_show_form(
             step_id="user",

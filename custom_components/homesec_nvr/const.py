@@ -14,6 +14,11 @@ SUBENTRY_RTSP: Final = "rtsp"
 
 # Hub config entry data.
 CONF_STORAGE_PATH: Final = "storage_path"
+# The hub's secret that signs clip and snapshot links (config entry data, never shown).
+CONF_LINK_SECRET: Final = "link_secret"  # noqa: S105 - a key name, not a secret
+# How long a link in a notification, event or email opens its clip (hours).
+CONF_LINK_EXPIRY_HOURS: Final = "link_expiry_hours"
+DEFAULT_LINK_EXPIRY_HOURS: Final = 168
 
 # Hub options.
 CONF_RETENTION_DAYS: Final = "retention_days"

@@ -22,6 +22,7 @@ TO_REDACT = {
     CONF_URL,
     "api_key",
     "vlm_api_key",
+    "link_secret",
     "access_token",
     "refresh_token",
     "app_secret",

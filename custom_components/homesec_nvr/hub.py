@@ -37,6 +37,7 @@ from homeassistant.util import dt as dt_util
 from .cameras import CAMERA_KINDS, CameraKind
 from .const import (
     CONF_ALERTS_ENABLED,
+    CONF_LINK_SECRET,
     CONF_NOTIFY_SERVICES,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_STORAGE_PATH,
@@ -52,6 +53,7 @@ from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAler
 from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
 from .core.interfaces import ObjectFilter
+from .core.links import LinkSigner, LinkTarget
 from .core.media import keyframe_jpeg
 from .core.models import Alert, Clip, ClipState
 from .core.payload import MediaLinks, clip_payload
@@ -69,6 +71,7 @@ from .settings import (
     camera_filter,
     camera_pipeline_settings,
     hub_alert_settings,
+    link_expiry_seconds,
     onnx_filter_settings,
     pipeline_settings,
     retention_settings,
@@ -90,6 +93,8 @@ class HomeSecHub:
         self.entry = entry
         self.store = ClipStore(Path(hass.config.path(DB_RELATIVE_PATH)))
         self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
+        # Signs the clip and snapshot links that leave Home Assistant (views.py serves them).
+        self.signer = LinkSigner(entry.data[CONF_LINK_SECRET])
         # Long-lived source loops: restarted with backoff when they die (health.py reports).
         self.supervisor = TaskSupervisor(
             create_task=self.create_task, on_change=lambda task: self._task_changed(task)
@@ -443,8 +448,8 @@ class HomeSecHub:
 
     # -- media links -----------------------------------------------------------------
 
-    def _media_path(self, path: Path | None) -> tuple[str, str] | None:
-        """(media dir id, relative path) when a file lies in one of HA's media folders."""
+    def _media_content_id(self, path: Path | None) -> str | None:
+        """The media-source id of a file in one of HA's media folders (the media browser)."""
         if path is None:
             return None
         for dir_id, base in (self.hass.config.media_dirs or {}).items():
@@ -453,32 +458,37 @@ class HomeSecHub:
                 rel = Path(os.path.normpath(path)).relative_to(os.path.normpath(base))
             except ValueError:
                 continue
-            return dir_id, rel.as_posix()
+            return f"media-source://media_source/{dir_id}/{rel.as_posix()}"
         return None
 
-    def _links(self, clip_path: Path | None, snapshot_path: Path | None) -> MediaLinks:
-        clip_media = self._media_path(clip_path)
-        snap_media = self._media_path(snapshot_path)
+    def _links(
+        self, clip_id: str, clip_path: Path | None, snapshot_path: Path | None
+    ) -> MediaLinks:
+        """Signed, expiring links (they open without a login, see views.py)."""
+        ttl = link_expiry_seconds(self.entry.options)
         return MediaLinks(
-            media_url=f"/media/{clip_media[0]}/{clip_media[1]}" if clip_media else None,
-            snapshot_url=f"/media/{snap_media[0]}/{snap_media[1]}" if snap_media else None,
-            media_content_id=(
-                f"media-source://media_source/{clip_media[0]}/{clip_media[1]}"
-                if clip_media
+            media_url=(
+                self.signer.link(clip_id, LinkTarget.CLIP, ttl) if clip_path is not None else None
+            ),
+            snapshot_url=(
+                self.signer.link(clip_id, LinkTarget.SNAPSHOT, ttl)
+                if snapshot_path is not None
                 else None
             ),
+            media_content_id=self._media_content_id(clip_path),
         )
 
     def links_for(self, state: ClipState) -> MediaLinks:
-        """URLs under which Home Assistant serves a clip and its snapshot."""
+        """Links to a stored clip and its snapshot."""
         return self._links(
+            state.clip_id,
             self.storage.local_path(state.clip_uri) if state.clip_uri else None,
             Path(state.snapshot_path) if state.snapshot_path else None,
         )
 
     def alert_links(self, alert: Alert) -> MediaLinks:
         """Links for a notifier."""
-        return self._links(alert.clip_path, alert.snapshot_path)
+        return self._links(alert.clip_id, alert.clip_path, alert.snapshot_path)
 
     # -- periodic jobs ---------------------------------------------------------------
 

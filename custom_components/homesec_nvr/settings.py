@@ -18,6 +18,7 @@ from .const import (
     CONF_FILTER_MIN_HITS,
     CONF_FILTER_MODEL_PATH,
     CONF_FILTER_SAMPLE_INTERVAL_S,
+    CONF_LINK_EXPIRY_HOURS,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -51,6 +52,7 @@ from .const import (
     DEFAULT_FILTER_MIN_CONFIDENCE,
     DEFAULT_FILTER_MIN_HITS,
     DEFAULT_FILTER_SAMPLE_INTERVAL_S,
+    DEFAULT_LINK_EXPIRY_HOURS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CLIPS_IN_FLIGHT,
     DEFAULT_MAX_STORAGE_GB,
@@ -127,6 +129,11 @@ def retention_settings(options: Mapping[str, Any]) -> RetentionSettings:
         max_age_days=float(options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
         max_total_gb=float(options.get(CONF_MAX_STORAGE_GB, DEFAULT_MAX_STORAGE_GB)),
     )
+
+
+def link_expiry_seconds(options: Mapping[str, Any]) -> float:
+    """How long signed clip and snapshot links stay valid."""
+    return float(options.get(CONF_LINK_EXPIRY_HOURS, DEFAULT_LINK_EXPIRY_HOURS)) * 3600.0
 
 
 def alert_hold_seconds(options: Mapping[str, Any]) -> float:

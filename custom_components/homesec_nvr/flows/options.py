@@ -13,6 +13,7 @@ from ..const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_FILTER_MODEL_PATH,
+    CONF_LINK_EXPIRY_HOURS,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -40,6 +41,7 @@ from ..const import (
     CONF_VLM_RESPONSE_LANGUAGE,
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
+    DEFAULT_LINK_EXPIRY_HOURS,
 )
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
@@ -101,6 +103,10 @@ def _notification_fields(values: Mapping[str, Any], services: list[str]) -> dict
         vol.Required(
             CONF_PERSISTENT_NOTIFICATION, default=values[CONF_PERSISTENT_NOTIFICATION]
         ): bool,
+        vol.Required(
+            CONF_LINK_EXPIRY_HOURS,
+            default=values.get(CONF_LINK_EXPIRY_HOURS, DEFAULT_LINK_EXPIRY_HOURS),
+        ): number(1, 8760, 1, "h"),
     }
 
 
@@ -120,7 +126,7 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_TRIGGER_CLASSES,
         CONF_ALERT_HOLD_S,
     ),
-    "notifications": (CONF_NOTIFY_SERVICES, CONF_PERSISTENT_NOTIFICATION),
+    "notifications": (CONF_NOTIFY_SERVICES, CONF_PERSISTENT_NOTIFICATION, CONF_LINK_EXPIRY_HOURS),
     "object_filter": FILTER_KEYS,
 }
 OPTIONAL_LISTS = (CONF_NOTIFY_SERVICES, CONF_NOTIFY_ON_ACTIVITY_TYPES)
