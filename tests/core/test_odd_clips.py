@@ -437,7 +437,8 @@ async def test_the_watched_folder_hands_over_every_odd_file_and_keeps_watching(
         await collector.wait_for(taken)
         write_clip(incoming / "later.mp4")
         await collector.wait_for({"later.mp4"})
-        running = source._task is not None and not source._task.done()
+        watcher = source.diagnostics()["watcher"]
+        running = watcher["running"] and watcher["restarts"] == 0
     finally:
         await source.stop()
 
