@@ -599,6 +599,7 @@ class Soak:
         self.api: Api | None = None
         self.rng = random.Random(run.args.seed)
         self.active: Fault | None = None
+        self.watch: asyncio.Task[None]
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -807,6 +808,14 @@ class Soak:
             self.run.events = api.events  # the same list: counted live during the drain
             try:
                 await _wait_until_running(api, self.ha)
+                # Home Assistant 2026.11 moves the YAML http config into a "pending" trial and,
+                # unless an administrator promotes it within 5 minutes, reverts it and
+                # restarts (which ends a bare `python -m homeassistant`): promote it.
+                try:
+                    await api.command({"type": "http/config/promote"})
+                    say("pending HTTP config promoted (no revert-and-restart after 5 min)")
+                except CheckFailed as err:
+                    say(f"HTTP config not promoted: {err}")
                 mqtt = await api.command({"type": "config_entries/get", "domain": "mqtt"})
                 if not mqtt or mqtt[0]["state"] != "loaded":
                     raise CheckFailed(f"the MQTT entry is not loaded: {mqtt}")
@@ -840,7 +849,8 @@ class Soak:
         self.run.t_end = self.run.t0 + 60 * args.minutes
         say(f"run starts: {args.minutes} min, until {hms(self.run.t_end)}")
         self.rtsp_bursts()
-        tasks = [asyncio.create_task(self.sample_rss())]
+        self.watch = asyncio.create_task(self.watch_ha())
+        tasks = [asyncio.create_task(self.sample_rss()), self.watch]
         producers = [
             asyncio.create_task(self.folder_camera(i)) for i in range(len(self.run.cams.folders))
         ]
@@ -851,8 +861,8 @@ class Soak:
         try:
             progress = asyncio.create_task(self.progress())
             tasks.append(progress)
-            await asyncio.gather(*producers)
-            await self.sleep_until(self.run.t_end)
+            await self.guarded(asyncio.gather(*producers))
+            await self.guarded(self.sleep_until(self.run.t_end))
             fault_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await fault_task
@@ -860,8 +870,10 @@ class Soak:
                 await self.heal(self.active)
             say(f"production over; drain up to {args.drain:.0f} s")
             with contextlib.suppress(CheckFailed):  # the drain's end: counted as it is
-                await api.wait_for("every produced clip", self.everything_in, args.drain)
-            await asyncio.sleep(20)  # late repeats
+                await self.guarded(
+                    api.wait_for("every produced clip", self.everything_in, args.drain)
+                )
+            await self.guarded(asyncio.sleep(20))  # late repeats
             self.run.t_drained = time.time()
             if (value := rss_mb(self.run.ha_pid)) is not None:
                 self.run.rss.append((time.time(), value))
@@ -871,6 +883,26 @@ class Soak:
             if self.active is not None:
                 await self.heal(self.active)
             self.run.t_drained = self.run.t_drained or time.time()
+
+    async def watch_ha(self) -> None:
+        """Raises CheckFailed once the Home Assistant process is gone."""
+        proc = self.ha.proc
+        assert proc is not None
+        # Polled, not waited for in a thread: asyncio.run would wait for that thread at exit.
+        while proc.poll() is None:  # noqa: ASYNC110
+            await asyncio.sleep(1)
+        raise CheckFailed(f"Home Assistant exited during the run ({time.strftime('%H:%M:%S')})")
+
+    async def guarded(self, awaitable: Any) -> Any:
+        """Await `awaitable`, failing the run at once if Home Assistant exits meanwhile."""
+        task = asyncio.ensure_future(awaitable)
+        done, _ = await asyncio.wait({task, self.watch}, return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, CheckFailed):
+                await task
+            self.watch.result()  # raises CheckFailed
+        return task.result()
 
     async def progress(self) -> None:
         while True:
