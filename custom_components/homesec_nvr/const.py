@@ -19,6 +19,14 @@ CONF_LINK_SECRET: Final = "link_secret"  # noqa: S105 - a key name, not a secret
 # How long a link in a notification, event or email opens its clip (hours).
 CONF_LINK_EXPIRY_HOURS: Final = "link_expiry_hours"
 DEFAULT_LINK_EXPIRY_HOURS: Final = 168
+# MQTT delivery (through Home Assistant's MQTT integration).
+CONF_MQTT_ENABLED: Final = "mqtt_enabled"
+CONF_MQTT_TOPIC_PREFIX: Final = "mqtt_topic_prefix"
+CONF_MQTT_QOS: Final = "mqtt_qos"
+CONF_MQTT_RETAIN: Final = "mqtt_retain"
+CONF_MQTT_SNAPSHOT: Final = "mqtt_snapshot"
+DEFAULT_MQTT_TOPIC_PREFIX: Final = "homesec"
+DEFAULT_MQTT_QOS: Final = 1
 
 # Hub options.
 CONF_RETENTION_DAYS: Final = "retention_days"

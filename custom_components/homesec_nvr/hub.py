@@ -62,6 +62,7 @@ from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore, StoreError
 from .core.supervisor import SupervisedTask, TaskSupervisor
+from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
 from .ha_notifier import build_ha_notifiers
 from .health import HubHealth
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
@@ -138,6 +139,7 @@ class HomeSecHub:
             else NoopAlertPolicy()
         )
         vlm = vlm_settings(entry.data, entry.options, hass.config.language)
+        self.mqtt = mqtt_settings(entry.options)
         self.vision: VisionModel | None = (
             VisionModel(hass, vlm, self._camera_lookup, lambda: entry.async_start_reauth(hass))
             if vlm is not None
@@ -149,12 +151,19 @@ class HomeSecHub:
             filters=self._filter_for,
             vlm=self.vision.analyzer if self.vision else None,
             policy=policy,
-            notifiers=build_ha_notifiers(
-                hass,
-                entry.options.get(CONF_NOTIFY_SERVICES, []),
-                bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
-                self.alert_links,
-            ),
+            notifiers=[
+                *build_ha_notifiers(
+                    hass,
+                    entry.options.get(CONF_NOTIFY_SERVICES, []),
+                    bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
+                    self.alert_links,
+                ),
+                *(
+                    [MqttAlertNotifier(hass, self.mqtt, self.alert_links)]
+                    if self.mqtt is not None
+                    else []
+                ),
+            ],
             settings=pipeline_settings(entry.options),
             camera_settings=self._camera_settings,
             snapshot=self._make_snapshot,
@@ -332,6 +341,12 @@ class HomeSecHub:
             if camera is not None:
                 camera.last_finished = state
                 camera.last_payload = payload
+            if self.mqtt is not None and not self._stopped:
+                self.entry.async_create_background_task(
+                    self.hass,
+                    async_publish_analysis(self.hass, self.mqtt, state.camera_name, payload),
+                    f"homesec mqtt analysis {state.clip_id}",
+                )
         if camera is None:
             self._notify_hub()
             return

@@ -52,6 +52,30 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
     }
 
 
+def alert_payload(alert: Alert, links: MediaLinks) -> dict[str, Any]:
+    """An alert as JSON-ready data (what the MQTT alert topic carries)."""
+    analysis = alert.analysis
+    return {
+        "clip_id": alert.clip_id,
+        "camera": alert.camera_name,
+        "camera_id": alert.camera_id,
+        "start_time": alert.start_ts.isoformat(),
+        "risk_level": analysis.risk_level.value if analysis else None,
+        "activity_type": analysis.activity_type.value if analysis else None,
+        "summary": analysis.summary if analysis else None,
+        "observations": list(analysis.observations) if analysis else [],
+        "requires_review": analysis.requires_review if analysis else False,
+        "detected_classes": list(alert.detected_classes),
+        "alert": True,
+        "reason": alert.reason,
+        "title": alert_title(alert),
+        "message": alert_message(alert),
+        "media_url": links.media_url,
+        "snapshot_url": links.snapshot_url,
+        "media_content_id": links.media_content_id,
+    }
+
+
 def describe_activity(analysis: AnalysisResult | None, detected: tuple[str, ...]) -> str:
     """A short human phrase for what happened."""
     if analysis is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
+from ..cameras.frigate import mqtt_ready
 from ..const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
@@ -18,6 +19,11 @@ from ..const import (
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
     CONF_MIN_RISK_LEVEL,
+    CONF_MQTT_ENABLED,
+    CONF_MQTT_QOS,
+    CONF_MQTT_RETAIN,
+    CONF_MQTT_SNAPSHOT,
+    CONF_MQTT_TOPIC_PREFIX,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
     CONF_NOTIFY_SERVICES,
@@ -42,7 +48,10 @@ from ..const import (
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
     DEFAULT_LINK_EXPIRY_HOURS,
+    DEFAULT_MQTT_QOS,
+    DEFAULT_MQTT_TOPIC_PREFIX,
 )
+from ..ha_mqtt import valid_topic_prefix
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
 from ..settings import vlm_settings_from
@@ -107,6 +116,16 @@ def _notification_fields(values: Mapping[str, Any], services: list[str]) -> dict
             CONF_LINK_EXPIRY_HOURS,
             default=values.get(CONF_LINK_EXPIRY_HOURS, DEFAULT_LINK_EXPIRY_HOURS),
         ): number(1, 8760, 1, "h"),
+        vol.Required(CONF_MQTT_ENABLED, default=values.get(CONF_MQTT_ENABLED, False)): bool,
+        vol.Required(
+            CONF_MQTT_TOPIC_PREFIX,
+            default=values.get(CONF_MQTT_TOPIC_PREFIX, DEFAULT_MQTT_TOPIC_PREFIX),
+        ): str,
+        vol.Required(CONF_MQTT_QOS, default=values.get(CONF_MQTT_QOS, DEFAULT_MQTT_QOS)): number(
+            0, 2, 1
+        ),
+        vol.Required(CONF_MQTT_RETAIN, default=values.get(CONF_MQTT_RETAIN, False)): bool,
+        vol.Required(CONF_MQTT_SNAPSHOT, default=values.get(CONF_MQTT_SNAPSHOT, False)): bool,
     }
 
 
@@ -126,7 +145,16 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_TRIGGER_CLASSES,
         CONF_ALERT_HOLD_S,
     ),
-    "notifications": (CONF_NOTIFY_SERVICES, CONF_PERSISTENT_NOTIFICATION, CONF_LINK_EXPIRY_HOURS),
+    "notifications": (
+        CONF_NOTIFY_SERVICES,
+        CONF_PERSISTENT_NOTIFICATION,
+        CONF_LINK_EXPIRY_HOURS,
+        CONF_MQTT_ENABLED,
+        CONF_MQTT_TOPIC_PREFIX,
+        CONF_MQTT_QOS,
+        CONF_MQTT_RETAIN,
+        CONF_MQTT_SNAPSHOT,
+    ),
     "object_filter": FILTER_KEYS,
 }
 OPTIONAL_LISTS = (CONF_NOTIFY_SERVICES, CONF_NOTIFY_ON_ACTIVITY_TYPES)
@@ -202,6 +230,15 @@ class HomeSecOptionsFlow(OptionsFlow):
         ]
         if missing:
             return {CONF_NOTIFY_SERVICES: "notify_service_not_found"}
+        if CONF_MQTT_QOS in user_input:
+            user_input[CONF_MQTT_QOS] = int(user_input[CONF_MQTT_QOS])
+        if CONF_MQTT_TOPIC_PREFIX in user_input:
+            prefix = str(user_input[CONF_MQTT_TOPIC_PREFIX])
+            if not valid_topic_prefix(prefix):
+                return {CONF_MQTT_TOPIC_PREFIX: "invalid_topic_prefix"}
+            user_input[CONF_MQTT_TOPIC_PREFIX] = prefix.strip("/ ")
+        if user_input.get(CONF_MQTT_ENABLED) and not mqtt_ready(self.hass):
+            return {CONF_MQTT_ENABLED: "mqtt_not_set_up"}
         if model := str(user_input.get(CONF_FILTER_MODEL_PATH) or "").strip():
             error, _info = await async_validate_model(self.hass, model)
             if error:
