@@ -13,7 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
 
 from .core.interfaces import Notifier, PermanentError, PipelineError
-from .core.models import Alert
+from .core.models import Alert, RiskLevel
 from .core.payload import MediaLinks, alert_message, alert_title
 
 NOTIFY_DOMAIN = "notify"
@@ -38,6 +38,7 @@ class NotifyServiceNotifier(Notifier):
         if links.media_url:
             data["url"] = links.media_url
             data["clickAction"] = links.media_url
+        data.update(urgency_data(alert.risk_level))
         try:
             await self._hass.services.async_call(
                 NOTIFY_DOMAIN,
@@ -49,6 +50,28 @@ class NotifyServiceNotifier(Notifier):
             raise PermanentError(f"{self.name} does not exist") from err
         except HomeAssistantError as err:
             raise PipelineError(f"{self.name} failed: {err}") from err
+
+
+def urgency_data(risk: RiskLevel | None) -> dict[str, object]:
+    """How urgently the HA companion apps present an alert of this risk.
+
+    High: a time-sensitive push (iOS breaks through Focus), sent at once with high priority
+    (Android). Critical: a critical alert with sound even on silent (iOS) on Android's alarm
+    stream. Lower risks (or none analysed) are ordinary notifications.
+    """
+    if risk is None or risk < RiskLevel.HIGH:
+        return {}
+    if risk is RiskLevel.CRITICAL:
+        return {
+            "push": {
+                "interruption-level": "critical",
+                "sound": {"name": "default", "critical": 1, "volume": 1.0},
+            },
+            "priority": "high",
+            "ttl": 0,
+            "channel": "alarm_stream",
+        }
+    return {"push": {"interruption-level": "time-sensitive"}, "priority": "high", "ttl": 0}
 
 
 class PersistentNotificationNotifier(Notifier):
