@@ -304,3 +304,47 @@ async def test_unloading_removes_the_hubs_issues_and_stops_every_supervised_task
     # Then no supervised task runs and the issue of the running hub is gone
     assert all(not task.running for task in tasks)
     assert _issue(hass, f"storage_unavailable_{entry.entry_id}") is None
+
+
+async def test_a_notifier_that_cannot_deliver_raises_an_issue_until_it_delivers_again(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a hub notifying notify.phone, a service that does not exist (yet)
+    entry = await setup_hub(notify_services=["notify.phone"])
+    processed = EventWaiter(hass)
+
+    # When a clip alerts
+    await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
+    await processed.wait(1)
+    await hass.async_block_till_done()
+
+    # Then a repair issue names the notifier and why, the Problem sensor lists it, and the
+    # other notifier (the persistent notification) still delivered
+    issue_id = f"notifier_failing_{entry.entry_id}"
+    issue = _issue(hass, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "notify.phone" in issue.translation_placeholders["error"]
+    assert "does not exist" in issue.translation_placeholders["error"]
+    state = hass.states.get(PROBLEM)
+    assert state is not None
+    assert state.attributes["failing_notifiers"] == ["notify.phone"]
+    sent = await entry.runtime_data.store.notifications_sent(processed.events[0].data["clip_id"])
+    assert sent == {"persistent_notification"}
+
+    # When the phone appears and the next clip alerts
+    calls: list[Any] = []
+
+    async def phone(call: Any) -> None:
+        calls.append(call)
+
+    hass.services.async_register("notify", "phone", phone)
+    await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
+    await processed.wait(2)
+    await hass.async_block_till_done()
+
+    # Then it was delivered and the issue is gone
+    assert len(calls) == 1
+    assert _issue(hass, issue_id) is None
+    assert hass.states.get(PROBLEM).state == "off"  # type: ignore[union-attr]
+    processed.close()

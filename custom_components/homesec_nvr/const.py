@@ -171,6 +171,7 @@ ISSUE_STORAGE_UNAVAILABLE: Final = "storage_unavailable"
 ISSUE_DATABASE_UNAVAILABLE: Final = "database_unavailable"
 ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
 ISSUE_TASK_FAILING: Final = "task_failing"
+ISSUE_NOTIFIER_FAILING: Final = "notifier_failing"
 
 # Services.
 SERVICE_CLEANUP: Final = "cleanup"

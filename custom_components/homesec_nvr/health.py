@@ -22,6 +22,7 @@ from .const import (
     DOMAIN,
     ISSUE_DATABASE_RECOVERED,
     ISSUE_DATABASE_UNAVAILABLE,
+    ISSUE_NOTIFIER_FAILING,
     ISSUE_STORAGE_UNAVAILABLE,
     ISSUE_TASK_FAILING,
 )
@@ -40,6 +41,7 @@ WORKER_FAILURE_WINDOW = timedelta(minutes=10)
 PROBLEM_STORAGE = "storage_unavailable"
 PROBLEM_DATABASE = "database_unavailable"
 PROBLEM_TASKS = "task_failing"
+PROBLEM_NOTIFIERS = "notifier_failing"
 
 
 def recovery_issue_id(recovery: StoreRecovery) -> str:
@@ -85,6 +87,10 @@ class HubHealth:
             found[PROBLEM_DATABASE] = pipeline.store_last_error or "unknown error"
         if failing := self.failing_tasks():
             found[PROBLEM_TASKS] = "; ".join(f"{name}: {error}" for name, error in failing)
+        if notifiers := pipeline.notifier_failures:
+            found[PROBLEM_NOTIFIERS] = "; ".join(
+                f"{name}: {error}" for name, error in sorted(notifiers.items())
+            )
         return found
 
     def failing_tasks(self) -> list[tuple[str, str]]:
@@ -105,6 +111,7 @@ class HubHealth:
             "storage_error": self.storage_error,
             "database_error": problems.get(PROBLEM_DATABASE),
             "failing_tasks": [name for name, _error in self.failing_tasks()],
+            "failing_notifiers": sorted(pipeline.notifier_failures),
             "task_restarts": self._supervisor.restarts,
             "worker_restarts": pipeline.worker_restarts,
             "store_faults": pipeline.store_faults,
@@ -149,6 +156,7 @@ class HubHealth:
             (PROBLEM_STORAGE, ISSUE_STORAGE_UNAVAILABLE),
             (PROBLEM_DATABASE, ISSUE_DATABASE_UNAVAILABLE),
             (PROBLEM_TASKS, ISSUE_TASK_FAILING),
+            (PROBLEM_NOTIFIERS, ISSUE_NOTIFIER_FAILING),
         ):
             issue_id = f"{translation_key}_{self.entry.entry_id}"
             detail = problems.get(key)

@@ -180,6 +180,7 @@ class HomeSecHub:
             storage_back=self._async_storage_back,
         )
         self._health_task: asyncio.Task[None] | None = None
+        self._failing_notifiers: set[str] = set()
         # Registered before the store opens: a damaged file found at open is reported too.
         self._unsubs.append(self.store.add_recovery_listener(self.health.async_store_recovered))
 
@@ -274,7 +275,11 @@ class HomeSecHub:
 
     @callback
     def counters_changed(self) -> None:
-        """PipelineListener: clips queued / in flight changed."""
+        """PipelineListener: clips queued / in flight (or a notifier's health) changed."""
+        failing = set(self.pipeline.notifier_failures)
+        if failing != self._failing_notifiers:
+            self._failing_notifiers = failing
+            self.health.async_update_issues()
         self._notify_hub()
 
     def _camera_lookup(self, camera_id: str) -> tuple[str, dict[str, Any]] | None:

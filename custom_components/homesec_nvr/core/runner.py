@@ -224,6 +224,8 @@ class ClipPipeline:
         self.store_unavailable_since: datetime | None = None
         self.store_last_error: str | None = None
         self.store_faults = 0
+        # Notifier health: notifier name -> why its last alert could not be delivered.
+        self.notifier_failures: dict[str, str] = {}
         # Worker health: a worker that died of an unexpected exception is restarted.
         self.worker_restarts = 0
         self.last_worker_failure: str | None = None
@@ -733,15 +735,22 @@ class ClipPipeline:
         alert = build_alert(state, self._storage)
 
         async def send(notifier: Notifier) -> None:
-            await self._attempts(
+            async def deliver() -> bool:
+                await notifier.send(alert)
+                return True
+
+            errors: list[Exception] = []
+            delivered = await self._attempts(
                 "notify",
                 clip,
-                lambda: notifier.send(alert),
+                deliver,
                 None,
                 ClipEventType.NOTIFICATION_SENT,
                 ClipEventType.NOTIFICATION_FAILED,
                 event_data={"notifier": notifier.name},
+                errors=errors,
             )
+            self._notifier_outcome(notifier.name, None if delivered else errors)
 
         sent = await self._store_call(
             lambda: self._store.notifications_sent(clip.clip_id), "read sent notifications"
@@ -838,6 +847,18 @@ class ClipPipeline:
         return None  # pragma: no cover - the loop always returns
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _notifier_outcome(self, name: str, errors: list[Exception] | None) -> None:
+        """Track notifiers whose last alert could not be delivered (the glue raises a repair
+        issue until one is delivered again)."""
+        if errors is None:
+            changed = self.notifier_failures.pop(name, None) is not None
+        else:
+            error = errors[-1] if errors else None
+            self.notifier_failures[name] = str(error) if error else "failed"
+            changed = True
+        if changed:
+            self._counters_changed()
 
     def _record_error(self, message: str) -> None:
         self.last_error = message
