@@ -140,3 +140,30 @@ async def test_missing_folder_is_reported_and_recovers(tmp_path: Path) -> None:
     await collector.wait(1)
     assert source.healthy is True
     await source.stop()
+
+
+async def test_files_taken_and_then_deleted_are_forgotten(tmp_path: Path) -> None:
+    # Given a watcher whose clips are deleted once taken (as delete-after-store does)
+    source = _source(tmp_path, stable=0.05)
+    taken: list[Clip] = []
+
+    async def take_and_delete(clip: Clip) -> None:
+        taken.append(clip)
+        await asyncio.to_thread(clip.path.unlink)
+
+    # When twenty clips come and go
+    await source.start(take_and_delete)
+    for index in range(20):
+        await asyncio.to_thread(write_clip, tmp_path / f"clip{index}.mp4")
+        async with asyncio.timeout(5):
+            while len(taken) <= index:
+                await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)  # a few more scans of the empty folder
+    diagnostics = source.diagnostics()
+    await source.stop()
+
+    # Then each was taken once and the watcher remembers none of them (its memory does not
+    # grow with the clips it has seen)
+    assert len(taken) == 20
+    assert diagnostics["files_taken_present"] == 0
+    assert diagnostics["files_pending"] == 0

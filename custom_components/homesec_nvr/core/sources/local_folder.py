@@ -140,6 +140,7 @@ class LocalFolderSource(ClipSource):
             "last_error": self.last_error,
             "last_scan": self.last_scan.isoformat() if self.last_scan else None,
             "files_pending": len(self._pending),
+            "files_taken_present": len(self._emitted),
             "clips_emitted": self.clips_emitted,
             "files_failed": self.files_failed,
             "last_file_error": self.last_file_error,
@@ -212,9 +213,11 @@ class LocalFolderSource(ClipSource):
         """Update the pending table; return the names that just became stable."""
         now = time.monotonic()
         ready: list[str] = []
-        for name in list(self._pending):
-            if name not in found:
-                del self._pending[name]
+        for table in (self._pending, self._emitted):
+            for name in [name for name in table if name not in found]:
+                # Gone (taken away or deleted after storing): forgotten, so the tables stay
+                # as small as the folder; the same file again has the same clip id (deduped).
+                del table[name]
         for name, (size, mtime_ns) in found.items():
             if self._emitted.get(name) == (size, mtime_ns):
                 continue
