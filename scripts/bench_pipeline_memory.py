@@ -48,8 +48,8 @@ def _rss_mb() -> float:
 
 
 def _make_clip(path: Path) -> None:
-    import av  # noqa: PLC0415 - only the clip generator needs it
-    import numpy as np  # noqa: PLC0415
+    import av
+    import numpy as np
 
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=10)
@@ -66,10 +66,12 @@ def _make_clip(path: Path) -> None:
 class _Listener:
     def __init__(self) -> None:
         self.finished = 0
+        self.changed = asyncio.Event()
 
     def clip_updated(self, state: object, stage: str) -> None:
         if stage == "finished":
             self.finished += 1
+            self.changed.set()
 
     def counters_changed(self) -> None:
         return
@@ -128,7 +130,8 @@ async def _run(args: argparse.Namespace, work: Path) -> int:
         os.utime(tmp, (time.time(), time.time() - index))  # a distinct mtime per clip
         tmp.rename(incoming / f"clip{index}.mp4")
         while listener.finished < index:
-            await asyncio.sleep(0.005)
+            listener.changed.clear()
+            await listener.changed.wait()
         if index % args.report == 0:
             gc.collect()
             traced, _peak = tracemalloc.get_traced_memory()
