@@ -118,6 +118,12 @@ async def test_storage_away_raises_an_issue_and_waiting_clips_are_stored_when_it
     await hass.async_block_till_done()
     assert hass.states.get(PROBLEM).state == "off"  # type: ignore[union-attr]
     assert list((storage).rglob("*.mp4"))
+    # And the snapshot the clip could not get while the folder was away is made now
+    current = await entry.runtime_data.store.get_state(payload["clip_id"])
+    assert current is not None
+    assert current.snapshot_path is not None
+    assert Path(current.snapshot_path).is_relative_to(storage)
+    assert await hass.async_add_executor_job(Path(current.snapshot_path).is_file)
     processed.close()
 
 

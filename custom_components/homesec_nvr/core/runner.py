@@ -345,6 +345,10 @@ class ClipPipeline:
                 if errors and isinstance(errors[-1], SourceChangedError | PermanentError):
                     continue  # this file is still being written (or unusable): not the storage
                 break  # storage still failing: try again at the next run
+            if state.snapshot_uri is None:
+                # The storage was away when the clip ran: its snapshot is made now.
+                if await self._store_snapshot(state, clip, None):
+                    await self._save(state)
             if await self._after_store(state, clip):
                 stored += 1
         return stored
@@ -662,19 +666,23 @@ class ClipPipeline:
         await self._save(state, after=lambda: self._tell(state, "objects_detected"))
         return result
 
-    async def _store_snapshot(self, state: ClipState, clip: Clip, result: FilterResult) -> None:
-        """Keep the best frame (or a keyframe) as the clip's snapshot; best effort."""
+    async def _store_snapshot(
+        self, state: ClipState, clip: Clip, result: FilterResult | None
+    ) -> bool:
+        """Keep the best frame (or a keyframe) as the clip's snapshot; best effort. True when
+        one was stored."""
         try:
-            jpeg = result.best_frame_jpeg or await self._snapshot(clip)
+            jpeg = (result.best_frame_jpeg if result else None) or await self._snapshot(clip)
             if jpeg is None:
-                return
+                return False
             uri = await self._storage.put_snapshot(clip, jpeg)
         except (PipelineError, OSError) as err:
             _LOGGER.warning("No snapshot for clip %s: %s", clip.clip_id, err)
-            return
+            return False
         state.snapshot_uri = uri
         path = self._storage.local_path(uri)
         state.snapshot_path = str(path) if path else None
+        return True
 
     async def _run_vlm(
         self,
