@@ -352,6 +352,7 @@ ALL_OPTIONS: dict[str, Any] = {
     CONF_NOTIFY_ON_MOTION: True,
     CONF_TRIGGER_CLASSES: ["person", "car", "fox"],
     CONF_ALERT_HOLD_S: 120,
+    "alert_cooldown_seconds": 90,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
     CONF_LINK_EXPIRY_HOURS: 12,

@@ -126,6 +126,9 @@ DEFAULT_MAX_ATTEMPTS: Final = 3
 DEFAULT_MIN_RISK_LEVEL: Final = "medium"
 DEFAULT_TRIGGER_CLASSES: Final = ("person",)
 DEFAULT_ALERT_HOLD_S: Final = 60
+# Seconds after a camera's alert during which its next clips do not alert again (0: off).
+CONF_ALERT_COOLDOWN_S: Final = "alert_cooldown_seconds"
+DEFAULT_ALERT_COOLDOWN_S: Final = 0
 DEFAULT_POLL_INTERVAL_S: Final = 1.0
 DEFAULT_FILTER_CLASSES: Final = (
     "person",

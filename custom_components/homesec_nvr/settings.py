@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .const import (
+    CONF_ALERT_COOLDOWN_S,
     CONF_ALERT_HOLD_S,
     CONF_DELETE_AFTER_STORE,
     CONF_FILTER,
@@ -80,6 +81,7 @@ def hub_alert_settings(options: Mapping[str, Any]) -> AlertPolicySettings:
             CONF_NOTIFY_ON_ACTIVITY_TYPES: options.get(CONF_NOTIFY_ON_ACTIVITY_TYPES, []),
             CONF_NOTIFY_ON_MOTION: bool(options.get(CONF_NOTIFY_ON_MOTION, False)),
             CONF_TRIGGER_CLASSES: options.get(CONF_TRIGGER_CLASSES) or DEFAULT_TRIGGER_CLASSES,
+            CONF_ALERT_COOLDOWN_S: float(options.get(CONF_ALERT_COOLDOWN_S, 0)),
         }
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from custom_components.homesec_nvr.core.alert_policy import (
@@ -174,3 +176,52 @@ def test_risk_levels_are_ordered() -> None:
     assert ordered == [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL]
     assert RiskLevel.HIGH > RiskLevel.MEDIUM
     assert not RiskLevel.LOW >= RiskLevel.MEDIUM
+
+
+def _at(seconds: float) -> datetime:
+    return datetime(2026, 12, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def test_a_cooldown_keeps_one_alert_per_camera_per_burst_unless_the_risk_rises() -> None:
+    # Given a 60 s cooldown
+    policy = DefaultAlertPolicy(AlertPolicySettings(min_risk_level=RiskLevel.LOW, cooldown_s=60))
+    medium = _analysis(RiskLevel.MEDIUM, ActivityType.PASSERBY)
+    high = _analysis(RiskLevel.HIGH, ActivityType.LOITERING)
+
+    # When clips of one camera come 0, 20, 40, 70 s apart, then a riskier one, then another
+    # camera's clip in the same minute, and one far later
+    decisions = [
+        policy.decide("porch", None, medium, at=_at(0)),
+        policy.decide("porch", None, medium, at=_at(20)),
+        policy.decide("porch", None, high, at=_at(40)),
+        policy.decide("porch", None, high, at=_at(50)),
+        policy.decide("garden", None, medium, at=_at(45)),
+        policy.decide("porch", None, medium, at=_at(200)),
+    ]
+
+    # Then the first alerts, the next within the cooldown does not (and says why), a higher
+    # risk breaks through once, other cameras have their own cooldown, and it expires
+    assert [d.notify for d in decisions] == [True, False, True, False, True, True]
+    assert decisions[1].reason.startswith("cooldown: this camera alerted for a clip 20 s apart")
+    assert "risk level medium >= minimum low" in decisions[1].reason
+
+
+def test_without_a_cooldown_or_a_time_every_alerting_clip_alerts() -> None:
+    # Given the default settings (no cooldown), and a policy with a cooldown asked without time
+    plain = DefaultAlertPolicy(AlertPolicySettings(min_risk_level=RiskLevel.LOW))
+    timed = DefaultAlertPolicy(AlertPolicySettings(min_risk_level=RiskLevel.LOW, cooldown_s=60))
+    medium = _analysis(RiskLevel.MEDIUM, ActivityType.PASSERBY)
+
+    # When clips come one second apart
+    # Then each alerts
+    assert all(plain.decide("porch", None, medium, at=_at(t)).notify for t in range(5))
+    assert all(timed.decide("porch", None, medium).notify for _ in range(5))
+
+
+def test_the_cooldown_is_read_from_config_and_never_negative() -> None:
+    # Given config values as the options store them
+    # When they are parsed
+    # Then the cooldown follows them, floored at 0
+    assert AlertPolicySettings.from_config({"alert_cooldown_seconds": 90.0}).cooldown_s == 90.0
+    assert AlertPolicySettings.from_config({"alert_cooldown_seconds": -5}).cooldown_s == 0.0
+    assert AlertPolicySettings.from_config({}).cooldown_s == 0.0

@@ -399,7 +399,7 @@ async def test_unexpected_error_marks_clip_error_without_killing_runner(
 ) -> None:
     # Given a policy that crashes (a bug)
     class Broken(DefaultAlertPolicy):
-        def decide(self, *args: object) -> object:  # type: ignore[override]
+        def decide(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
             raise RuntimeError("boom")
 
     pipeline = harness.pipeline(ScriptedFilter(filter_result()))

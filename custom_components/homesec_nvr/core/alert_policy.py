@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from .interfaces import AlertPolicy
@@ -18,6 +19,9 @@ class AlertPolicySettings:
     notify_on_activity_types: frozenset[ActivityType] = frozenset()
     notify_on_motion: bool = False
     trigger_classes: frozenset[str] = frozenset({"person"})
+    # Seconds after a camera's alert during which its further clips do not alert again
+    # (unless their risk is higher); 0: every alerting clip alerts.
+    cooldown_s: float = 0.0
 
     @classmethod
     def from_config(
@@ -37,6 +41,8 @@ class AlertPolicySettings:
             changes["notify_on_motion"] = bool(motion)
         if classes := data.get("trigger_classes"):
             changes["trigger_classes"] = frozenset(str(c) for c in classes)
+        if (cooldown := data.get("alert_cooldown_seconds")) is not None:
+            changes["cooldown_s"] = max(0.0, float(cooldown))
         return replace(settings, **changes)
 
 
@@ -69,6 +75,8 @@ class DefaultAlertPolicy(AlertPolicy):
         self._per_camera: Mapping[str, AlertPolicySettings] = (
             per_camera if per_camera is not None else {}
         )
+        # Per camera: the start time and risk rank of its last alerting clip (cooldown).
+        self._last_alert: dict[str, tuple[datetime, int]] = {}
 
     def settings_for(self, camera_id: str) -> AlertPolicySettings:
         """The effective settings of a camera."""
@@ -79,8 +87,31 @@ class DefaultAlertPolicy(AlertPolicy):
         camera_id: str,
         filter_result: FilterResult | None,
         analysis: AnalysisResult | None,
+        at: datetime | None = None,
     ) -> AlertDecision:
-        s = self.settings_for(camera_id)
+        decision = self._decide(self.settings_for(camera_id), filter_result, analysis)
+        cooldown = self.settings_for(camera_id).cooldown_s
+        if not decision.notify or cooldown <= 0 or at is None:
+            return decision
+        rank = analysis.risk_level.rank if analysis else -1
+        last = self._last_alert.get(camera_id)
+        if last is not None:
+            gap = abs((at - last[0]).total_seconds())
+            if gap < cooldown and rank <= last[1]:
+                return AlertDecision(
+                    False,
+                    f"cooldown: this camera alerted for a clip {gap:.0f} s apart "
+                    f"(cooldown {cooldown:.0f} s; {decision.reason})",
+                )
+        self._last_alert[camera_id] = (at, rank)
+        return decision
+
+    def _decide(
+        self,
+        s: AlertPolicySettings,
+        filter_result: FilterResult | None,
+        analysis: AnalysisResult | None,
+    ) -> AlertDecision:
         if s.notify_on_motion:
             return AlertDecision(True, "notify_on_motion is on: every clip alerts")
         if analysis is None:
@@ -117,5 +148,6 @@ class NoopAlertPolicy(AlertPolicy):
         camera_id: str,
         filter_result: FilterResult | None,
         analysis: AnalysisResult | None,
+        at: datetime | None = None,
     ) -> AlertDecision:
         return AlertDecision(False, "alerting is disabled")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,9 @@ class AlertPolicy(ABC):
         camera_id: str,
         filter_result: FilterResult | None,
         analysis: AnalysisResult | None,
+        at: datetime | None = None,
     ) -> AlertDecision:
-        """Return the decision and the reason for it."""
+        """Return the decision and the reason for it; `at` is the clip's start time."""
 
 
 class Notifier(ABC):

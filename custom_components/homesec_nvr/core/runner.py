@@ -345,10 +345,9 @@ class ClipPipeline:
                 if errors and isinstance(errors[-1], SourceChangedError | PermanentError):
                     continue  # this file is still being written (or unusable): not the storage
                 break  # storage still failing: try again at the next run
-            if state.snapshot_uri is None:
-                # The storage was away when the clip ran: its snapshot is made now.
-                if await self._store_snapshot(state, clip, None):
-                    await self._save(state)
+            # The storage was away when the clip ran: its snapshot is made now.
+            if state.snapshot_uri is None and await self._store_snapshot(state, clip, None):
+                await self._save(state)
             if await self._after_store(state, clip):
                 stored += 1
         return stored
@@ -526,7 +525,7 @@ class ClipPipeline:
         decided = state.alert_decision is None
         if state.alert_decision is None:
             state.alert_decision = self._policy.decide(
-                clip.camera_id, filter_result, state.analysis
+                clip.camera_id, filter_result, state.analysis, at=clip.start_ts
             )
             await self._event(
                 clip.clip_id,

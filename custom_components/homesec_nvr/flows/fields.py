@@ -10,6 +10,7 @@ from homeassistant.helpers import selector
 from homeassistant.helpers.httpx_client import get_async_client
 
 from ..const import (
+    CONF_ALERT_COOLDOWN_S,
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_FILTER_CLASSES,
@@ -51,6 +52,7 @@ from ..const import (
     CONF_VLM_REQUEST_TIMEOUT_S,
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
+    DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_ALERT_HOLD_S,
     DEFAULT_FILTER_CLASSES,
     DEFAULT_FILTER_MAX_FRAMES,
@@ -219,6 +221,7 @@ def default_options() -> dict[str, Any]:
         CONF_NOTIFY_ON_MOTION: False,
         CONF_TRIGGER_CLASSES: list(DEFAULT_TRIGGER_CLASSES),
         CONF_ALERT_HOLD_S: DEFAULT_ALERT_HOLD_S,
+        CONF_ALERT_COOLDOWN_S: DEFAULT_ALERT_COOLDOWN_S,
         CONF_NOTIFY_SERVICES: [],
         CONF_PERSISTENT_NOTIFICATION: True,
         CONF_LINK_EXPIRY_HOURS: DEFAULT_LINK_EXPIRY_HOURS,

@@ -11,6 +11,7 @@ from homeassistant.helpers import selector
 
 from ..cameras.frigate import mqtt_ready
 from ..const import (
+    CONF_ALERT_COOLDOWN_S,
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_FILTER_MODEL_PATH,
@@ -47,6 +48,7 @@ from ..const import (
     CONF_VLM_RESPONSE_LANGUAGE,
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
+    DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_LINK_EXPIRY_HOURS,
     DEFAULT_MQTT_QOS,
     DEFAULT_MQTT_TOPIC_PREFIX,
@@ -96,6 +98,10 @@ def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
             classes_selector()
         ),
         vol.Required(CONF_ALERT_HOLD_S, default=values[CONF_ALERT_HOLD_S]): number(0, 3600, 1, "s"),
+        vol.Required(
+            CONF_ALERT_COOLDOWN_S,
+            default=values.get(CONF_ALERT_COOLDOWN_S, DEFAULT_ALERT_COOLDOWN_S),
+        ): number(0, 3600, 1, "s"),
     }
 
 
@@ -144,6 +150,7 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_NOTIFY_ON_MOTION,
         CONF_TRIGGER_CLASSES,
         CONF_ALERT_HOLD_S,
+        CONF_ALERT_COOLDOWN_S,
     ),
     "notifications": (
         CONF_NOTIFY_SERVICES,
