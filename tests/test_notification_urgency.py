@@ -79,10 +79,12 @@ async def test_the_push_urgency_follows_the_risk(
     # When an alert of that risk is sent
     await notifier.send(_alert(risk))
 
-    # Then the app data carries exactly the urgency of the risk, beside the per-clip tag
+    # Then the app data carries exactly the urgency of the risk, beside the per-clip tag and
+    # the snooze button
     data = dict(calls[0].data["data"])
     assert data.pop("tag") == "homesec_clip-1"
     assert data.pop("group") == "homesec"
+    assert data.pop("actions") == [{"action": "HOMESEC_SNOOZE_cam", "title": "Snooze 1 h"}]
     assert data == expected
     if risk is not None and risk >= RiskLevel.HIGH:
         assert calls[0].data["title"] == f"{risk.value.upper()} RISK at Porch"

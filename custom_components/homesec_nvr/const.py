@@ -129,6 +129,12 @@ DEFAULT_ALERT_HOLD_S: Final = 60
 # Seconds after a camera's alert during which its next clips do not alert again (0: off).
 CONF_ALERT_COOLDOWN_S: Final = "alert_cooldown_seconds"
 DEFAULT_ALERT_COOLDOWN_S: Final = 0
+# The notifications' "Snooze 1 h" action: HOMESEC_SNOOZE_<camera id>.
+SNOOZE_ACTION_PREFIX: Final = "HOMESEC_SNOOZE_"
+SNOOZE_ACTION_MINUTES: Final = 60
+SERVICE_SNOOZE: Final = "snooze"
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_MINUTES: Final = "minutes"
 DEFAULT_POLL_INTERVAL_S: Final = 1.0
 DEFAULT_FILTER_CLASSES: Final = (
     "person",

@@ -12,6 +12,7 @@ from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
 
+from .const import SNOOZE_ACTION_PREFIX
 from .core.interfaces import Notifier, PermanentError, PipelineError
 from .core.models import Alert, RiskLevel
 from .core.payload import MediaLinks, alert_message, alert_title
@@ -38,6 +39,14 @@ class NotifyServiceNotifier(Notifier):
         if links.media_url:
             data["url"] = links.media_url
             data["clickAction"] = links.media_url
+        data["actions"] = [
+            *(
+                [{"action": "URI", "title": "Open clip", "uri": links.media_url}]
+                if links.media_url
+                else []
+            ),
+            {"action": f"{SNOOZE_ACTION_PREFIX}{alert.camera_id}", "title": "Snooze 1 h"},
+        ]
         data.update(urgency_data(alert.risk_level))
         try:
             await self._hass.services.async_call(

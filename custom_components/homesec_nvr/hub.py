@@ -22,7 +22,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -48,6 +48,8 @@ from .const import (
     FILTER_FRIGATE,
     FILTER_ONNX,
     ISSUE_ONNXRUNTIME_UNAVAILABLE,
+    SNOOZE_ACTION_MINUTES,
+    SNOOZE_ACTION_PREFIX,
 )
 from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
 from .core.filters.frigate import FrigateDetectionFilter
@@ -84,6 +86,8 @@ _LOGGER = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = timedelta(hours=1)
 HEALTH_INTERVAL = timedelta(seconds=30)
+# Fired by the Home Assistant companion apps when a notification's action button is pressed.
+EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
 
 
 class HomeSecHub:
@@ -133,11 +137,12 @@ class HomeSecHub:
                 self._register_camera(
                     self.new_camera(spec.camera_id, subentry.subentry_id, spec.name, spec.config)
                 )
-        policy = (
+        self.alert_policy: DefaultAlertPolicy | None = (
             DefaultAlertPolicy(self._hub_alerts, self._camera_alerts)
             if entry.options.get(CONF_ALERTS_ENABLED, True)
-            else NoopAlertPolicy()
+            else None
         )
+        policy = self.alert_policy or NoopAlertPolicy()
         vlm = vlm_settings(entry.data, entry.options, hass.config.language)
         self.mqtt = mqtt_settings(entry.options)
         self.vision: VisionModel | None = (
@@ -231,6 +236,9 @@ class HomeSecHub:
             )
         )
         self._unsubs.append(async_track_time_change(self.hass, self._reset_daily_counters, 0, 0, 0))
+        self._unsubs.append(
+            self.hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, self._async_notification_action)
+        )
         self._async_check_health()
 
     async def async_stop(self) -> None:
@@ -383,6 +391,32 @@ class HomeSecHub:
         camera._alert_off = async_call_later(
             self.hass, alert_hold_seconds(self.entry.options), _off
         )
+
+    # -- snooze (service action and the notifications' action button) -----------------
+
+    @callback
+    def async_snooze(self, camera_id: str, minutes: float) -> datetime | None:
+        """Hold back a camera's alerts for `minutes` (0 ends a snooze); returns the end."""
+        if self.alert_policy is None:
+            return None
+        until = dt_util.utcnow() + timedelta(minutes=minutes) if minutes > 0 else None
+        self.alert_policy.snooze(camera_id, until)
+        camera = self.cameras.get(camera_id)
+        _LOGGER.info(
+            "Camera %s: alerts %s",
+            camera.name if camera else camera_id,
+            f"snoozed until {until.isoformat(timespec='minutes')}" if until else "on again",
+        )
+        return until
+
+    @callback
+    def _async_notification_action(self, event: Event[dict[str, Any]]) -> None:
+        """The companion app's "Snooze 1 h" button of one of our notifications."""
+        action = str(event.data.get("action", ""))
+        if action.startswith(SNOOZE_ACTION_PREFIX):
+            camera_id = action.removeprefix(SNOOZE_ACTION_PREFIX)
+            if camera_id in self.cameras:
+                self.async_snooze(camera_id, SNOOZE_ACTION_MINUTES)
 
     # -- cameras that appear while running (e.g. a Frigate camera seen first) --------
 

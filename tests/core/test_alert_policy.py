@@ -225,3 +225,25 @@ def test_the_cooldown_is_read_from_config_and_never_negative() -> None:
     assert AlertPolicySettings.from_config({"alert_cooldown_seconds": 90.0}).cooldown_s == 90.0
     assert AlertPolicySettings.from_config({"alert_cooldown_seconds": -5}).cooldown_s == 0.0
     assert AlertPolicySettings.from_config({}).cooldown_s == 0.0
+
+
+def test_a_snooze_holds_alerts_back_until_it_ends_then_clears_itself() -> None:
+    # Given a policy that alerts on every clip, one camera snoozed until the past and one until
+    # the future
+    policy = DefaultAlertPolicy(AlertPolicySettings(notify_on_motion=True))
+    now = datetime.now(UTC)
+    policy.snooze("porch", now + timedelta(hours=1))
+    policy.snooze("garden", now - timedelta(seconds=1))
+
+    # When clips of both are decided, and the porch's snooze is ended
+    porch = policy.decide("porch", None, None)
+    garden = policy.decide("garden", None, None)
+    policy.snooze("porch", None)
+
+    # Then the snoozed camera is held back (saying so), the expired snooze is gone, and after
+    # ending the snooze the porch alerts again
+    assert porch.notify is False
+    assert porch.reason.startswith("snoozed until ")
+    assert garden.notify is True
+    assert "garden" not in policy.snoozed_until
+    assert policy.decide("porch", None, None).notify is True

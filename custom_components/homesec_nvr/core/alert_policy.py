@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .interfaces import AlertPolicy
@@ -77,6 +77,15 @@ class DefaultAlertPolicy(AlertPolicy):
         )
         # Per camera: the start time and risk rank of its last alerting clip (cooldown).
         self._last_alert: dict[str, tuple[datetime, int]] = {}
+        # Per camera: alerts are held back until then (a snooze from a notification).
+        self.snoozed_until: dict[str, datetime] = {}
+
+    def snooze(self, camera_id: str, until: datetime | None) -> None:
+        """Hold back a camera's alerts until `until` (None ends the snooze)."""
+        if until is None:
+            self.snoozed_until.pop(camera_id, None)
+        else:
+            self.snoozed_until[camera_id] = until
 
     def settings_for(self, camera_id: str) -> AlertPolicySettings:
         """The effective settings of a camera."""
@@ -90,6 +99,14 @@ class DefaultAlertPolicy(AlertPolicy):
         at: datetime | None = None,
     ) -> AlertDecision:
         decision = self._decide(self.settings_for(camera_id), filter_result, analysis)
+        until = self.snoozed_until.get(camera_id)
+        if decision.notify and until is not None:
+            if datetime.now(UTC) < until:
+                return AlertDecision(
+                    False,
+                    f"snoozed until {until.isoformat(timespec='minutes')} ({decision.reason})",
+                )
+            del self.snoozed_until[camera_id]
         cooldown = self.settings_for(camera_id).cooldown_s
         if not decision.notify or cooldown <= 0 or at is None:
             return decision
