@@ -5,6 +5,7 @@ background task that keeps dying."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from datetime import timedelta
@@ -354,3 +355,19 @@ async def test_a_notifier_that_cannot_deliver_raises_an_issue_until_it_delivers_
     assert _issue(hass, issue_id) is None
     assert hass.states.get(PROBLEM).state == "off"  # type: ignore[union-attr]
     processed.close()
+
+
+async def test_storing_waiting_clips_on_a_database_that_fails_is_a_warning_not_a_traceback(
+    hass: HomeAssistant, setup_hub: SetupHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a running hub whose clip database then stops answering (closed under it)
+    entry = await setup_hub()
+    hub = entry.runtime_data
+    await hub.store.close()
+
+    # When the storage folder comes back and the waiting clips are to be stored
+    await hub._async_store_unstored("that waited for the storage folder")
+
+    # Then that is a warning naming the reason, and nothing escapes
+    assert "Clips whose upload failed are stored later: clip database is closed" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

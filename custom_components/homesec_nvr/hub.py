@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -561,9 +561,8 @@ class HomeSecHub:
         )
 
     async def _async_retention(self) -> None:
+        await self._async_store_unstored("whose upload had failed")
         try:
-            if stored := await self.pipeline.retry_failed_uploads():
-                _LOGGER.info("Stored %s clip(s) whose upload had failed", stored)
             report = await self.async_run_retention()
         except StoreError as err:
             # The clip database is busy or full: the next hourly run catches up.
@@ -609,8 +608,15 @@ class HomeSecHub:
         )
 
     async def _async_store_waiting_clips(self) -> None:
-        if stored := await self.pipeline.retry_failed_uploads():
-            _LOGGER.info("Stored %s clip(s) that waited for the storage folder", stored)
+        await self._async_store_unstored("that waited for the storage folder")
+
+    async def _async_store_unstored(self, which: str) -> None:
+        """Store the clips whose upload had failed; a busy store waits for the next try."""
+        try:
+            if stored := await self.pipeline.retry_failed_uploads():
+                _LOGGER.info("Stored %s clip(s) %s", stored, which)
+        except StoreError as err:
+            _LOGGER.warning("Clips whose upload failed are stored later: %s", err)
 
     @callback
     def _reset_daily_counters(self, _now: datetime) -> None:
@@ -640,3 +646,12 @@ def _stage_detail(state: ClipState) -> str:
 
 
 type HomeSecConfigEntry = ConfigEntry[HomeSecHub]
+
+
+def loaded_hub(hass: HomeAssistant) -> HomeSecHub | None:
+    """The running hub (HomeSec has one entry), or None while it is not loaded."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            hub: HomeSecHub = entry.runtime_data
+            return hub
+    return None

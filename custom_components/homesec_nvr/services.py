@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -25,7 +24,7 @@ from .const import (
     SERVICE_SNOOZE,
 )
 from .core.store import StoreError
-from .hub import HomeSecConfigEntry
+from .hub import HomeSecHub, loaded_hub
 from .schema_compat import vol
 
 CLEANUP_SCHEMA = vol.Schema({vol.Optional(ATTR_DRY_RUN, default=False): bool})
@@ -39,24 +38,19 @@ SNOOZE_SCHEMA = vol.Schema(
 )
 
 
-def _loaded_entry(hass: HomeAssistant) -> HomeSecConfigEntry:
-    entries: list[HomeSecConfigEntry] = [
-        e for e in hass.config_entries.async_entries(DOMAIN) if e.state is ConfigEntryState.LOADED
-    ]
-    if not entries:
+def _loaded_hub(hass: HomeAssistant) -> HomeSecHub:
+    if (hub := loaded_hub(hass)) is None:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_loaded")
-    return entries[0]
+    return hub
 
 
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the service actions (once, at integration setup)."""
 
     async def cleanup(call: ServiceCall) -> ServiceResponse:
-        entry = _loaded_entry(hass)
+        hub = _loaded_hub(hass)
         try:
-            report = await entry.runtime_data.async_run_retention(
-                dry_run=bool(call.data[ATTR_DRY_RUN])
-            )
+            report = await hub.async_run_retention(dry_run=bool(call.data[ATTR_DRY_RUN]))
         except (StoreError, sqlite3.Error, OSError) as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -73,7 +67,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         }
 
     async def snooze(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_entry(hass).runtime_data
+        hub = _loaded_hub(hass)
         device = dr.async_get(hass).async_get(call.data[ATTR_DEVICE_ID])
         camera_ids = [i for d, i in (device.identifiers if device else ()) if d == DOMAIN]
         camera = next((hub.cameras[c] for c in camera_ids if c in hub.cameras), None)

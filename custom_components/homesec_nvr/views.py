@@ -14,14 +14,12 @@ from http import HTTPStatus
 from pathlib import Path
 
 from aiohttp import web
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 
-from .const import DOMAIN
 from .core.links import LinkTarget
 from .core.store import StoreError
-from .hub import HomeSecHub
+from .hub import loaded_hub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,14 +35,6 @@ CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
 }
-
-
-def _loaded_hub(hass: HomeAssistant) -> HomeSecHub | None:
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
-            hub: HomeSecHub = entry.runtime_data
-            return hub
-    return None
 
 
 def _servable(path: Path, root: Path) -> bool:
@@ -67,7 +57,7 @@ class HomeSecClipView(HomeAssistantView):
     async def get(self, request: web.Request, clip_id: str, what: str) -> web.StreamResponse:
         """The clip's video or snapshot, when the link is valid."""
         hass: HomeAssistant = request.app[KEY_HASS]
-        hub = _loaded_hub(hass)
+        hub = loaded_hub(hass)
         if hub is None:
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
         target = hub.signer.verify(
