@@ -136,6 +136,13 @@ class ClipEventType(StrEnum):
     CLIP_RESUMED = "clip_resumed"
 
 
+class ReviewState(StrEnum):
+    """What a person decided about a clip (none: not reviewed yet)."""
+
+    REVIEWED = "reviewed"
+    FALSE_ALARM = "false_alarm"
+
+
 class VLMRunMode(StrEnum):
     """When the vision model is asked about a clip."""
 
@@ -443,6 +450,10 @@ class ClipState:
     alert_reported: bool = False
     # The source file as it was stored; a source that differs since is not complete in storage.
     stored_source: SourceFingerprint | None = None
+    # Marked reviewed or a false alarm by a person (ClipStore.set_review writes it; saving the
+    # state keeps whatever is stored, so the pipeline never undoes a review).
+    review: ReviewState | None = None
+    reviewed_at: datetime | None = None
 
     def to_clip(self) -> Clip:
         """Rebuild the source clip (used to resume processing after a restart)."""

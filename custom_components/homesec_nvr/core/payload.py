@@ -44,6 +44,8 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
         "alert": decision.notify if decision else False,
         "reason": decision.reason if decision else None,
         "error": state.error,
+        # A person's verdict: reviewed, false_alarm or None (not reviewed).
+        "review": state.review.value if state.review else None,
         "media_url": links.media_url,
         "snapshot_url": links.snapshot_url,
         "media_content_id": links.media_content_id,

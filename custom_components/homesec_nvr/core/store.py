@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,13 +28,14 @@ from .models import (
     ClipState,
     ClipStatus,
     FilterResult,
+    ReviewState,
     SourceFingerprint,
 )
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -86,6 +87,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX idx_clip_events_type ON clip_events (clip_id, event_type)",
     ),
     ("ALTER TABLE clip_states ADD COLUMN stored_source TEXT",),
+    (
+        # NULL: not reviewed; 'reviewed' or 'false_alarm' (ReviewState), and when.
+        "ALTER TABLE clip_states ADD COLUMN review TEXT",
+        "ALTER TABLE clip_states ADD COLUMN reviewed_at TEXT",
+    ),
 )
 
 _STATE_COLUMNS = (
@@ -113,7 +119,12 @@ _STATE_COLUMNS = (
     "vlm_done",
     "alert_reported",
     "stored_source",
+    "review",
+    "reviewed_at",
 )
+# Written only by set_review: saving a clip's state (the pipeline, retention) keeps them.
+_REVIEW_COLUMNS = ("review", "reviewed_at")
+_SAVED_COLUMNS = tuple(c for c in _STATE_COLUMNS if c not in _REVIEW_COLUMNS)
 
 
 class StoreError(Exception):
@@ -509,6 +520,7 @@ class ClipStore:
         await self._run(self._upsert_state, state)
 
     def _upsert_state(self, state: ClipState) -> None:
+        """Insert the row, or update every column but the review (a person's, kept)."""
         state.updated_at = datetime.now(UTC)
         values = (
             state.clip_id,
@@ -536,12 +548,7 @@ class ClipStore:
             int(state.alert_reported),
             _json(state.stored_source.to_dict()) if state.stored_source else None,
         )
-        placeholders = ",".join("?" * len(_STATE_COLUMNS))
-        self._db().execute(
-            f"INSERT OR REPLACE INTO clip_states ({','.join(_STATE_COLUMNS)}) "
-            f"VALUES ({placeholders})",
-            values,
-        )
+        self._db().execute(_UPSERT_SQL, values)
 
     async def mark_uploaded(
         self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None = None
@@ -565,6 +572,35 @@ class ClipStore:
                 clip_id,
             ),
         )
+
+    async def set_review(
+        self, clip_ids: Sequence[str], review: ReviewState | None
+    ) -> list[ClipState]:
+        """Mark clips reviewed or a false alarm (None clears it), in one transaction.
+
+        Returns the states of the clips that exist, as stored now, in the order asked (each
+        once); ids missing from the result are unknown (nothing is written for them).
+        """
+        return await self._run(self._set_review, tuple(dict.fromkeys(clip_ids)), review)
+
+    def _set_review(self, clip_ids: tuple[str, ...], review: ReviewState | None) -> list[ClipState]:
+        db = self._db()
+        reviewed_at = _ts(datetime.now(UTC)) if review is not None else None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            updated: list[ClipState] = []
+            for clip_id in clip_ids:
+                cursor = db.execute(
+                    "UPDATE clip_states SET review = ?, reviewed_at = ? WHERE clip_id = ?",
+                    (review.value if review else None, reviewed_at, clip_id),
+                )
+                if cursor.rowcount and (state := self._get_state(clip_id)) is not None:
+                    updated.append(state)
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return updated
 
     async def insert_state_if_new(self, state: ClipState) -> bool:
         """Insert a new clip; False when the clip id is already known (dedupe)."""
@@ -751,6 +787,13 @@ class ClipStore:
         ]
 
 
+_UPSERT_SQL = (
+    f"INSERT INTO clip_states ({','.join(_SAVED_COLUMNS)}) "
+    f"VALUES ({','.join('?' * len(_SAVED_COLUMNS))}) ON CONFLICT (clip_id) DO UPDATE SET "
+    + ",".join(f"{c} = excluded.{c}" for c in _SAVED_COLUMNS if c != "clip_id")
+)
+
+
 def _close_quietly(conn: sqlite3.Connection | None) -> None:
     if conn is not None:
         with contextlib.suppress(sqlite3.Error):
@@ -791,4 +834,6 @@ def _row_to_state(row: sqlite3.Row) -> ClipState:
         vlm_done=bool(row["vlm_done"]),
         alert_reported=bool(row["alert_reported"]),
         stored_source=SourceFingerprint.from_dict(stored) if stored else None,
+        review=ReviewState(row["review"]) if row["review"] else None,
+        reviewed_at=_parse_ts(row["reviewed_at"]) if row["reviewed_at"] else None,
     )
