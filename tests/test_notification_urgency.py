@@ -80,11 +80,14 @@ async def test_the_push_urgency_follows_the_risk(
     await notifier.send(_alert(risk))
 
     # Then the app data carries exactly the urgency of the risk, beside the per-clip tag and
-    # the snooze button
+    # the snooze and review buttons
     data = dict(calls[0].data["data"])
     assert data.pop("tag") == "homesec_clip-1"
     assert data.pop("group") == "homesec"
-    assert data.pop("actions") == [{"action": "HOMESEC_SNOOZE_cam", "title": "Snooze 1 h"}]
+    assert data.pop("actions") == [
+        {"action": "HOMESEC_SNOOZE_cam", "title": "Snooze 1 h"},
+        {"action": "HOMESEC_REVIEW_clip-1", "title": "Mark reviewed"},
+    ]
     assert data == expected
     if risk is not None and risk >= RiskLevel.HIGH:
         assert calls[0].data["title"] == f"{risk.value.upper()} RISK at Porch"

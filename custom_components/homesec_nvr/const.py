@@ -132,6 +132,8 @@ DEFAULT_ALERT_COOLDOWN_S: Final = 0
 # The notifications' "Snooze 1 h" action: HOMESEC_SNOOZE_<camera id>.
 SNOOZE_ACTION_PREFIX: Final = "HOMESEC_SNOOZE_"
 SNOOZE_ACTION_MINUTES: Final = 60
+# The notifications' "Mark reviewed" action: HOMESEC_REVIEW_<clip id>.
+REVIEW_ACTION_PREFIX: Final = "HOMESEC_REVIEW_"
 SERVICE_SNOOZE: Final = "snooze"
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_MINUTES: Final = "minutes"
@@ -159,6 +161,8 @@ DB_RELATIVE_PATH: Final = "homesec/homesec.db"
 # Bus events (stable, documented payloads).
 EVENT_CLIP_PROCESSED: Final = "homesec_nvr_clip_processed"
 EVENT_ALERT: Final = "homesec_nvr_alert"
+# A clip was marked reviewed or a false alarm, or its review cleared (clip_id, camera, review).
+EVENT_CLIP_REVIEWED: Final = "homesec_nvr_clip_reviewed"
 
 # Event entity event types.
 EVENT_TYPE_CLIP_RECORDED: Final = "clip_recorded"
@@ -185,3 +189,8 @@ ISSUE_NOTIFIER_FAILING: Final = "notifier_failing"
 # Services.
 SERVICE_CLEANUP: Final = "cleanup"
 ATTR_DRY_RUN: Final = "dry_run"
+SERVICE_REVIEW: Final = "review"
+ATTR_CLIP_ID: Final = "clip_id"
+ATTR_REVIEW: Final = "review"
+# The review service's value that clears a clip's review.
+REVIEW_NONE: Final = "none"

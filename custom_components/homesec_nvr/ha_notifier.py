@@ -12,7 +12,7 @@ from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
 
-from .const import SNOOZE_ACTION_PREFIX
+from .const import REVIEW_ACTION_PREFIX, SNOOZE_ACTION_PREFIX
 from .core.interfaces import Notifier, PermanentError, PipelineError
 from .core.models import Alert, RiskLevel
 from .core.payload import MediaLinks, alert_message, alert_title
@@ -46,6 +46,7 @@ class NotifyServiceNotifier(Notifier):
                 else []
             ),
             {"action": f"{SNOOZE_ACTION_PREFIX}{alert.camera_id}", "title": "Snooze 1 h"},
+            {"action": f"{REVIEW_ACTION_PREFIX}{alert.clip_id}", "title": "Mark reviewed"},
         ]
         data.update(urgency_data(alert.risk_level))
         try:

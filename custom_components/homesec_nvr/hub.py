@@ -48,6 +48,7 @@ from .const import (
     FILTER_FRIGATE,
     FILTER_ONNX,
     ISSUE_ONNXRUNTIME_UNAVAILABLE,
+    REVIEW_ACTION_PREFIX,
     SNOOZE_ACTION_MINUTES,
     SNOOZE_ACTION_PREFIX,
 )
@@ -68,6 +69,7 @@ from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
 from .ha_notifier import build_ha_notifiers
 from .health import HubHealth
 from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
+from .review import async_review_from_notification
 from .runtime import CameraRuntime
 from .settings import (
     alert_hold_seconds,
@@ -411,12 +413,19 @@ class HomeSecHub:
 
     @callback
     def _async_notification_action(self, event: Event[dict[str, Any]]) -> None:
-        """The companion app's "Snooze 1 h" button of one of our notifications."""
+        """The companion app's "Snooze 1 h" or "Mark reviewed" button of our notifications."""
         action = str(event.data.get("action", ""))
         if action.startswith(SNOOZE_ACTION_PREFIX):
             camera_id = action.removeprefix(SNOOZE_ACTION_PREFIX)
             if camera_id in self.cameras:
                 self.async_snooze(camera_id, SNOOZE_ACTION_MINUTES)
+        elif action.startswith(REVIEW_ACTION_PREFIX) and not self._stopped:
+            clip_id = action.removeprefix(REVIEW_ACTION_PREFIX)
+            self.entry.async_create_task(
+                self.hass,
+                async_review_from_notification(self, clip_id),
+                f"homesec review {clip_id}",
+            )
 
     # -- cameras that appear while running (e.g. a Frigate camera seen first) --------
 

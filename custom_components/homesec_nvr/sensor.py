@@ -69,6 +69,7 @@ def _summary_attrs(camera: CameraRuntime) -> dict[str, Any]:
         "timeline": [e.to_dict() for e in analysis.entities] if analysis else [],
         "requires_review": analysis.requires_review if analysis else False,
         "reason": state.alert_decision.reason if state.alert_decision else None,
+        "review": state.review.value if state.review else None,
         "media_url": (camera.last_payload or {}).get("media_url"),
     }
 

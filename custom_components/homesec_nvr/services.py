@@ -1,9 +1,11 @@
-"""Service actions: `homesec_nvr.cleanup` (retention now, with dry run) and
+"""Service actions: `homesec_nvr.cleanup` (retention now, with dry run),
 `homesec_nvr.snooze` (hold back a camera's alerts for a while; the notifications' "Snooze 1 h"
-button does the same).
+button does the same) and `homesec_nvr.review` (mark clips reviewed or a false alarm; the
+notifications' "Mark reviewed" button does the same).
 
-Wrong use raises a translated ServiceValidationError (no hub loaded); a failure while
-cleaning up (the clip database or the storage folder) a translated HomeAssistantError.
+Wrong use raises a translated ServiceValidationError (no hub loaded, no such clip); a failure
+while cleaning up or reviewing (the clip database or the storage folder) a translated
+HomeAssistantError.
 """
 
 from __future__ import annotations
@@ -12,19 +14,26 @@ import sqlite3
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util.json import JsonValueType
 
 from .const import (
+    ATTR_CLIP_ID,
     ATTR_DEVICE_ID,
     ATTR_DRY_RUN,
     ATTR_MINUTES,
+    ATTR_REVIEW,
     DOMAIN,
+    REVIEW_NONE,
     SERVICE_CLEANUP,
+    SERVICE_REVIEW,
     SERVICE_SNOOZE,
 )
+from .core.models import ReviewState
 from .core.store import StoreError
 from .hub import HomeSecHub, loaded_hub
+from .review import async_review_clips
 from .schema_compat import vol
 
 CLEANUP_SCHEMA = vol.Schema({vol.Optional(ATTR_DRY_RUN, default=False): bool})
@@ -36,6 +45,19 @@ SNOOZE_SCHEMA = vol.Schema(
         ),
     }
 )
+
+REVIEW_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CLIP_ID): vol.All(
+            cv.ensure_list, vol.Length(min=1), [vol.All(cv.string, vol.Length(min=1))]
+        ),
+        vol.Optional(ATTR_REVIEW, default=ReviewState.REVIEWED.value): vol.In(
+            [*(r.value for r in ReviewState), REVIEW_NONE]
+        ),
+    }
+)
+# Unknown clip ids named in an error message (the rest are counted).
+MAX_IDS_SHOWN = 5
 
 
 def _loaded_hub(hass: HomeAssistant) -> HomeSecHub:
@@ -84,6 +106,50 @@ def async_setup_services(hass: HomeAssistant) -> None:
         until = hub.async_snooze(camera.camera_id, float(call.data[ATTR_MINUTES]))
         return {"camera": camera.name, "snoozed_until": until.isoformat() if until else None}
 
+    async def review(call: ServiceCall) -> ServiceResponse:
+        hub = _loaded_hub(hass)
+        value = str(call.data[ATTR_REVIEW])
+        verdict = None if value == REVIEW_NONE else ReviewState(value)
+        try:
+            outcome = await async_review_clips(hub, call.data[ATTR_CLIP_ID], verdict)
+        except StoreError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="review_failed",
+                translation_placeholders={"error": str(err) or type(err).__name__},
+            ) from err
+        if not outcome.updated:
+            shown = ", ".join(outcome.unknown[:MAX_IDS_SHOWN])
+            if len(outcome.unknown) > MAX_IDS_SHOWN:
+                shown += f" (+{len(outcome.unknown) - MAX_IDS_SHOWN})"
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_clips",
+                translation_placeholders={"clip_ids": shown},
+            )
+        updated: list[JsonValueType] = [
+            {
+                "clip_id": state.clip_id,
+                "camera": state.camera_name,
+                "review": state.review.value if state.review else None,
+                "reviewed_at": state.reviewed_at.isoformat() if state.reviewed_at else None,
+            }
+            for state in outcome.updated
+        ]
+        unknown: list[JsonValueType] = list(outcome.unknown)
+        return {
+            "review": verdict.value if verdict else None,
+            "updated": updated,
+            "unknown": unknown,
+        }
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REVIEW,
+        review,
+        schema=REVIEW_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
     hass.services.async_register(
         DOMAIN,
         SERVICE_SNOOZE,
