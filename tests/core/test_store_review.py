@@ -150,7 +150,9 @@ async def test_saving_a_clips_state_keeps_the_review_a_person_made(tmp_path: Pat
     in_flight.alert_decision = AlertDecision(True, "person")
     await store.upsert_state(in_flight)
 
-    # Then the pipeline's columns are saved and the review stays
+    # Then the pipeline's columns are saved, the review stays, and the pipeline's copy has it
+    assert in_flight.review is ReviewState.REVIEWED
+    assert in_flight.reviewed_at is not None
     stored = await store.get_state("live")
     assert stored is not None
     assert stored.status is ClipStatus.DONE

@@ -520,7 +520,11 @@ class ClipStore:
         await self._run(self._upsert_state, state)
 
     def _upsert_state(self, state: ClipState) -> None:
-        """Insert the row, or update every column but the review (a person's, kept)."""
+        """Insert the row, or update every column but the review (a person's, kept).
+
+        The state object gets the stored review back, so a clip reviewed while the pipeline
+        holds it shows its review from the pipeline's next save on.
+        """
         state.updated_at = datetime.now(UTC)
         values = (
             state.clip_id,
@@ -548,7 +552,12 @@ class ClipStore:
             int(state.alert_reported),
             _json(state.stored_source.to_dict()) if state.stored_source else None,
         )
-        self._db().execute(_UPSERT_SQL, values)
+        # fetchall: the statement must run to its end (an unread RETURNING keeps it open).
+        rows = self._db().execute(_UPSERT_SQL, values).fetchall()
+        if rows:
+            review, reviewed_at = rows[0]
+            state.review = ReviewState(review) if review else None
+            state.reviewed_at = _parse_ts(reviewed_at) if reviewed_at else None
 
     async def mark_uploaded(
         self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None = None
@@ -791,6 +800,7 @@ _UPSERT_SQL = (
     f"INSERT INTO clip_states ({','.join(_SAVED_COLUMNS)}) "
     f"VALUES ({','.join('?' * len(_SAVED_COLUMNS))}) ON CONFLICT (clip_id) DO UPDATE SET "
     + ",".join(f"{c} = excluded.{c}" for c in _SAVED_COLUMNS if c != "clip_id")
+    + " RETURNING review, reviewed_at"
 )
 
 
