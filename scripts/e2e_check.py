@@ -14,6 +14,9 @@ Home Assistant installed from HomeSec's manifest) into the watched folder and as
 * `sensor.demo_camera_clips_today` is 1 and `event.demo_camera_activity` names the clip;
 * a persistent notification for the clip, whose snapshot and clip links open with no login
   (and a tampered link is a 401);
+* headless Chromium, logged in to the real frontend, opens the notification drawer and shows
+  that notification's snapshot loaded and its clip link (scripts/e2e_browser.py; a screenshot
+  is saved under /tmp/homesec-e2e/ and its path printed);
 * Home Assistant's log has no frame-helper report naming the integration ("custom integration
   'homesec_nvr'"), no failed-authentication warning (http.ban), and no ERROR or traceback
   from `custom_components.homesec_nvr` (nor any other ERROR that names homesec_nvr).
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import e2e_browser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED = REPO_ROOT / "scripts" / "develop_seed.py"
@@ -239,6 +243,7 @@ class Api:
         self._session = session
         self._url = url
         self._token = ""
+        self.tokens: dict[str, Any] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._next_id = 1
         self._results: dict[int, asyncio.Future[Any]] = {}
@@ -276,6 +281,8 @@ class Api:
         ) as resp:
             token = await resp.json()
         self._token = token["access_token"]
+        # The whole answer (refresh token, expiry): the browser part logs the frontend in.
+        self.tokens = token
 
     async def get(self, path: str) -> Any:
         async with self._session.get(
@@ -435,7 +442,9 @@ def _make_clip(staging: Path) -> Path:
     return clip
 
 
-async def _check(ha: HomeAssistantProcess, timings: dict[str, float], started: float) -> None:
+async def _check(
+    ha: HomeAssistantProcess, timings: dict[str, float], started: float, notes: list[str]
+) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         await _wait_until_up(session, ha)
         api = Api(session, ha.url)
@@ -466,6 +475,7 @@ async def _check(ha: HomeAssistantProcess, timings: dict[str, float], started: f
                 raise CheckFailed(f"clip processed with status {data.get('status')!r}: {data}")
             clip_id = data["clip_id"]
             await _check_entities_and_notification(api, clip_id)
+            notes.append(await _check_in_browser(ha.url, api.tokens, clip_id))
         finally:
             await api.close()
 
@@ -524,6 +534,21 @@ async def _check_links_open_without_login(api: Api, notification: dict[str, Any]
         raise CheckFailed(f"a tampered link answered {status}, not 401")
 
 
+async def _check_in_browser(url: str, tokens: dict[str, Any], clip_id: str) -> str:
+    """Headless Chromium shows the notification's snapshot in the real frontend (e2e_browser)."""
+    try:
+        result = await e2e_browser.show_notification_snapshot(url, tokens, clip_id)
+    except e2e_browser.BrowserCheckFailed as err:
+        raise CheckFailed(f"browser: {err}") from None
+    if result.skipped is not None:
+        _say(f"browser check SKIPPED: {result.skipped}")
+        return "browser check skipped"
+    assert result.image_size is not None
+    _say(f"screenshot of the notification drawer: {result.screenshot}")
+    width, height = result.image_size
+    return f"Chromium showed the snapshot ({width}x{height}) in {result.seconds:.1f} s"
+
+
 def _installs(text: str) -> int:
     return len(re.findall(r"\[homeassistant\.util\.package\] Attempting install of ", text))
 
@@ -545,13 +570,14 @@ def main() -> int:
     config_dir = Path(tempfile.mkdtemp(prefix="homesec-e2e-"))
     ha = HomeAssistantProcess(config_dir, _free_port())
     timings: dict[str, float] = {}
+    notes: list[str] = []
     failure: str | None = None
     ended = "not started"
     try:
         _run_quiet([sys.executable, str(SEED), str(config_dir)], "seeding the config folder")
         started = time.monotonic()
         ha.start()
-        asyncio.run(_check(ha, timings, started))
+        asyncio.run(_check(ha, timings, started, notes))
     except CheckFailed as err:
         failure = str(err)
     except KeyboardInterrupt:
@@ -573,7 +599,8 @@ def main() -> int:
         f"Home Assistant {version[1] if version else '?'}, "
         f"start-up {timings.get('startup', float('nan')):.1f} s, "
         f"clip to event {timings.get('clip_to_event', float('nan')):.1f} s, "
-        f"total {time.monotonic() - began:.1f} s"
+        + "".join(f"{note}, " for note in notes)
+        + f"total {time.monotonic() - began:.1f} s"
         + (f", {installs} install attempts by Home Assistant" if installs else "")
         + f"; Home Assistant {ended}"
     )

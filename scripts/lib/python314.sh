@@ -16,12 +16,14 @@ PY314_CHOICE_FILE="$REPO_ROOT/.venvs/python314"
 PY314_SUITE="forky"
 # What the newest line's tests and the develop Home Assistant need inside the root: the same
 # servers as on the host, a C++ compiler for the few HA dependencies without Python 3.14 wheels
-# (assist_pipeline's pymicro-vad, pyspeex-noise) and ffmpeg (HA's ffmpeg integration).
+# (assist_pipeline's pymicro-vad, pyspeex-noise), ffmpeg (HA's ffmpeg integration) and
+# Chromium (the end-to-end check's browser part runs there, with the develop Home Assistant).
 PY314_ROOT_PACKAGES=(
     python3.14 python3.14-venv python3.14-dev gcc g++ ca-certificates ffmpeg
     mosquitto python3-gi gir1.2-gst-rtsp-server-1.0
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libturbojpeg0
+    chromium
 )
 PY314_STAMP="$PY314_ROOT/.homesec-packages"
 
