@@ -89,7 +89,9 @@ async def async_review_from_notification(hub: ReviewHub, clip_id: str) -> None:
         return
     if outcome.unknown:
         _LOGGER.warning(
-            "Clip %s not marked reviewed: it is not in the clip history (deleted?)", clip_id
+            "Clip %s not marked reviewed: it is not in the clip history (its recording has not "
+            "ended yet, or the retention deleted it)",
+            clip_id,
         )
     else:
         _LOGGER.info("Clip %s marked reviewed from a notification", clip_id)
