@@ -2,6 +2,9 @@
 integration, one device per Frigate camera (created when first seen), the server's device with
 its health entities, description write-back, and which camera devices are stale.
 
+Frigate's `new`/`update` messages report live detections to the hub (the first alert of an
+event, with Frigate's snapshot fetched when its link is opened); the clip's alert updates it.
+
 Frigate's MQTT events are not retained: the source catches up from Frigate's HTTP API at
 start, after an MQTT reconnect and when Frigate comes back online (`FrigateSource.catch_up`).
 
@@ -171,6 +174,8 @@ class FrigateCameras(CameraKind):
             camera_for=self._camera_for,
             is_known=hub.has_clip,
             on_download_failed=self._download_failed,
+            # An event's first `new`/`update`: the live alert, before its clip exists.
+            on_live_detection=hub.async_live_detection,
             create_task=hub.create_task,
         )
         self._unsubs: list[CALLBACK_TYPE] = []

@@ -16,6 +16,11 @@ factory (cancelled on stop), a few at a time, and retry within a window while Fr
 recordings catch up (see `frigate_client`). A download that gives up is counted, kept as
 `last_error` and reported through `on_download_failed(frigate_id, camera, reason)`.
 
+Live detections (`on_live_detection`): the first `new`/`update` message of an event (or review
+item) that passes the filters is reported once while Frigate still tracks it, keyed by its id;
+the clip made at its `end` carries the same key (`EVENT_KEY`), so the clip's alert updates the
+live one (see `frigate_live`). Catch-up never reports live detections.
+
 Catch-up: Frigate's MQTT events are not retained, so whatever ended while Home Assistant (or
 the broker, or Frigate's MQTT link) was down never arrives. `catch_up()` asks Frigate's HTTP
 API instead (`GET /api/events`, or `GET /api/review` in reviews mode) for what started after
@@ -58,7 +63,7 @@ from ..interfaces import (
     TaskFactory,
     default_task_factory,
 )
-from ..models import Clip
+from ..models import EVENT_KEY, Clip
 from ..storage.local import safe_name
 from .frigate_client import (
     DEFAULT_FIRST_DELAY_S,
@@ -71,6 +76,7 @@ from .frigate_client import (
     FrigateError,
 )
 from .frigate_filters import FrigateMatchSettings, match_event, match_review
+from .frigate_live import FrigateLive, LiveReport
 from .frigate_messages import (
     Availability,
     FrigateEvent,
@@ -88,6 +94,8 @@ EVENT_CLIP_PREFIX = "frigate-"
 REVIEW_CLIP_PREFIX = "frigate-review-"
 REASON_INTERNAL_ERROR = "internal_error"
 _RECENT_IDS = 1000
+# Messages of an item still in progress that may report it live (not 0.17's `genai`).
+_LIVE_TYPES = frozenset({"new", "update"})
 
 # Clip metadata keys (read by the `frigate` object filter and shown in HA).
 META_EVENT_ID = "frigate_event_id"
@@ -227,10 +235,23 @@ class FrigateSource(ClipSource):
         camera_for: CameraResolver,
         is_known: IsKnown,
         on_download_failed: DownloadFailed | None = None,
+        on_live_detection: LiveReport | None = None,
         create_task: TaskFactory = default_task_factory,
         wall_clock: WallClock = time.time,
     ) -> None:
         self._client = client
+        # Live `new`/`update` messages: each event's first match reported once (frigate_live).
+        self._live = (
+            FrigateLive(
+                client=client,
+                match=settings.match,
+                camera_for=camera_for,
+                report=on_live_detection,
+                source_type=SOURCE_TYPE,
+            )
+            if on_live_detection is not None
+            else None
+        )
         self._settings = settings
         self._camera_for = camera_for
         self._is_known = is_known
@@ -317,6 +338,7 @@ class FrigateSource(ClipSource):
             "last_invalid_message": self.last_invalid_message,
             "last_error": self.last_error,
             "last_error_at": _iso(self.last_error_at),
+            "live": self._live.diagnostics() if self._live is not None else None,
             "catch_up": {
                 "in_sync": self._in_sync,
                 "watermark": _iso_epoch(self._saved_watermark),
@@ -387,7 +409,8 @@ class FrigateSource(ClipSource):
         ended = message.type == "end"
         self._observe(event.id, event.start_time, event.end_time, event.frame_time, ended=ended)
         if not ended:
-            return f"ignored: {message.type}"
+            live = self._live.event(event) if self._live and self.running else None
+            return live or f"ignored: {message.type}"
         outcome = await self._take_event(event)
         await self._save_watermark()
         return outcome
@@ -421,7 +444,12 @@ class FrigateSource(ClipSource):
         ended = message.type == "end"
         self._observe(review.id, review.start_time, review.end_time, None, ended=ended)
         if not ended:
-            return f"ignored: {message.type}"
+            live = (
+                self._live.review(review)
+                if self._live and self.running and message.type in _LIVE_TYPES
+                else None
+            )
+            return live or f"ignored: {message.type}"
         outcome = await self._take_review(review)
         await self._save_watermark()
         return outcome
@@ -451,6 +479,8 @@ class FrigateSource(ClipSource):
             offset = round(max(0.0, event.frame_time - event.start_time + padding), 3)
         metadata: dict[str, Any] = {
             META_EVENT_ID: event.id,
+            # The event's live alert (from its `new`/`update`) is updated by this clip's.
+            EVENT_KEY: event.id,
             META_CAMERA: event.camera,
             META_LABEL: event.label,
             META_LABELS: [event.label] if event.label else [],
@@ -484,6 +514,7 @@ class FrigateSource(ClipSource):
         labels = review.labels
         metadata: dict[str, Any] = {
             META_REVIEW_ID: review.id,
+            EVENT_KEY: review.id,
             META_SEVERITY: review.severity,
             META_CAMERA: review.camera,
             META_LABEL: labels[0] if labels else None,

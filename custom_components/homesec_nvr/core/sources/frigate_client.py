@@ -337,9 +337,14 @@ class FrigateClient:
             raise FrigateError(REASON_CANNOT_CONNECT, str(err), status=err.status) from None
         return FrigateServerInfo(version=version, config=config)
 
-    async def snapshot(self, event_id: str) -> bytes | None:
-        """The event's snapshot JPEG; None when Frigate has none (404)."""
-        response = await self._send("GET", f"/api/events/{_seg(event_id)}/snapshot.jpg")
+    async def snapshot(self, event_id: str, *, bbox: bool = False) -> bytes | None:
+        """The event's snapshot JPEG (its current best frame while it is in progress; with
+        `bbox`, the object's box drawn on it); None when Frigate has none (404)."""
+        response = await self._send(
+            "GET",
+            f"/api/events/{_seg(event_id)}/snapshot.jpg",
+            params={"bbox": "1"} if bbox else None,
+        )
         try:
             if response.status == 404:
                 return None
