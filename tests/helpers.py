@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntry, ConfigFlowResult
@@ -12,6 +13,8 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.homesec_nvr.const import DOMAIN, EVENT_CLIP_PROCESSED
+
+from .video import write_clip
 
 
 class EventWaiter:
@@ -39,6 +42,16 @@ class EventWaiter:
     def close(self) -> None:
         """Stop listening."""
         self._unsub()
+
+
+async def process_clip(hass: HomeAssistant, clip: Path) -> dict[str, Any]:
+    """Write a test clip into a watched folder and return its processed event's payload."""
+    processed = EventWaiter(hass)
+    await hass.async_add_executor_job(write_clip, clip)
+    payload = (await processed.wait(1))[0].data
+    processed.close()
+    await hass.async_block_till_done()
+    return dict(payload)
 
 
 async def open_options(hass: HomeAssistant, entry_id: str, step: str = "pipeline") -> Any:

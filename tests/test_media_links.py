@@ -21,8 +21,7 @@ from custom_components.homesec_nvr.const import CONF_LINK_SECRET
 from custom_components.homesec_nvr.core.links import LinkSigner, LinkTarget
 
 from .conftest import SetupHub, hub_entry
-from .helpers import EventWaiter
-from .video import write_clip
+from .helpers import process_clip
 
 SECRET = "0123456789abcdef" * 4
 
@@ -36,12 +35,7 @@ async def ip_ban(hass: HomeAssistant) -> None:
 
 
 async def _processed_clip(hass: HomeAssistant, incoming: Path) -> dict[str, Any]:
-    processed = EventWaiter(hass)
-    await hass.async_add_executor_job(write_clip, incoming / "door.mp4")
-    payload = (await processed.wait(1))[0].data
-    processed.close()
-    await hass.async_block_till_done()
-    return dict(payload)
+    return await process_clip(hass, incoming / "door.mp4")
 
 
 def _with(link: str, **query: str) -> str:

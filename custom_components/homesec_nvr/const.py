@@ -27,6 +27,20 @@ CONF_MQTT_RETAIN: Final = "mqtt_retain"
 CONF_MQTT_SNAPSHOT: Final = "mqtt_snapshot"
 DEFAULT_MQTT_TOPIC_PREFIX: Final = "homesec"
 DEFAULT_MQTT_QOS: Final = 1
+# Email delivery (options; the SMTP password and the SendGrid key live in the entry data).
+CONF_EMAIL_SERVICE: Final = "email_service"  # off | smtp | sendgrid
+CONF_EMAIL_FROM: Final = "email_from"
+CONF_EMAIL_TO: Final = "email_to"
+CONF_SMTP_HOST: Final = "smtp_host"
+CONF_SMTP_PORT: Final = "smtp_port"
+CONF_SMTP_SECURITY: Final = "smtp_security"  # starttls | tls | none
+CONF_SMTP_USERNAME: Final = "smtp_username"
+CONF_SMTP_PASSWORD: Final = "smtp_password"  # noqa: S105 - a key name, not a secret
+CONF_SMTP_VERIFY_SSL: Final = "smtp_verify_ssl"
+CONF_SENDGRID_API_KEY: Final = "sendgrid_api_key"
+EMAIL_OFF: Final = "off"
+EMAIL_SMTP: Final = "smtp"
+EMAIL_SENDGRID: Final = "sendgrid"
 
 # Hub options.
 CONF_RETENTION_DAYS: Final = "retention_days"

@@ -29,6 +29,12 @@ TO_REDACT = {
     "rtsp_url",
     "detect_url",
     "record_url",
+    # Email: the secrets, and the addresses and login (personal data).
+    "smtp_password",
+    "sendgrid_api_key",
+    "smtp_username",
+    "email_from",
+    "email_to",
 }
 RECENT_CLIPS = 10
 

@@ -65,6 +65,7 @@ from .core.runner import CameraPipelineSettings, ClipPipeline
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore, StoreError
 from .core.supervisor import SupervisedTask, TaskSupervisor
+from .ha_email import build_email_notifiers
 from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
 from .ha_notifier import build_ha_notifiers
 from .health import HubHealth
@@ -170,6 +171,7 @@ class HomeSecHub:
                     if self.mqtt is not None
                     else []
                 ),
+                *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
             ],
             settings=pipeline_settings(entry.options),
             camera_settings=self._camera_settings,

@@ -57,6 +57,7 @@ from ..ha_mqtt import valid_topic_prefix
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
 from ..settings import vlm_settings_from
+from .email import EMAIL_DEFAULTS, SECRETS, async_check_email, email_schema, submitted
 from .fields import (
     FILTER_KEYS,
     activity_selector,
@@ -172,7 +173,9 @@ class HomeSecOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to configure."""
-        return self.async_show_menu(step_id="init", menu_options=[*OPTION_PAGES, "vision_model"])
+        return self.async_show_menu(
+            step_id="init", menu_options=[*OPTION_PAGES, "email", "vision_model"]
+        )
 
     async def async_step_pipeline(
         self, user_input: dict[str, Any] | None = None
@@ -254,6 +257,29 @@ class HomeSecOptionsFlow(OptionsFlow):
         else:
             user_input.pop(CONF_FILTER_MODEL_PATH, None)
         return {}
+
+    async def async_step_email(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Email delivery (SMTP or SendGrid), checked with a real connection before saving."""
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options, secrets = submitted(user_input, entry.data)
+            errors = await async_check_email(self.hass, options, secrets)
+            if not errors:
+                # The password and the key live in the entry data, never in the options.
+                merged = {**entry.options, **options}
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, **secrets}, options=merged
+                )
+                return self.async_create_entry(data=merged)
+        # Secret fields start empty (left empty, the stored secret is kept).
+        values = {**EMAIL_DEFAULTS, **entry.options, **(user_input or {})}
+        values = {k: v for k, v in values.items() if k not in SECRETS}
+        return self.async_show_form(
+            step_id="email",
+            data_schema=self.add_suggested_values_to_schema(email_schema(), values),
+            errors=errors,
+        )
 
     async def async_step_vision_model(
         self, user_input: dict[str, Any] | None = None

@@ -1,0 +1,1 @@
+"""Notifiers that talk to a service outside Home Assistant themselves (email)."""
