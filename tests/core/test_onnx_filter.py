@@ -303,14 +303,17 @@ async def test_keyframes_are_sampled_when_the_gop_fits_the_interval(
     assert result.frames_sampled == 3
 
 
-async def test_frames_are_picked_by_timestamp_when_keyframes_are_too_rare(
+async def test_frames_are_picked_by_timestamp_when_exact_times_are_asked_for(
     tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
 ) -> None:
-    # Given a 5 s, 15 fps clip with a keyframe every 3 s
+    # Given a 5 s, 15 fps clip with a keyframe every 3 s, and no bound on the gap between
+    # samples (exact sample times instead)
     clip = clip_factory(seconds=5.0, gop_seconds=3.0)
     output = detection_tensor([(32.0, 32.0, 20.0, 20.0, PERSON, 0.9)], 80, num_anchors=4)
     model = constant_model(tmp_path / "always.onnx", output, input_hw=(64, 64))
-    settings = OnnxFilterSettings(model_path=model, sample_interval_s=1.0, early_exit=False)
+    settings = OnnxFilterSettings(
+        model_path=model, sample_interval_s=1.0, early_exit=False, max_sample_gap_s=None
+    )
     object_filter = OnnxObjectFilter(settings, session_cache=cache)
 
     # When the clip is sampled every second
@@ -326,6 +329,96 @@ async def test_frames_are_picked_by_timestamp_when_keyframes_are_too_rare(
     assert stats.sampling_mode == "timestamps"
     assert stats.keyframe_interval_s is None
     assert stats.frames_decoded >= 61
+
+
+async def test_at_the_defaults_a_long_gop_clip_is_sampled_at_its_keyframes_only(
+    tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
+) -> None:
+    # Given a 20 s, 15 fps clip (300 frames) with a keyframe every 4 s, longer than the default
+    # 1 s sample interval, and a model that always sees a person
+    clip = clip_factory(seconds=20.0, gop_seconds=4.0)
+    output = detection_tensor([(32.0, 32.0, 20.0, 20.0, PERSON, 0.9)], 80, num_anchors=4)
+    model = constant_model(tmp_path / "always.onnx", output, input_hw=(64, 64))
+    object_filter = OnnxObjectFilter(
+        OnnxFilterSettings(model_path=model, early_exit=False), session_cache=cache
+    )
+
+    # When the clip is filtered at the default settings
+    try:
+        result = await object_filter.detect(clip)
+    finally:
+        await object_filter.close()
+
+    # Then the five keyframes are the samples, and they are all that is decoded
+    assert [d.timestamp_s for d in result.detections] == pytest.approx([0, 4, 8, 12, 16])
+    stats = object_filter.last_scan
+    assert stats is not None
+    assert stats.sampling_mode == "long_gop"
+    assert stats.frames_decoded == 5
+
+
+@pytest.mark.parametrize("max_sample_gap_s", [4.0, None], ids=["defaults", "every_frame"])
+async def test_an_object_in_view_for_a_gop_from_mid_gop_is_found(
+    tmp_path: Path, clip_factory: ClipFactory, run_filter: RunFilter, max_sample_gap_s: float
+) -> None:
+    # Given a 12 s clip with a keyframe every 4 s, where the bright object shows only from
+    # 5 s to 9 s: it appears mid-GOP and stays for one GOP
+    clip = clip_factory(
+        width=160,
+        height=96,
+        seconds=12.0,
+        gop_seconds=4.0,
+        object_from_s=5.0,
+        object_until_s=9.0,
+    )
+    model = bright_cell_model(tmp_path / "bright.onnx", input_hw=(96, 160), cell=16)
+
+    # When the clip is filtered with the default sampling, then decoding every frame
+    result = await run_filter(clip, model_path=model, max_sample_gap_s=max_sample_gap_s)
+
+    # Then both find it: the default sampling on the keyframe at 8 s, a full decode at 5 s
+    assert result.detected_classes == ("person",)
+    first = min(d.timestamp_s for d in result.detections)
+    assert first == pytest.approx(8.0 if max_sample_gap_s else 5.0)
+
+
+async def test_an_object_between_the_keyframes_of_a_very_long_gop_is_found(
+    tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
+) -> None:
+    # Given a 20 s clip with a keyframe every 10 s, where the bright object shows only from
+    # 2.5 s to 6.7 s (on no keyframe, in view for longer than the 4 s bound)
+    clip = clip_factory(
+        width=160,
+        height=96,
+        seconds=20.0,
+        gop_seconds=10.0,
+        object_from_s=2.5,
+        object_until_s=6.7,
+    )
+    model = bright_cell_model(tmp_path / "bright.onnx", input_hw=(96, 160), cell=16)
+    settings = OnnxFilterSettings(
+        model_path=model,
+        trigger_classes=frozenset({"person"}),
+        # Decoding in the scan's thread: no read-ahead, so the frame count is exact.
+        parallel_decode=False,
+    )
+    object_filter = OnnxObjectFilter(settings, session_cache=cache)
+
+    # When the clip is filtered at the default sampling (early exit on persons)
+    try:
+        result = await object_filter.detect(clip)
+    finally:
+        await object_filter.close()
+
+    # Then the frames after the first keyframe are decoded far enough to see it at 3 s, and
+    # the scan stops there, 46 frames into the clip (of 300)
+    assert result.detected_classes == ("person",)
+    assert sorted({d.timestamp_s for d in result.detections}) == pytest.approx([3.0])
+    assert result.frames_sampled == 4
+    stats = object_filter.last_scan
+    assert stats is not None
+    assert stats.early_exit
+    assert stats.frames_decoded == 46
 
 
 async def test_max_frames_caps_the_samples(
@@ -397,6 +490,30 @@ async def test_early_exit_stops_decoding_once_the_trigger_has_its_hits(
     assert stats is not None
     assert stats.early_exit
     assert stats.frames_decoded <= 5
+
+
+async def test_early_exit_on_a_long_gop_clip_decodes_one_frame(
+    tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
+) -> None:
+    # Given a 20 s clip with a keyframe every 4 s and a model that always sees a person
+    clip = clip_factory(seconds=20.0, gop_seconds=4.0)
+    output = detection_tensor([(32.0, 32.0, 20.0, 20.0, PERSON, 0.9)], 80, num_anchors=4)
+    model = constant_model(tmp_path / "always.onnx", output, input_hw=(64, 64))
+    settings = OnnxFilterSettings(model_path=model, trigger_classes=frozenset({"person"}))
+    object_filter = OnnxObjectFilter(settings, session_cache=cache)
+
+    # When the clip is filtered at the defaults with early exit on persons
+    try:
+        result = await object_filter.detect(clip)
+    finally:
+        await object_filter.close()
+
+    # Then the first keyframe ends the scan, and it is the only frame decoded
+    assert result.frames_sampled == 1
+    stats = object_filter.last_scan
+    assert stats is not None
+    assert stats.early_exit
+    assert stats.frames_decoded == 1
 
 
 async def test_without_early_exit_the_whole_clip_is_scanned(
@@ -609,13 +726,17 @@ def test_sessions_are_shared_per_model_file_and_renewed_when_it_changes(
 async def test_detect_never_blocks_the_event_loop(
     tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
 ) -> None:
-    # Given a model costing a real convolution per frame and a 4 s clip sampled 4x a second,
-    # and a record of the threads that decode and infer
+    # Given a model costing a real convolution per frame and a 4 s clip sampled 4x a second
+    # at exact times (every frame decoded), and a record of the threads that decode and infer
     clip = clip_factory(width=320, height=180, seconds=4.0, gop_seconds=2.0)
     output = detection_tensor([(32.0, 32.0, 20.0, 20.0, PERSON, 0.9)], 80, num_anchors=4)
     model = slow_constant_model(tmp_path / "slow.onnx", output, input_hw=(192, 320), channels=96)
     settings = OnnxFilterSettings(
-        model_path=model, sample_interval_s=0.25, max_frames=12, early_exit=False
+        model_path=model,
+        sample_interval_s=0.25,
+        max_frames=12,
+        early_exit=False,
+        max_sample_gap_s=None,
     )
     object_filter = OnnxObjectFilter(settings, session_cache=cache)
     threads: list[int] = []
@@ -654,12 +775,16 @@ async def test_detect_never_blocks_the_event_loop(
 async def test_close_stops_a_running_scan_and_its_threads(
     tmp_path: Path, clip_factory: ClipFactory, cache: SessionCache
 ) -> None:
-    # Given a long scan in progress
+    # Given a long scan in progress (40 samples at exact times, every frame decoded)
     clip = clip_factory(width=320, height=180, seconds=10.0, gop_seconds=2.0)
     output = detection_tensor([(32.0, 32.0, 20.0, 20.0, PERSON, 0.9)], 80, num_anchors=4)
     model = slow_constant_model(tmp_path / "slow.onnx", output, input_hw=(192, 320), channels=96)
     settings = OnnxFilterSettings(
-        model_path=model, sample_interval_s=0.25, max_frames=40, early_exit=False
+        model_path=model,
+        sample_interval_s=0.25,
+        max_frames=40,
+        early_exit=False,
+        max_sample_gap_s=None,
     )
     object_filter = OnnxObjectFilter(settings, session_cache=cache)
     scan = asyncio.create_task(object_filter.detect(clip))

@@ -8,6 +8,11 @@
 - Decoding (PyAV, `sampling.py`) and inference run in worker threads, never on the event loop:
   a decode thread prepares letterboxed frames while the inference thread runs the model.
 - Early exit: the scan stops as soon as a trigger class reaches `min_hits` frames.
+- Keyframes rarer than the sample interval: samples at most `max_sample_gap_s` apart, from as
+  few decoded frames as that allows (keyframes alone for a GOP up to 4 s), never a decode of
+  every frame; see `sampling.py` for the trade-off.
+- CPU: one decoder thread and one onnxruntime intra-op thread run side by side (about one core
+  and a fraction), so a 2-core machine keeps a core for everything else.
 
 onnxruntime is imported lazily: it has no musl wheels, so it is not installable on Home
 Assistant OS. Importing this module never needs it; using the filter without it raises
@@ -40,7 +45,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..interfaces import ObjectFilter, PermanentError
 from ..models import Clip, Detection, FilterResult
 from .coco import parse_names_metadata, resolve_class_names
-from .sampling import FrameSampler
+from .sampling import DEFAULT_MAX_GAP_S, FrameSampler
 from .yolo_postprocess import FloatArray, IntArray, Letterbox, decode_output
 
 _LOGGER = logging.getLogger(__name__)
@@ -96,6 +101,9 @@ class OnnxFilterSettings:
     min_hits: int = 1
     sample_interval_s: float = 1.0
     max_frames: int = 30
+    # When keyframes are rarer than the interval, the longest time between two samples (None:
+    # decode every frame to sample at exact times).
+    max_sample_gap_s: float | None = DEFAULT_MAX_GAP_S
     early_exit: bool = True
     # The scan stops once one of these reaches min_hits (empty = never stop early).
     trigger_classes: frozenset[str] = frozenset()
@@ -116,6 +124,8 @@ class OnnxFilterSettings:
             raise ValueError("sample_interval_s must be positive")
         if self.max_frames < 1:
             raise ValueError("max_frames must be at least 1")
+        if self.max_sample_gap_s is not None and self.max_sample_gap_s <= 0:
+            raise ValueError("max_sample_gap_s must be positive")
         if self.intra_op_threads is not None and self.intra_op_threads < 1:
             raise ValueError("intra_op_threads must be at least 1")
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -570,7 +580,11 @@ class OnnxObjectFilter(ObjectFilter):
         if not clip.path.is_file():
             raise PermanentError(f"clip file not found: {clip.path}")
         sampler = FrameSampler(
-            clip.path, settings.sample_interval_s, settings.max_frames, stop=stop
+            clip.path,
+            settings.sample_interval_s,
+            settings.max_frames,
+            stop=stop,
+            max_gap_s=settings.max_sample_gap_s,
         )
         preparer = _FramePreparer(model.info.input_width, model.info.input_height)
         state = _ScanState()

@@ -1,13 +1,25 @@
 """Pick frames from a clip with PyAV, decoding as little as possible.
 
-Two modes, chosen per clip from the stream's keyframe interval (GOP), measured on the first
+The mode is chosen per clip from the stream's keyframe interval (GOP), measured on the first
 packets (demuxing is cheap, decoding is not):
 
 - keyframes: the GOP is no longer than the sample interval, so a keyframe is always close to
   where a sample is due. Only keyframe packets are decoded (`skip_frame = "NONKEY"`); the
   others are never even sent to the decoder. About 13 ms per 1080p sample.
-- timestamps: the GOP is longer than the sample interval. Every frame is decoded (a P/B frame
-  needs its references) and the first frame at or after each due time is picked.
+- long_gop (when `max_gap_s` is given; the object filter's choice): the GOP is longer than the
+  sample interval. Every keyframe is decoded; the frames after one (a P/B frame needs every
+  frame back to its keyframe) only while the next keyframe is more than `max_gap_s` after the
+  last sample, and sampled every interval. So no two samples are more than
+  max(interval, max_gap_s) apart: an object in view that long is always on a sampled frame,
+  and with a GOP of up to `max_gap_s` only keyframes are decoded. The trade-off: an object in
+  view for less than a GOP (at most `max_gap_s`) between two keyframes can be missed, where
+  decoding every frame would have caught anything in view for one interval.
+- timestamps (when `max_gap_s` is None): the GOP is longer than the sample interval. Every
+  frame is decoded and the first frame at or after each due time is picked (the vision model's
+  frame picker wants exact times).
+
+The decoder runs in one thread: decoding runs beside inference, and a second decoder thread
+would take the second core of a small machine for little gain.
 
 Blocking code: run it in a worker thread.
 """
@@ -17,12 +29,13 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import av
 import av.container
@@ -42,6 +55,12 @@ KEYFRAME_INTERVAL_TOLERANCE = 0.25
 _EPSILON_S = 1e-3
 # A clip whose packets keep failing to decode is given up after this many errors in a row.
 MAX_CONSECUTIVE_DECODE_ERRORS = 50
+# The object filter's bound on the time between two samples when keyframes are rarer than the
+# sample interval (long_gop mode): a GOP up to this long is sampled from its keyframes alone.
+DEFAULT_MAX_GAP_S = 4.0
+# long_gop mode reads ahead (demuxes, never decodes) at most this many packets to find the next
+# keyframe; a stream without usable timestamps would otherwise be read ahead to its end.
+MAX_LOOKAHEAD_PACKETS = 2000
 
 
 def _optional_int(value: object) -> int | None:
@@ -58,7 +77,14 @@ class SamplingMode(StrEnum):
     """How frames are picked from a clip."""
 
     KEYFRAMES = "keyframes"
+    LONG_GOP = "long_gop"
     TIMESTAMPS = "timestamps"
+
+
+# In a decoding plan: empty the decoder (its held-back frames come out) and reset it, before
+# a keyframe that follows packets left out.
+_RESET: Final = None
+type _Plan = Iterator[av.packet.Packet[Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +95,71 @@ class SampledFrame:
     timestamp_s: float
 
 
+class _Lookahead:
+    """The packets of a stream, with the time of the next keyframe found by reading ahead."""
+
+    def __init__(self, packets: Iterator[av.packet.Packet[Any]], time_base: Fraction) -> None:
+        self._source = packets
+        self._time_base = time_base
+        self._buffer: deque[av.packet.Packet[Any]] = deque()
+        # Times (s) of the keyframes in the buffer, and the latest packet time read so far.
+        self._keyframes: deque[float | None] = deque()
+        self._latest_s: float | None = None
+        self._ended = False
+
+    def __iter__(self) -> Iterator[av.packet.Packet[Any]]:
+        return self
+
+    def __next__(self) -> av.packet.Packet[Any]:
+        if not self._buffer and not self._read():
+            raise StopIteration
+        packet = self._buffer.popleft()
+        if packet.is_keyframe:
+            self._keyframes.popleft()
+        return packet
+
+    def _read(self) -> bool:
+        if self._ended:
+            return False
+        for packet in self._source:
+            if packet.size == 0:
+                continue
+            pts = _packet_time(packet)
+            ts = None if pts is None else float(pts * self._time_base)
+            if ts is not None and (self._latest_s is None or ts > self._latest_s):
+                self._latest_s = ts
+            self._buffer.append(packet)
+            if packet.is_keyframe:
+                self._keyframes.append(ts)
+            return True
+        self._ended = True
+        return False
+
+    def keyframe_within(self, limit_s: float) -> bool:
+        """Whether the next keyframe (or the end of the stream) comes at or before `limit_s`."""
+        while not self._keyframes:
+            if self._ended:
+                return self._latest_s is not None and self._latest_s <= limit_s
+            if self._latest_s is not None and self._latest_s > limit_s:
+                return False
+            if len(self._buffer) >= MAX_LOOKAHEAD_PACKETS:
+                return False
+            self._read()
+        first = self._keyframes[0]
+        return first is not None and first <= limit_s
+
+
 class FrameSampler:
     """Iterate over the sampled frames of one clip.
 
-    `mode` and `keyframe_interval_s` are known once iteration has started. Setting `stop` (a
-    threading.Event) ends the iteration at the next packet. Raises PermanentError for a file
-    that cannot be opened, has no video stream, or holds no decodable frame.
+    `max_gap_s` chooses what happens when keyframes are rarer than the interval: None decodes
+    every frame (timestamps mode); a number bounds the time between samples instead, decoding
+    as few frames as that allows (long_gop mode, see the module docstring).
+
+    `mode` and `keyframe_interval_s` are known once iteration has started; `frames_decoded`
+    counts the frames the decoder produced. Setting `stop` (a threading.Event) ends the
+    iteration at the next packet. Raises PermanentError for a file that cannot be opened, has
+    no video stream, or holds no decodable frame.
     """
 
     def __init__(
@@ -83,14 +168,19 @@ class FrameSampler:
         interval_s: float,
         max_frames: int,
         stop: threading.Event | None = None,
+        *,
+        max_gap_s: float | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         if max_frames < 1:
             raise ValueError("max_frames must be at least 1")
+        if max_gap_s is not None and max_gap_s <= 0:
+            raise ValueError("max_gap_s must be positive")
         self.path = path
         self.interval_s = interval_s
         self.max_frames = max_frames
+        self.max_gap_s = max_gap_s
         self.stop = stop or threading.Event()
         self.mode: SamplingMode | None = None
         self.keyframe_interval_s: float | None = None
@@ -98,6 +188,8 @@ class FrameSampler:
         self.frame_height = 0
         self.frames_decoded = 0
         self.packets_read = 0
+        # Stream time (s, not from the clip's start) of the last sampled frame.
+        self._last_sample_s: float | None = None
 
     def __iter__(self) -> Generator[SampledFrame]:
         # skip_frame=all: PyAV's stream probing would otherwise decode several frames
@@ -128,7 +220,12 @@ class FrameSampler:
         head, gop_s = self._probe_gop(packets, time_base)
         self.keyframe_interval_s = gop_s
         keyframes_only = gop_s is not None and gop_s <= self.interval_s + _EPSILON_S
-        self.mode = SamplingMode.KEYFRAMES if keyframes_only else SamplingMode.TIMESTAMPS
+        if keyframes_only:
+            self.mode = SamplingMode.KEYFRAMES
+        elif self.max_gap_s is not None:
+            self.mode = SamplingMode.LONG_GOP
+        else:
+            self.mode = SamplingMode.TIMESTAMPS
         _LOGGER.debug(
             "%s: keyframe interval %s s, sampling every %s s from %s",
             self.path.name,
@@ -137,10 +234,20 @@ class FrameSampler:
             self.mode,
         )
         ctx = stream.codec_context
+        # Before the decoder opens (on the first packet): one thread, see the module docstring.
+        ctx.thread_count = 1
         if keyframes_only:
             ctx.skip_frame = "NONKEY"
         start_pts = stream.start_time
-        frames = self._decode(itertools.chain(head, packets), stream, keyframes_only)
+        all_packets = itertools.chain(head, packets)
+        plan: _Plan
+        if self.mode is SamplingMode.KEYFRAMES:
+            plan = self._keyframe_plan(all_packets, time_base)
+        elif self.mode is SamplingMode.LONG_GOP:
+            plan = self._long_gop_plan(_Lookahead(all_packets, time_base))
+        else:
+            plan = iter(all_packets)
+        frames = self._decode(plan, stream, drain_keyframes=keyframes_only)
         last_ts: float | None = None
         next_due = 0.0
         sampled = 0
@@ -162,6 +269,7 @@ class FrameSampler:
             if not due:
                 continue
             last_ts = timestamp
+            self._last_sample_s = float(pts * time_base)
             while next_due <= timestamp + _EPSILON_S:
                 next_due += self.interval_s
             sampled += 1
@@ -201,38 +309,70 @@ class FrameSampler:
                 break
         return head, 0.0 if first_key is not None else None
 
+    def _keyframe_plan(
+        self, packets: Iterable[av.packet.Packet[Any]], time_base: Fraction
+    ) -> _Plan:
+        """Keyframes mode: the keyframes at least (most of) an interval apart."""
+        last_key_ts: float | None = None
+        min_gap = self.interval_s * (1 - KEYFRAME_INTERVAL_TOLERANCE) - _EPSILON_S
+        for packet in packets:
+            if not packet.is_keyframe:
+                continue
+            # Do not even decode a keyframe that comes too soon after the previous one.
+            pts = _packet_time(packet)
+            if pts is not None:
+                ts = float(pts * time_base)
+                if last_key_ts is not None and ts < last_key_ts + min_gap:
+                    continue
+                last_key_ts = ts
+            yield packet
+
+    def _long_gop_plan(self, packets: _Lookahead) -> _Plan:
+        """long_gop mode: every keyframe, and the packets after one while the next keyframe is
+        more than the gap bound after the last sample (decided on the packet, from the last
+        sample so far: a frame the decoder still holds back only makes the plan decode more).
+
+        Packets before the first keyframe are decoded the same way, so a stream that flags no
+        keyframe at all is still decoded (in full) rather than not at all.
+        """
+        assert self.max_gap_s is not None
+        max_gap = max(self.interval_s, self.max_gap_s) + _EPSILON_S
+        # Packets were left out since the last keyframe: the decoder lacks references.
+        cut = False
+        for packet in packets:
+            if packet.is_keyframe:
+                if cut:
+                    yield _RESET
+                    cut = False
+                yield packet
+            elif not cut:
+                last = self._last_sample_s
+                if last is not None and packets.keyframe_within(last + max_gap):
+                    cut = True
+                else:
+                    yield packet
+
     def _decode(
         self,
-        packets: Iterable[av.packet.Packet[Any]],
+        plan: _Plan,
         stream: av.video.stream.VideoStream,
-        keyframes_only: bool,
+        drain_keyframes: bool,
     ) -> Iterator[av.video.frame.VideoFrame]:
-        """Decode the packets (keyframes only, or all), skipping undecodable ones."""
+        """Decode the planned packets, skipping undecodable ones."""
         ctx = stream.codec_context
-        time_base = as_fraction(stream.time_base)
-        assert time_base is not None
         errors = 0
-        last_key_ts: float | None = None
         last_error: av.FFmpegError | None = None
-        for packet in packets:
+        for packet in plan:
             if self.stop.is_set():
                 return
+            if packet is _RESET:
+                yield from self._drain(ctx)
+                continue
             if packet.size == 0:
                 continue
-            if keyframes_only:
-                if not packet.is_keyframe:
-                    continue
-                # Do not even decode a keyframe that comes too soon after the previous one.
-                pts = _packet_time(packet)
-                if pts is not None:
-                    ts = float(pts * time_base)
-                    min_gap = self.interval_s * (1 - KEYFRAME_INTERVAL_TOLERANCE) - _EPSILON_S
-                    if last_key_ts is not None and ts < last_key_ts + min_gap:
-                        continue
-                    last_key_ts = ts
             try:
                 frames = ctx.decode(packet)
-                if keyframes_only and not frames:
+                if drain_keyframes and not frames:
                     # The decoder holds frames back for B-frame reordering; drain it so the
                     # keyframe comes out now (early exit latency), then reset it.
                     frames = ctx.decode(None)
@@ -260,3 +400,14 @@ class FrameSampler:
             yield frame
         if self.frames_decoded == 0 and last_error is not None:
             raise PermanentError(f"cannot decode clip {self.path.name}: {last_error}")
+
+    def _drain(self, ctx: Any) -> Iterator[av.video.frame.VideoFrame]:
+        """Take the frames the decoder holds back, then reset it for the next keyframe."""
+        try:
+            frames = ctx.decode(None)
+        except av.FFmpegError:
+            frames = []
+        ctx.flush_buffers()
+        for frame in frames:
+            self.frames_decoded += 1
+            yield frame
