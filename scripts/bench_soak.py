@@ -503,6 +503,8 @@ def seed_entries(
             "min_risk_level": "medium",
             "notify_on_activity_types": [],
             "notify_on_motion": False,
+            # One delivery per clip is what the soak counts (a live alert would add one).
+            "live_alerts": False,
             "trigger_classes": ["person"],
             "alert_hold_seconds": 60,
             "notify_services": ["notify.homesec_probe"],

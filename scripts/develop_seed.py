@@ -102,6 +102,9 @@ def _homesec_entry(config_dir: Path) -> ConfigEntry:
                     "poll_interval_seconds": 1.0,
                     "stable_time_seconds": 2.0,
                     "delete_after_store": False,
+                    # The demo camera has neither object filter nor vision model: without
+                    # "Alert on every clip" it would never alert.
+                    "notify_on_motion": "on",
                 },
                 "subentry_type": "local_folder",
                 "title": "Demo camera",

@@ -18,7 +18,7 @@ async def test_a_burst_of_clips_alerts_once_with_a_cooldown(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:
     # Given a camera that alerts on every clip, with a 5-minute cooldown
-    await setup_hub(**{CONF_ALERT_COOLDOWN_S: 300})
+    await setup_hub(notify_on_motion=True, **{CONF_ALERT_COOLDOWN_S: 300})
     processed = EventWaiter(hass)
     alerts = EventWaiter(hass, EVENT_ALERT)
 

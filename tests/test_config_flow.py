@@ -353,6 +353,7 @@ ALL_OPTIONS: dict[str, Any] = {
     CONF_TRIGGER_CLASSES: ["person", "car", "fox"],
     CONF_ALERT_HOLD_S: 120,
     "alert_cooldown_seconds": 90,
+    "live_alerts": False,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
     CONF_LINK_EXPIRY_HOURS: 12,

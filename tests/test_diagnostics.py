@@ -31,7 +31,9 @@ async def _hub_with_one_clip(
 ) -> tuple[MockConfigEntry, dict[str, Any]]:
     """A hub with secrets in its options and camera config, after one processed clip."""
     entry = await setup_hub(
-        [camera_subentry("Front door", incoming, rtsp_url=RTSP_URL)], **SECRET_OPTIONS
+        [camera_subentry("Front door", incoming, rtsp_url=RTSP_URL)],
+        notify_on_motion=True,
+        **SECRET_OPTIONS,
     )
     processed = EventWaiter(hass)
     await hass.async_add_executor_job(write_clip, incoming / "clip1.mp4")
@@ -63,7 +65,10 @@ async def test_config_entry_diagnostics(
     options = diagnostics["entry"]["options"]
     assert options["api_key"] == REDACTED
     assert options["password"] == REDACTED
-    assert {k: v for k, v in options.items() if k not in SECRET_OPTIONS} == default_options()
+    assert {k: v for k, v in options.items() if k not in SECRET_OPTIONS} == {
+        **default_options(),
+        "notify_on_motion": True,
+    }
     # And the store and pipeline are described
     assert diagnostics["store"] == {
         "path": str(config_dir / "homesec" / "homesec.db"),

@@ -21,7 +21,7 @@ async def test_clip_updates_entities_events_notification_and_history(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, config_dir: Path
 ) -> None:
     # Given a hub with one watched-folder camera, no filter, no VLM, persistent notifications
-    entry = await setup_hub()
+    entry = await setup_hub(notify_on_motion=True)
     processed = EventWaiter(hass)
     alerts = EventWaiter(hass, EVENT_ALERT)
     assert hass.states.get("sensor.front_door_clips_today").state == "0"
@@ -36,7 +36,7 @@ async def test_clip_updates_entities_events_notification_and_history(
     assert payload["camera"] == "Front door"
     assert payload["status"] == "done"
     assert payload["alert"] is True
-    assert payload["reason"] == "no analysis and no object filter: every clip alerts"
+    assert payload["reason"] == "notify_on_motion is on: every clip alerts"
     clip_id = payload["clip_id"]
     assert payload["media_url"].startswith(f"/api/homesec_nvr/clips/{clip_id}/clip?exp=")
     assert payload["snapshot_url"].startswith(f"/api/homesec_nvr/clips/{clip_id}/snapshot?")

@@ -48,7 +48,9 @@ async def test_restart_mid_pipeline_completes_the_clip_once(
     # Given a phone notification that hangs while Home Assistant shuts HomeSec down
     phone = NotifyRecorder(hass)
     phone.gate = asyncio.Event()
-    entry = await setup_hub(notify_services=["notify.phone"], persistent_notification=False)
+    entry = await setup_hub(
+        notify_on_motion=True, notify_services=["notify.phone"], persistent_notification=False
+    )
     await hass.async_add_executor_job(write_clip, incoming / "night.mp4")
     async with asyncio.timeout(15):
         await phone.started.wait()
@@ -83,7 +85,7 @@ async def test_notify_service_gets_message_and_snapshot(
 ) -> None:
     # Given a hub notifying notify.phone
     phone = NotifyRecorder(hass)
-    await setup_hub(notify_services=["notify.phone"])
+    await setup_hub(notify_on_motion=True, notify_services=["notify.phone"])
     processed = EventWaiter(hass)
 
     # When a clip arrives
@@ -107,7 +109,7 @@ async def test_missing_notify_service_is_reported_not_retried(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:
     # Given a hub configured with a notify service that was removed since
-    entry = await setup_hub(notify_services=["notify.old_phone"])
+    entry = await setup_hub(notify_on_motion=True, notify_services=["notify.old_phone"])
     processed = EventWaiter(hass)
 
     # When a clip alerts
@@ -240,7 +242,7 @@ async def test_alert_sensor_turns_off_after_hold_and_counters_reset_at_midnight(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:
     # Given an alert that just happened, with a 60 s hold
-    await setup_hub(alert_hold_seconds=60)
+    await setup_hub(notify_on_motion=True, alert_hold_seconds=60)
     processed = EventWaiter(hass)
     await hass.async_add_executor_job(write_clip, incoming / "a.mp4")
     await processed.wait(1)

@@ -317,7 +317,7 @@ async def test_a_notifier_that_cannot_deliver_raises_an_issue_until_it_delivers_
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:
     # Given a hub notifying notify.phone, a service that does not exist (yet)
-    entry = await setup_hub(notify_services=["notify.phone"])
+    entry = await setup_hub(notify_on_motion=True, notify_services=["notify.phone"])
     processed = EventWaiter(hass)
 
     # When a clip alerts

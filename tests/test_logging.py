@@ -24,7 +24,7 @@ async def test_each_stage_of_a_clip_is_one_debug_line_with_clip_and_camera(
     # Given a hub with one watched-folder camera and a vision-model key in its data (the
     # model itself is off), logging at debug level
     caplog.set_level(logging.DEBUG, logger="custom_components.homesec_nvr")
-    await setup_hub(entry_data={"vlm_api_key": SECRET})
+    await setup_hub(entry_data={"vlm_api_key": SECRET}, notify_on_motion=True)
     processed = EventWaiter(hass)
 
     # When a clip is processed

@@ -52,7 +52,7 @@ async def test_a_notifications_links_open_without_a_login(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Given a processed clip that alerted (a persistent notification with its snapshot)
-    entry = await setup_hub(link_expiry_hours=2)
+    entry = await setup_hub(notify_on_motion=True, link_expiry_hours=2)
     payload = await _processed_clip(hass, incoming)
     notifications = persistent_notification._async_get_or_create_notifications(hass)
     body = notifications[f"homesec_{payload['clip_id']}"]["message"]

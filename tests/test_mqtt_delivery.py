@@ -46,7 +46,7 @@ async def test_an_alert_reaches_an_outside_subscriber_with_its_snapshot_and_anal
     incoming: Path,
 ) -> None:
     # Given HomeSec publishing to MQTT under home/security, and a subscriber outside HA
-    await setup_hub(**MQTT_OPTIONS)
+    await setup_hub(notify_on_motion=True, **MQTT_OPTIONS)
     subscriber = await mosquitto_broker.async_subscribe("home/security/#")
     processed = EventWaiter(hass)
 
@@ -102,7 +102,10 @@ async def test_mqtt_delivery_is_recorded_like_every_notifier(
     incoming: Path,
 ) -> None:
     # Given HomeSec publishing alerts (not retained) to MQTT
-    entry = await setup_hub(**{**MQTT_OPTIONS, CONF_MQTT_RETAIN: False, CONF_MQTT_SNAPSHOT: False})
+    entry = await setup_hub(
+        notify_on_motion=True,
+        **{**MQTT_OPTIONS, CONF_MQTT_RETAIN: False, CONF_MQTT_SNAPSHOT: False},
+    )
     subscriber = await mosquitto_broker.async_subscribe("home/security/+/alert")
     processed = EventWaiter(hass)
 

@@ -115,7 +115,7 @@ async def test_onnxruntime_install_failure_keeps_the_rest_working(
         await setup_hub(
             [
                 camera_subentry("Front door", incoming, filter=FILTER_ONNX),
-                camera_subentry("Garden", other),
+                camera_subentry("Garden", other, notify_on_motion="on"),
             ],
             filter_model_path=str(person_model),
         )

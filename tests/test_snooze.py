@@ -30,7 +30,7 @@ async def test_the_snooze_service_holds_back_a_cameras_alerts_until_it_ends(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:
     # Given a camera that alerts on every clip
-    entry = await setup_hub()
+    entry = await setup_hub(notify_on_motion=True)
     camera_id = next(iter(entry.runtime_data.cameras))
     device = find_device(hass, entry.entry_id, camera_id)
     assert device is not None
@@ -77,7 +77,7 @@ async def test_the_notifications_snooze_button_snoozes_its_camera(
         calls.append(call)
 
     hass.services.async_register("notify", "phone", phone)
-    await setup_hub(notify_services=["notify.phone"])
+    await setup_hub(notify_on_motion=True, notify_services=["notify.phone"])
     processed = EventWaiter(hass)
     first = await _clip(hass, incoming, "a.mp4", processed)
 

@@ -173,10 +173,12 @@ async def test_daily_budget_skips_analyses_and_survives_a_reload(
     await hass.async_add_executor_job(write_clip, incoming / "b.mp4")
     payload = (await processed.wait(2))[1].data
 
-    # Then it is not analysed, says why, and still alerts by the filter-only rule
+    # Then it is not analysed, says why, and the filter-only rule decides: this camera has
+    # no object filter, so only "Alert on every clip" would alert (no hidden rule)
     assert payload["analysis_skipped_reason"] == "budget_exhausted"
     assert payload["risk_level"] is None
-    assert payload["alert"] is True
+    assert payload["alert"] is False
+    assert "only 'Alert on every clip' alerts" in payload["reason"]
     assert len(server.chat_bodies) == 1
     assert hass.states.get("sensor.homesec_vision_model_calls_today").state == "1"
     processed.close()

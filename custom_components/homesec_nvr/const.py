@@ -142,6 +142,9 @@ DEFAULT_TRIGGER_CLASSES: Final = ("person",)
 DEFAULT_ALERT_HOLD_S: Final = 60
 # Seconds after a camera's alert during which its next clips do not alert again (0: off).
 CONF_ALERT_COOLDOWN_S: Final = "alert_cooldown_seconds"
+# Alert as soon as a live source sees a trigger object (the clip's analysis updates it).
+CONF_LIVE_ALERTS: Final = "live_alerts"
+DEFAULT_LIVE_ALERTS: Final = True
 DEFAULT_ALERT_COOLDOWN_S: Final = 0
 # The notifications' "Snooze 1 h" action: HOMESEC_SNOOZE_<camera id>.
 SNOOZE_ACTION_PREFIX: Final = "HOMESEC_SNOOZE_"
@@ -178,12 +181,17 @@ EVENT_ALERT: Final = "homesec_nvr_alert"
 # A clip was marked reviewed or a false alarm, or its review cleared (clip_id, camera, review).
 EVENT_CLIP_REVIEWED: Final = "homesec_nvr_clip_reviewed"
 
+# A trigger object seen live (before its event's clip exists): LiveDetection + decision.
+EVENT_LIVE_DETECTION: Final = "homesec_nvr_live_detection"
+
 # Event entity event types.
+EVENT_TYPE_LIVE_DETECTION: Final = "live_detection"
 EVENT_TYPE_CLIP_RECORDED: Final = "clip_recorded"
 EVENT_TYPE_OBJECTS_DETECTED: Final = "objects_detected"
 EVENT_TYPE_ANALYZED: Final = "analyzed"
 EVENT_TYPE_ALERT: Final = "alert"
 EVENT_TYPES: Final = (
+    EVENT_TYPE_LIVE_DETECTION,
     EVENT_TYPE_CLIP_RECORDED,
     EVENT_TYPE_OBJECTS_DETECTED,
     EVENT_TYPE_ANALYZED,

@@ -1,6 +1,8 @@
-"""The per-camera event entity: clip_recorded, objects_detected, analyzed, alert."""
+"""The per-camera event entity: live_detection, clip_recorded, objects_detected, analyzed, alert."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
@@ -10,6 +12,7 @@ from .const import (
     EVENT_TYPE_ALERT,
     EVENT_TYPE_ANALYZED,
     EVENT_TYPE_CLIP_RECORDED,
+    EVENT_TYPE_LIVE_DETECTION,
     EVENT_TYPE_OBJECTS_DETECTED,
     EVENT_TYPES,
 )
@@ -52,6 +55,16 @@ class HomeSecCameraEvent(HomeSecCameraEntity, EventEntity):
 
     def __init__(self, hub: HomeSecHub, camera: CameraRuntime) -> None:
         super().__init__(hub, camera, "activity")
+
+    async def async_added_to_hass(self) -> None:
+        """Also fire for the camera's live detections."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.camera.add_live_listener(self._handle_live))
+
+    @callback
+    def _handle_live(self, payload: dict[str, Any]) -> None:
+        self._trigger_event(EVENT_TYPE_LIVE_DETECTION, payload)
+        self.async_write_ha_state()
 
     @callback
     def _handle_camera_update(self, stage: str, state: ClipState) -> None:

@@ -14,7 +14,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
 
 from .const import REVIEW_ACTION_PREFIX, SNOOZE_ACTION_PREFIX
 from .core.interfaces import Notifier, PermanentError, PipelineError
-from .core.models import Alert, RiskLevel
+from .core.models import Alert, AlertStage, RiskLevel
 from .core.payload import MediaLinks, alert_message, alert_title
 
 NOTIFY_DOMAIN = "notify"
@@ -30,10 +30,13 @@ class NotifyServiceNotifier(Notifier):
         self._links = links
         self.name = f"{NOTIFY_DOMAIN}.{self._service}"
 
+    supports_live = True
+
     async def send(self, alert: Alert) -> None:
         links = self._links(alert)
-        # One notification per clip: a repeated delivery (after a restart) replaces it.
-        data: dict[str, object] = {"tag": f"homesec_{alert.clip_id}", "group": "homesec"}
+        # One notification per event (or clip): a later alert of the event, or a repeated
+        # delivery after a restart, replaces it in place.
+        data: dict[str, object] = {"tag": alert.tag, "group": "homesec"}
         if links.snapshot_url:
             data["image"] = links.snapshot_url
         if links.media_url:
@@ -46,9 +49,14 @@ class NotifyServiceNotifier(Notifier):
                 else []
             ),
             {"action": f"{SNOOZE_ACTION_PREFIX}{alert.camera_id}", "title": "Snooze 1 h"},
-            {"action": f"{REVIEW_ACTION_PREFIX}{alert.clip_id}", "title": "Mark reviewed"},
+            # A live alert has no clip yet to review: its clip's update brings the button.
+            *(
+                [{"action": f"{REVIEW_ACTION_PREFIX}{alert.clip_id}", "title": "Mark reviewed"}]
+                if alert.stage is AlertStage.ANALYZED
+                else []
+            ),
         ]
-        data.update(urgency_data(alert.risk_level))
+        data.update(urgency_data(alert.risk_level, follow_up=alert.follow_up))
         try:
             await self._hass.services.async_call(
                 NOTIFY_DOMAIN,
@@ -62,14 +70,17 @@ class NotifyServiceNotifier(Notifier):
             raise PipelineError(f"{self.name} failed: {err}") from err
 
 
-def urgency_data(risk: RiskLevel | None) -> dict[str, object]:
+def urgency_data(risk: RiskLevel | None, *, follow_up: bool = False) -> dict[str, object]:
     """How urgently the HA companion apps present an alert of this risk.
 
     High: a time-sensitive push (iOS breaks through Focus), sent at once with high priority
     (Android). Critical: a critical alert with sound even on silent (iOS) on Android's alarm
-    stream. Lower risks (or none analysed) are ordinary notifications.
+    stream. Lower risks (or none analysed) are ordinary notifications, and a follow-up of an
+    event's live alert below high risk replaces it quietly (no second sound or vibration).
     """
     if risk is None or risk < RiskLevel.HIGH:
+        if follow_up:
+            return {"alert_once": True, "push": {"interruption-level": "passive"}}
         return {}
     if risk is RiskLevel.CRITICAL:
         return {
@@ -88,6 +99,7 @@ class PersistentNotificationNotifier(Notifier):
     """Creates a persistent notification (one per clip) with the snapshot inline."""
 
     name = "persistent_notification"
+    supports_live = True
 
     def __init__(self, hass: HomeAssistant, links: LinksFor) -> None:
         self._hass = hass
@@ -101,7 +113,7 @@ class PersistentNotificationNotifier(Notifier):
         if links.media_url:
             body += f"\n\n[Open clip]({links.media_url})"
         persistent_notification.async_create(
-            self._hass, body, title=alert_title(alert), notification_id=f"homesec_{alert.clip_id}"
+            self._hass, body, title=alert_title(alert), notification_id=alert.tag
         )
 
 

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,13 +55,15 @@ from .const import (
 from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
 from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
+from .core.filters.onnx import OnnxObjectFilter
 from .core.interfaces import ObjectFilter
 from .core.links import LinkSigner, LinkTarget
 from .core.media import keyframe_jpeg
-from .core.models import Alert, Clip, ClipState
+from .core.models import Alert, AlertStage, Clip, ClipState, LiveDetection
 from .core.payload import MediaLinks, clip_payload
 from .core.retention import RetentionReport, apply_retention
 from .core.runner import CameraPipelineSettings, ClipPipeline
+from .core.sources.rtsp.live_detect import FrameDetector
 from .core.storage.local import LocalStorage
 from .core.store import ClipStore, StoreError
 from .core.supervisor import SupervisedTask, TaskSupervisor
@@ -69,7 +71,8 @@ from .ha_email import build_email_notifiers
 from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
 from .ha_notifier import build_ha_notifiers
 from .health import HubHealth
-from .object_filters import async_build_onnx_filter, async_ensure_onnxruntime
+from .live import HomeSecLive
+from .object_filters import ReportingFilter, async_build_onnx_filter, async_ensure_onnxruntime
 from .review import async_review_from_notification
 from .runtime import CameraRuntime
 from .settings import (
@@ -153,31 +156,39 @@ class HomeSecHub:
             if vlm is not None
             else None
         )
+        notifiers = [
+            *build_ha_notifiers(
+                hass,
+                entry.options.get(CONF_NOTIFY_SERVICES, []),
+                bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
+                self.alert_links,
+            ),
+            *([MqttAlertNotifier(hass, self.mqtt, self.alert_links)] if self.mqtt else []),
+            *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
+        ]
+        # An event's first alert, the moment a live source sees a trigger object.
+        self.live = HomeSecLive(
+            hass,
+            entry,
+            cameras=self.cameras,
+            signer=self.signer,
+            link_ttl_s=lambda: link_expiry_seconds(entry.options),
+            policy=policy,
+            notifiers=notifiers,
+        )
         self.pipeline = ClipPipeline(
             store=self.store,
             storage=self.storage,
             filters=self._filter_for,
             vlm=self.vision.analyzer if self.vision else None,
             policy=policy,
-            notifiers=[
-                *build_ha_notifiers(
-                    hass,
-                    entry.options.get(CONF_NOTIFY_SERVICES, []),
-                    bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
-                    self.alert_links,
-                ),
-                *(
-                    [MqttAlertNotifier(hass, self.mqtt, self.alert_links)]
-                    if self.mqtt is not None
-                    else []
-                ),
-                *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
-            ],
+            notifiers=notifiers,
             settings=pipeline_settings(entry.options),
             camera_settings=self._camera_settings,
             snapshot=self._make_snapshot,
             listener=self,
             create_task=self.create_task,
+            live=self.live.alerts,
         )
         self.health = HubHealth(
             hass,
@@ -257,6 +268,7 @@ class HomeSecHub:
             if camera._alert_off is not None:
                 camera._alert_off()
                 camera._alert_off = None
+        self.live.async_stop()
         for kind in self.kinds.values():
             await kind.async_stop()
         await self.supervisor.stop_all()
@@ -552,8 +564,28 @@ class HomeSecHub:
         )
 
     def alert_links(self, alert: Alert) -> MediaLinks:
-        """Links for a notifier."""
+        """Links for a notifier (a live alert links to the frame it was seen on)."""
+        if alert.stage is AlertStage.DETECTED:
+            return self.live.links(alert.event_key)
         return self._links(alert.clip_id, alert.clip_path, alert.snapshot_path)
+
+    # -- live detections ---------------------------------------------------------------
+
+    @callback
+    def async_live_detection(
+        self,
+        detection: LiveDetection,
+        fetch_snapshot: Callable[[], Awaitable[bytes | None]] | None = None,
+    ) -> None:
+        """A source saw a trigger object live, before the event's clip exists."""
+        self.live.async_report(detection, fetch_snapshot)
+
+    def live_frame_detector(self, camera_id: str) -> FrameDetector | None:
+        """The camera's ONNX filter on one frame, when it has one (live detection)."""
+        camera = self.cameras.get(camera_id)
+        found = self._filters.get(camera.subentry_id) if camera is not None else None
+        inner = found.inner if isinstance(found, ReportingFilter) else found
+        return inner.detect_frame_blocking if isinstance(inner, OnnxObjectFilter) else None
 
     # -- periodic jobs ---------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class ReportingFilter(ObjectFilter):
         model_path: Path | None,
     ) -> None:
         self._hass = hass
-        self._inner = inner
+        self.inner = inner
         self._camera_name = camera_name
         self._model_path = model_path
         self._issue_id = f"{ISSUE_MODEL_MISSING}_{camera_id}"
@@ -112,7 +112,7 @@ class ReportingFilter(ObjectFilter):
 
     async def detect(self, clip: Clip) -> FilterResult:
         try:
-            result = await self._inner.detect(clip)
+            result = await self.inner.detect(clip)
         except ModelError as err:
             if err.reason == "model_not_found":
                 ir.async_create_issue(
@@ -132,7 +132,7 @@ class ReportingFilter(ObjectFilter):
         return result
 
     async def close(self) -> None:
-        await self._inner.close()
+        await self.inner.close()
 
 
 async def async_build_onnx_filter(

@@ -19,11 +19,13 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .core.interfaces import ClipSource
-from .core.models import Clip, ClipState
+from .core.models import Clip, ClipState, LiveDetection
 from .core.runner import CameraPipelineSettings
+from .core.sources.rtsp.live_detect import FrameDetector
 from .core.supervisor import TaskSupervisor
 
 CameraListener = Callable[[str, ClipState], None]
+LiveListener = Callable[[dict[str, Any]], None]
 # Hands a finished clip to the pipeline; False when the store already has it.
 SubmitClip = Callable[[Clip], Awaitable[bool]]
 
@@ -59,6 +61,7 @@ class CameraRuntime:
     source_error: str | None = None
     is_available: Callable[[], bool] = _always_available
     _listeners: list[CameraListener] = field(default_factory=list)
+    _live_listeners: list[LiveListener] = field(default_factory=list)
     _status_listeners: list[CALLBACK_TYPE] = field(default_factory=list)
     _alert_off: CALLBACK_TYPE | None = None
 
@@ -77,6 +80,22 @@ class CameraRuntime:
         """Tell every entity of the camera."""
         for listener in list(self._listeners):
             listener(stage, state)
+
+    @callback
+    def add_live_listener(self, listener: LiveListener) -> CALLBACK_TYPE:
+        """Call `listener(payload)` for each live detection of the camera; returns the remover."""
+        self._live_listeners.append(listener)
+
+        def remove() -> None:
+            self._live_listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def notify_live(self, payload: dict[str, Any]) -> None:
+        """A trigger object was seen live (the payload of `homesec_nvr_live_detection`)."""
+        for listener in list(self._live_listeners):
+            listener(payload)
 
     @callback
     def add_status_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -126,3 +145,13 @@ class HubRuntime(Protocol):
 
     def add_hub_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call `listener()` whenever pipeline counters may have changed."""
+
+    def async_live_detection(
+        self,
+        detection: LiveDetection,
+        fetch_snapshot: Callable[[], Awaitable[bytes | None]] | None = None,
+    ) -> None:
+        """A source saw a trigger object live, before the event's clip exists."""
+
+    def live_frame_detector(self, camera_id: str) -> FrameDetector | None:
+        """The camera's object filter on one frame (for live detection), if it has a model."""

@@ -20,6 +20,7 @@ from .const import (
     CONF_FILTER_MODEL_PATH,
     CONF_FILTER_SAMPLE_INTERVAL_S,
     CONF_LINK_EXPIRY_HOURS,
+    CONF_LIVE_ALERTS,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -54,6 +55,7 @@ from .const import (
     DEFAULT_FILTER_MIN_HITS,
     DEFAULT_FILTER_SAMPLE_INTERVAL_S,
     DEFAULT_LINK_EXPIRY_HOURS,
+    DEFAULT_LIVE_ALERTS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CLIPS_IN_FLIGHT,
     DEFAULT_MAX_STORAGE_GB,
@@ -82,6 +84,7 @@ def hub_alert_settings(options: Mapping[str, Any]) -> AlertPolicySettings:
             CONF_NOTIFY_ON_MOTION: bool(options.get(CONF_NOTIFY_ON_MOTION, False)),
             CONF_TRIGGER_CLASSES: options.get(CONF_TRIGGER_CLASSES) or DEFAULT_TRIGGER_CLASSES,
             CONF_ALERT_COOLDOWN_S: float(options.get(CONF_ALERT_COOLDOWN_S, 0)),
+            CONF_LIVE_ALERTS: bool(options.get(CONF_LIVE_ALERTS, DEFAULT_LIVE_ALERTS)),
         }
     )
 

@@ -1,6 +1,7 @@
 """The view that serves signed clip and snapshot links (core/links.py).
 
-`GET /api/homesec_nvr/clips/<clip id>/<clip|snapshot>?exp=..&sig=..` needs no login: the
+`GET /api/homesec_nvr/clips/<clip id>/<clip|snapshot|live>?exp=..&sig=..` needs no login (`live`
+is the frame a live detection was seen on, named by its event key): the
 signature is the authorisation, so a link opens in the companion app, a browser tab, a
 persistent notification or an email. A missing, forged or expired signature gets an empty 401
 that is not counted as a failed login (so IP banning never locks a user out for opening an old
@@ -66,6 +67,15 @@ class HomeSecClipView(HomeAssistantView):
         if target is None:
             # Not a login: a plain 401, never counted by IP banning.
             return web.Response(status=HTTPStatus.UNAUTHORIZED)
+        if target is LinkTarget.LIVE:
+            jpeg = await hub.live.async_frame(clip_id)
+            if jpeg is None:
+                return web.Response(status=HTTPStatus.NOT_FOUND)
+            return web.Response(
+                body=jpeg,
+                content_type="image/jpeg",
+                headers={"Cache-Control": "private, max-age=3600"},
+            )
         try:
             state = await hub.store.get_state(clip_id)
         except StoreError as err:

@@ -58,7 +58,8 @@ DEFAULTS = AlertPolicySettings(
         (DEFAULTS, _filter("person"), None, True, "trigger class(es): person"),
         (DEFAULTS, _filter("dog"), None, False, "no trigger class"),
         (DEFAULTS, None, None, False, "no trigger class"),
-        (DEFAULTS, _filter(passthrough=True), None, True, "no object filter"),
+        # no filter and no model: no hidden "every clip" rule, only notify_on_motion alerts
+        (DEFAULTS, _filter(passthrough=True), None, False, "only 'Alert on every clip'"),
         # risk threshold
         (
             DEFAULTS,

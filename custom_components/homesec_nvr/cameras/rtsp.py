@@ -46,9 +46,10 @@ from ..const import (
     SUBENTRY_RTSP,
 )
 from ..core.media import probe_duration
-from ..core.models import Clip
+from ..core.models import Clip, LiveDetection
 from ..core.sources.motion import MaskRect
 from ..core.sources.rtsp import SOURCE_TYPE, RtspSettings, RtspSource
+from ..core.sources.rtsp.live_detect import FrameDetector
 from ..entity import HomeSecCameraEntity
 from ..runtime import CameraRuntime, HubRuntime, SubmitClip
 from .base import CameraKind, clip_callback
@@ -131,8 +132,14 @@ async def async_build_rtsp_source(
     camera_name: str,
     config: Mapping[str, Any],
     on_status: Callable[[], None],
+    frame_detector: FrameDetector | None = None,
+    trigger_classes: frozenset[str] = frozenset(),
+    on_detection: Callable[[LiveDetection], None] | None = None,
 ) -> RtspSource:
-    """The camera's source; raises CameraStreamError or ValueError when it cannot run."""
+    """The camera's source; raises CameraStreamError or ValueError when it cannot run.
+
+    With a `frame_detector` (the camera's ONNX filter), the detect frames of a motion event
+    are checked live and the first of `trigger_classes` seen goes to `on_detection`."""
     record_url = await async_stream_url(hass, config)
     output_dir = Path(hass.config.path(RTSP_CLIPS_DIR)) / camera_id
     settings = rtsp_settings(config, record_url, output_dir)
@@ -142,6 +149,9 @@ async def async_build_rtsp_source(
         settings=settings,
         on_motion=lambda _motion: on_status(),
         on_status=on_status,
+        frame_detector=frame_detector,
+        trigger_classes=trigger_classes,
+        on_detection=on_detection,
     )
 
 
@@ -214,6 +224,9 @@ class RtspCameras(CameraKind):
                 camera_name=camera.name,
                 config=camera.config,
                 on_status=camera.notify_status,
+                frame_detector=self.hub.live_frame_detector(camera.camera_id),
+                trigger_classes=camera.settings.alert.trigger_classes,
+                on_detection=self.hub.async_live_detection,
             )
         except (CameraStreamError, ValueError) as err:
             camera.source_error = str(err)

@@ -22,6 +22,9 @@ class AlertPolicySettings:
     # Seconds after a camera's alert during which its further clips do not alert again
     # (unless their risk is higher); 0: every alerting clip alerts.
     cooldown_s: float = 0.0
+    # Alert the moment a live source (an RTSP camera's frames, Frigate's event messages) sees a
+    # trigger class, before the clip exists; the clip's analysis then updates that alert.
+    live_alerts: bool = True
 
     @classmethod
     def from_config(
@@ -43,6 +46,8 @@ class AlertPolicySettings:
             changes["trigger_classes"] = frozenset(str(c) for c in classes)
         if (cooldown := data.get("alert_cooldown_seconds")) is not None:
             changes["cooldown_s"] = max(0.0, float(cooldown))
+        if (live := data.get("live_alerts")) is not None:
+            changes["live_alerts"] = bool(live)
         return replace(settings, **changes)
 
 
@@ -61,8 +66,11 @@ class DefaultAlertPolicy(AlertPolicy):
     """The documented default policy, with per-camera overrides.
 
     In this order: notify_on_motion -> notify every clip; no analysis -> notify if the filter
-    found a trigger class; risk >= min_risk_level -> notify; activity type listed -> notify;
-    else no alert.
+    found a trigger class (a camera without filter and model alerts only with
+    notify_on_motion); risk >= min_risk_level -> notify; activity type listed -> notify;
+    else no alert. A snooze holds every alert back; the cooldown holds back a camera's alerts
+    that follow its last one closely unless their risk is higher. Live detections alert when
+    `live_alerts` is on and the object is a trigger class (snooze and cooldown apply).
     """
 
     def __init__(
@@ -99,6 +107,22 @@ class DefaultAlertPolicy(AlertPolicy):
         at: datetime | None = None,
     ) -> AlertDecision:
         decision = self._decide(self.settings_for(camera_id), filter_result, analysis)
+        rank = analysis.risk_level.rank if analysis else -1
+        return self._held_back(camera_id, decision, rank, at)
+
+    def decide_live(self, camera_id: str, label: str, at: datetime) -> AlertDecision:
+        settings = self.settings_for(camera_id)
+        if not settings.live_alerts:
+            return AlertDecision(False, "live alerts are off: the clip's analysis decides")
+        if label not in settings.trigger_classes:
+            return AlertDecision(False, f"live detection of {label}: not a trigger class")
+        decision = AlertDecision(True, f"live detection of trigger class {label}")
+        return self._held_back(camera_id, decision, -1, at)
+
+    def _held_back(
+        self, camera_id: str, decision: AlertDecision, rank: int, at: datetime | None
+    ) -> AlertDecision:
+        """The decision after a snooze and the cooldown have had their say."""
         until = self.snoozed_until.get(camera_id)
         if decision.notify and until is not None:
             if datetime.now(UTC) < until:
@@ -110,7 +134,6 @@ class DefaultAlertPolicy(AlertPolicy):
         cooldown = self.settings_for(camera_id).cooldown_s
         if not decision.notify or cooldown <= 0 or at is None:
             return decision
-        rank = analysis.risk_level.rank if analysis else -1
         last = self._last_alert.get(camera_id)
         if last is not None:
             gap = abs((at - last[0]).total_seconds())
@@ -132,13 +155,16 @@ class DefaultAlertPolicy(AlertPolicy):
         if s.notify_on_motion:
             return AlertDecision(True, "notify_on_motion is on: every clip alerts")
         if analysis is None:
-            if filter_result is not None and filter_result.passthrough:
-                return AlertDecision(True, "no analysis and no object filter: every clip alerts")
             detected = set(filter_result.detected_classes) if filter_result else set()
             hits = sorted(detected & s.trigger_classes)
             if hits:
                 return AlertDecision(
                     True, f"no analysis; filter detected trigger class(es): {', '.join(hits)}"
+                )
+            if filter_result is not None and filter_result.passthrough:
+                return AlertDecision(
+                    False,
+                    "no analysis and no object filter: only 'Alert on every clip' alerts",
                 )
             return AlertDecision(False, "no analysis and no trigger class detected")
         if analysis.risk_level >= s.min_risk_level:

@@ -149,11 +149,19 @@ class AlertPolicy(ABC):
     ) -> AlertDecision:
         """Return the decision and the reason for it; `at` is the clip's start time."""
 
+    def decide_live(self, camera_id: str, label: str, at: datetime) -> AlertDecision:
+        """Whether a trigger object seen live (before its clip exists) alerts at once."""
+        return AlertDecision(False, "this policy does not alert on live detections")
+
 
 class Notifier(ABC):
     """Delivers an alert to the user."""
 
     name: str
+    # Takes live alerts (an object seen before its clip exists) and replaces its message of an
+    # event when a later alert of the event arrives (a phone notification's tag). Notifiers
+    # that cannot update what they sent (email) get only the clip's alert.
+    supports_live: bool = False
 
     @abstractmethod
     async def send(self, alert: Alert) -> None:

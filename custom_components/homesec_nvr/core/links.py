@@ -27,6 +27,8 @@ class LinkTarget(StrEnum):
 
     CLIP = "clip"
     SNAPSHOT = "snapshot"
+    # The frame a live detection was seen on (the id is the event's key; no clip yet).
+    LIVE = "live"
 
 
 class LinkSigner:

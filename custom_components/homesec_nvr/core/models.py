@@ -374,9 +374,57 @@ class AlertDecision:
         return cls(notify=bool(data["notify"]), reason=str(data["reason"]))
 
 
+# The clip metadata key naming the source's event a clip belongs to (an RTSP motion event, a
+# Frigate event): clips of one event share one notification, and a live detection of the event
+# (before any clip exists) is the first version of it.
+EVENT_KEY: str = "event_key"
+
+
+class AlertStage(StrEnum):
+    """How far an alert's event is: seen live (no clip yet) or a processed clip."""
+
+    DETECTED = "detected"
+    ANALYZED = "analyzed"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDetection:
+    """A trigger object seen while its event still goes on, before the event's clip exists.
+
+    `event_key` is the source's event (its clips carry it in their metadata under EVENT_KEY);
+    `snapshot_jpeg` is the frame it was seen on when the source has it at hand.
+    """
+
+    event_key: str
+    camera_id: str
+    camera_name: str
+    source_type: str
+    label: str
+    confidence: float
+    detected_at: datetime
+    snapshot_jpeg: bytes | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise for event payloads (without the JPEG)."""
+        return {
+            "event_key": self.event_key,
+            "camera": self.camera_name,
+            "camera_id": self.camera_id,
+            "source": self.source_type,
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "detected_at": self.detected_at.isoformat(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """Everything a notifier needs to tell the user about a clip."""
+    """Everything a notifier needs to tell the user about a clip (or a live detection).
+
+    `event_key` groups the alerts of one event (one notification, updated in place);
+    `follow_up` is set when an earlier alert of the same event was delivered, so a notifier
+    that can replace its message does so quietly instead of ringing again.
+    """
 
     clip_id: str
     camera_id: str
@@ -389,6 +437,14 @@ class Alert:
     snapshot_path: Path | None
     clip_uri: str | None
     snapshot_uri: str | None
+    event_key: str | None = None
+    stage: AlertStage = AlertStage.ANALYZED
+    follow_up: bool = False
+
+    @property
+    def tag(self) -> str:
+        """The id of this alert's notification: one per event (or per clip without one)."""
+        return f"homesec_{self.event_key or self.clip_id}"
 
     @property
     def risk_level(self) -> RiskLevel | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Alert, AnalysisResult, ClipState, RiskLevel
+from .models import Alert, AlertDecision, AnalysisResult, ClipState, LiveDetection, RiskLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,19 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
     }
 
 
+def live_payload(
+    detection: LiveDetection, decision: AlertDecision, links: MediaLinks
+) -> dict[str, Any]:
+    """The payload of `homesec_nvr_object_detected` and the event entity's `object_detected`:
+    a trigger object seen live, before the event's clip exists."""
+    return {
+        **detection.to_dict(),
+        "alert": decision.notify,
+        "reason": decision.reason,
+        "snapshot_url": links.snapshot_url,
+    }
+
+
 def alert_payload(alert: Alert, links: MediaLinks) -> dict[str, Any]:
     """An alert as JSON-ready data (what the MQTT alert topic carries)."""
     analysis = alert.analysis
@@ -68,6 +81,10 @@ def alert_payload(alert: Alert, links: MediaLinks) -> dict[str, Any]:
         "observations": list(analysis.observations) if analysis else [],
         "requires_review": analysis.requires_review if analysis else False,
         "detected_classes": list(alert.detected_classes),
+        # "detected": a live alert (no clip yet); "analyzed": the clip's alert. Alerts of one
+        # event share `event_key` (null for a clip without a source event).
+        "stage": alert.stage.value,
+        "event_key": alert.event_key,
         "alert": True,
         "reason": alert.reason,
         "title": alert_title(alert),

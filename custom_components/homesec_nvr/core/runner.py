@@ -45,7 +45,9 @@ from .interfaces import (
     VLMAnalyzer,
     default_task_factory,
 )
+from .live_alerts import LiveAlerts
 from .models import (
+    EVENT_KEY,
     Alert,
     Clip,
     ClipEvent,
@@ -188,7 +190,9 @@ class ClipPipeline:
         snapshot: SnapshotMaker,
         listener: PipelineListener,
         create_task: TaskFactory | None = None,
+        live: LiveAlerts | None = None,
     ) -> None:
+        self._live = live
         self._store = store
         self._storage = storage
         self._filters = filters
@@ -533,6 +537,19 @@ class ClipPipeline:
                 data=state.alert_decision.to_dict(),
             )
         alerting = state.alert_decision.notify and not state.notified
+        # A live alert of the clip's event was delivered: the clip's notification replaces it
+        # (even when the clip itself does not alert, so the user learns what it was).
+        event_key = clip.metadata.get(EVENT_KEY)
+        live = self._live
+        update_only: frozenset[str] | None = None
+        if (
+            live is not None
+            and isinstance(event_key, str)
+            and not state.notified
+            and not alerting
+            and live.wants_update(event_key, alerting=False)
+        ):
+            update_only = live.delivered(event_key)
         if alerting and not state.alert_reported:
             # Stored before it is reported, and reported as soon as it is stored: a restart
             # never reports the alert twice.
@@ -543,8 +560,10 @@ class ClipPipeline:
 
         # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
         # without a stored notification_sent for this clip are called.
-        if alerting:
-            await self._notify(state, clip)
+        if alerting or update_only:
+            await self._notify(state, clip, only=update_only)
+            if live is not None and isinstance(event_key, str):
+                live.clip_done(event_key, alerted=alerting)
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
         await self._save(state, after=lambda: self._tell(state, "finished"))
@@ -737,9 +756,16 @@ class ClipPipeline:
         analyzed = state.analysis is not None
         await self._save(state, after=(lambda: self._tell(state, "analyzed")) if analyzed else None)
 
-    async def _notify(self, state: ClipState, clip: Clip) -> None:
+    async def _notify(
+        self, state: ClipState, clip: Clip, only: frozenset[str] | None = None
+    ) -> None:
+        """Send the clip's alert to every notifier (or to `only`: a quiet update of a live
+        alert); a notifier that delivered a live alert of the event gets it as a follow-up."""
         assert state.alert_decision is not None
-        alert = build_alert(state, self._storage)
+        live_sent = (
+            self._live.delivered(clip.metadata.get(EVENT_KEY)) if self._live else frozenset()
+        )
+        alert = build_alert(state, self._storage, follow_up=bool(live_sent))
 
         async def send(notifier: Notifier) -> None:
             async def deliver() -> bool:
@@ -764,7 +790,11 @@ class ClipPipeline:
         )
         if sent:
             _LOGGER.debug("Clip %s: already notified through %s", clip.clip_id, sorted(sent))
-        sends = [asyncio.ensure_future(send(n)) for n in self._notifiers if n.name not in sent]
+        sends = [
+            asyncio.ensure_future(send(n))
+            for n in self._notifiers
+            if n.name not in sent and (only is None or n.name in only)
+        ]
         if not sends:
             return
         gathered = asyncio.gather(*sends, return_exceptions=True)
@@ -1054,9 +1084,10 @@ def _retry_delay(retry: RetrySettings, attempt: int, err: Exception) -> float:
     return delay
 
 
-def build_alert(state: ClipState, storage: StorageBackend) -> Alert:
+def build_alert(state: ClipState, storage: StorageBackend, *, follow_up: bool = False) -> Alert:
     """The notifier-facing view of a processed clip."""
     assert state.alert_decision is not None
+    event_key = state.metadata.get(EVENT_KEY)
     return Alert(
         clip_id=state.clip_id,
         camera_id=state.camera_id,
@@ -1069,4 +1100,6 @@ def build_alert(state: ClipState, storage: StorageBackend) -> Alert:
         snapshot_path=Path(state.snapshot_path) if state.snapshot_path else None,
         clip_uri=state.clip_uri,
         snapshot_uri=state.snapshot_uri,
+        event_key=event_key if isinstance(event_key, str) else None,
+        follow_up=follow_up,
     )

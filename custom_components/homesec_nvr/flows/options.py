@@ -16,6 +16,7 @@ from ..const import (
     CONF_ALERTS_ENABLED,
     CONF_FILTER_MODEL_PATH,
     CONF_LINK_EXPIRY_HOURS,
+    CONF_LIVE_ALERTS,
     CONF_MAX_ATTEMPTS,
     CONF_MAX_CLIPS_IN_FLIGHT,
     CONF_MAX_STORAGE_GB,
@@ -50,6 +51,7 @@ from ..const import (
     CONF_VLM_TEMPERATURE,
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_LINK_EXPIRY_HOURS,
+    DEFAULT_LIVE_ALERTS,
     DEFAULT_MQTT_QOS,
     DEFAULT_MQTT_TOPIC_PREFIX,
 )
@@ -103,6 +105,9 @@ def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
             CONF_ALERT_COOLDOWN_S,
             default=values.get(CONF_ALERT_COOLDOWN_S, DEFAULT_ALERT_COOLDOWN_S),
         ): number(0, 3600, 1, "s"),
+        vol.Required(
+            CONF_LIVE_ALERTS, default=values.get(CONF_LIVE_ALERTS, DEFAULT_LIVE_ALERTS)
+        ): bool,
     }
 
 
@@ -152,6 +157,7 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_TRIGGER_CLASSES,
         CONF_ALERT_HOLD_S,
         CONF_ALERT_COOLDOWN_S,
+        CONF_LIVE_ALERTS,
     ),
     "notifications": (
         CONF_NOTIFY_SERVICES,

@@ -467,6 +467,15 @@ class _FramePreparer:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameDetections:
+    """What the model found on one frame, with the frame as JPEG (None when nothing)."""
+
+    detections: tuple[Detection, ...]
+    jpeg: bytes | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class _BestFrame:
     rgb: npt.NDArray[np.uint8]
     letterbox: Letterbox
@@ -615,6 +624,27 @@ class OnnxObjectFilter(ObjectFilter):
         )
         _LOGGER.debug("%s", self.last_scan)
         return result
+
+    def detect_frame_blocking(self, frame: av.VideoFrame) -> FrameDetections:
+        """Look at one decoded frame (a live camera's detect frame) in the calling thread.
+
+        Every detection above the confidence and box-size limits counts (`min_hits` is for
+        clips); the JPEG shows the frame with its boxes when something was found.
+        """
+        started = time.perf_counter()
+        model = self._cache.get(self.settings.model_path, self.settings.resolved_intra_op_threads)
+        prepared = _FramePreparer(model.info.input_width, model.info.input_height).prepare(
+            frame, 0.0
+        )
+        state = _ScanState()
+        self._infer(model, self._class_rows(model.info), prepared, state)
+        detections = tuple(state.detections)
+        jpeg = (
+            render_jpeg(prepared.rgb, prepared.letterbox.scale, list(detections))
+            if detections
+            else None
+        )
+        return FrameDetections(detections, jpeg, (time.perf_counter() - started) * 1000)
 
     def _class_rows(self, info: ModelInfo) -> IntArray | None:
         if not self.settings.classes:

@@ -30,7 +30,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ...media import as_fraction
-from ...models import Clip
+from ...models import EVENT_KEY, Clip
 from ...storage.local import safe_name
 from .clock import monotonic_to_datetime
 from .probe import MP4_AUDIO_CODECS
@@ -100,6 +100,9 @@ class MotionRecorder:
         self.clips_discarded = 0
         self.packets_dropped = 0
         self.last_error: str | None = None
+        # The motion event the next clips belong to (set by the worker when motion starts;
+        # each clip records the key it was opened with, continuations keep it).
+        self.event_key: str | None = None
 
     # -- state
 
@@ -318,6 +321,7 @@ class MotionRecorder:
             )
             writer.peak = self._pending_peak
             writer.motion_since = self._motion_since
+            writer.event_key = self.event_key
             self._writer = writer
             for gop in gops:
                 for entry in gop.entries:
@@ -422,6 +426,8 @@ class MotionRecorder:
             "frames": writer.frames,
             "size_bytes": writer.bytes,
         }
+        if writer.event_key is not None:
+            metadata[EVENT_KEY] = writer.event_key
         return Clip(
             clip_id=writer.name,
             camera_id=self.camera_id,

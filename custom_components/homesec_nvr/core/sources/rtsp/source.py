@@ -7,11 +7,14 @@ stops it from the event loop and reads its health.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from ...interfaces import ClipCallback, ClipSource
+from ...models import LiveDetection
+from .live_detect import FrameDetector, LiveDetector
 from .probe import StreamInfo
 from .settings import SOURCE_TYPE, RtspSettings
 from .worker import CameraWorker
@@ -21,7 +24,9 @@ class RtspSource(ClipSource):
     """Records motion clips from an RTSP camera (one worker thread per camera).
 
     For the Home Assistant glue: `on_motion(bool)` and `on_status()` are called on the event
-    loop (thread-safe hand-off) when the motion state or the connection state changes; read the
+    loop (thread-safe hand-off) when the motion state or the connection state changes, and
+    `on_detection(LiveDetection)` when `frame_detector` (the camera's object filter on one
+    frame) first sees one of `trigger_classes` during a motion event; read the
     health attributes (`connected`, `motion`, `last_frame_time`, `last_error`, `reconnects`,
     `unreachable_since`) or `diagnostics()` from the event loop at any time.
     """
@@ -36,20 +41,45 @@ class RtspSource(ClipSource):
         settings: RtspSettings,
         on_motion: Callable[[bool], None] | None = None,
         on_status: Callable[[], None] | None = None,
+        frame_detector: FrameDetector | None = None,
+        trigger_classes: frozenset[str] = frozenset(),
+        on_detection: Callable[[LiveDetection], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_detection = on_detection
+        live = (
+            LiveDetector(
+                camera_id=camera_id,
+                camera_name=camera_name,
+                detect=frame_detector,
+                trigger_classes=trigger_classes,
+                on_detection=self._detected,
+            )
+            if frame_detector is not None and on_detection is not None and trigger_classes
+            else None
+        )
         self._worker = CameraWorker(
             camera_id=camera_id,
             camera_name=camera_name,
             settings=settings,
             on_motion=on_motion,
             on_status=on_status,
+            live=live,
         )
+
+    def _detected(self, detection: LiveDetection) -> None:
+        """Live detector thread: hand the detection to `on_detection` on the event loop."""
+        loop, callback = self._loop, self._on_detection
+        if loop is not None and callback is not None:
+            with contextlib.suppress(RuntimeError):  # loop closed
+                loop.call_soon_threadsafe(callback, detection)
 
     # -- ClipSource
 
     async def start(self, on_clip: ClipCallback) -> None:
-        self._worker.start(asyncio.get_running_loop(), on_clip)
+        self._loop = asyncio.get_running_loop()
+        self._worker.start(self._loop, on_clip)
 
     async def stop(self) -> None:
         await self._worker.stop()

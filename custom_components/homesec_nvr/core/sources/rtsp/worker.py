@@ -57,6 +57,7 @@ from ...media import open_input
 from ..motion import GreyScaler, MotionDetector, MotionResult
 from .assembly import AccessUnitAssembler
 from .clock import MediaClock
+from .live_detect import LiveDetector
 from .outbox import ClipOutbox
 from .probe import RECORDABLE_VIDEO_CODECS, StreamInfo, open_options, stream_info
 from .recorder import MotionRecorder
@@ -110,7 +111,12 @@ class CameraWorker:
         settings: RtspSettings,
         on_motion: Callable[[bool], None] | None = None,
         on_status: Callable[[], None] | None = None,
+        live: LiveDetector | None = None,
     ) -> None:
+        self._live = live
+        # The motion event under way: a new key when a motion run starts while nothing is
+        # recorded; the clips recorded for it (continuations too) carry it.
+        self._event_key: str | None = None
         self._camera_id = camera_id
         self._camera_name = camera_name
         self.settings = settings
@@ -216,6 +222,7 @@ class CameraWorker:
             "recorder_error": recorder.last_error,
             "worker_cpu_s": round(self.worker_cpu_s, 3),
             "internal_errors": self.internal_errors,
+            "live_detection": self._live.diagnostics() if self._live is not None else None,
         }
 
     # -- health
@@ -272,6 +279,8 @@ class CameraWorker:
                         break
         finally:
             self._set_motion(False)
+            if self._live is not None:
+                self._live.close()
             self._housekeeping(force=True)
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # loop closed
@@ -463,6 +472,9 @@ class CameraWorker:
             self.frames_analyzed += 1
             self.last_motion_score = result.score
             self._motion_result(result, inp.clock.peek(media_t))
+            live = self._live
+            if live is not None and self._event_key is not None and result.motion:
+                live.offer(frame, self._event_key)
 
     def _motion_result(self, result: MotionResult, t: float) -> None:
         if not result.motion:
@@ -472,12 +484,19 @@ class CameraWorker:
             return
         if self._run_start is None:
             self._run_start = t
+            if not self.motion and not self._recorder.recording:
+                self._event_key = self._new_event_key()
         self._run_frames += 1
         if self._recorder.recording or self._run_frames >= self.settings.motion_frames:
             self._last_motion_t = t
+            self._recorder.event_key = self._event_key
             self._recorder.mark_motion(t, result.score, since=self._run_start)
             if not self.motion:
                 self._set_motion(True)
+
+    def _new_event_key(self) -> str:
+        now = datetime.now(UTC)
+        return f"{self._camera_id}-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
 
     # -- state changes (worker thread)
 

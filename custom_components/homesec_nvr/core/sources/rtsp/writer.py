@@ -56,6 +56,8 @@ class ClipWriter:
         self.continuation = continuation
         self.peak = 0.0
         self.motion_since: float | None = None
+        # The motion event the clip belongs to (clips of one event share it).
+        self.event_key: str | None = None
         self.dropped = 0
         self.frames = 0
         self.audio_packets = 0

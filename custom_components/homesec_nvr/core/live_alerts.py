@@ -1,0 +1,164 @@
+"""Live alerts: the first alert of an event, sent the moment a source sees a trigger object.
+
+A live source (an RTSP camera's detect frames, Frigate's `new`/`update` messages) reports a
+`LiveDetection` while the event still goes on. The first detection of an event is reported to
+the listener (Home Assistant's bus event and event entity) and, when the alert policy agrees,
+sent at once to the notifiers that can update what they sent (`Notifier.supports_live`). The
+event's clips later go through the pipeline as usual; the runner asks `delivered()` which
+notifiers already told the user about the event, and sends them the clip's alert as a
+follow-up that replaces the live one (the same tag): one notification per event.
+
+A live alert is tried once, with a short deadline: when it fails, the clip's own alert still
+comes (nothing is lost, it is only later). What was delivered is kept in memory for the most
+recent events; after a restart the clip's alert is an ordinary one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .interfaces import AlertPolicy, Notifier, PipelineError
+from .models import Alert, AlertDecision, AlertStage, LiveDetection
+
+_LOGGER = logging.getLogger(__name__)
+
+# Events remembered (an event's clips arrive within minutes of its live detection).
+MAX_EVENTS = 512
+SEND_TIMEOUT_S = 10.0
+
+LiveListener = Callable[[LiveDetection, AlertDecision], None]
+
+
+@dataclass(slots=True)
+class _Event:
+    detection: LiveDetection
+    decision: AlertDecision
+    # Notifiers that delivered the event's live alert.
+    delivered: set[str] = field(default_factory=set)
+    # A clip of the event has alerted: later clips update the notification only when they
+    # alert too (a quiet clip never overwrites an alert).
+    clip_alerted: bool = False
+
+
+def live_alert(detection: LiveDetection, decision: AlertDecision) -> Alert:
+    """The notifier-facing view of a live detection (no clip, no analysis yet)."""
+    return Alert(
+        clip_id=detection.event_key,
+        camera_id=detection.camera_id,
+        camera_name=detection.camera_name,
+        start_ts=detection.detected_at,
+        reason=decision.reason,
+        detected_classes=(detection.label,),
+        analysis=None,
+        clip_path=None,
+        snapshot_path=None,
+        clip_uri=None,
+        snapshot_uri=None,
+        event_key=detection.event_key,
+        stage=AlertStage.DETECTED,
+    )
+
+
+class LiveAlerts:
+    """Decides and delivers live alerts; remembers which events were alerted."""
+
+    def __init__(
+        self,
+        policy: AlertPolicy,
+        notifiers: Sequence[Notifier],
+        listener: LiveListener,
+        *,
+        max_events: int = MAX_EVENTS,
+        send_timeout_s: float = SEND_TIMEOUT_S,
+    ) -> None:
+        self._policy = policy
+        self._notifiers = [n for n in notifiers if n.supports_live]
+        self._listener = listener
+        self._max_events = max_events
+        self._send_timeout_s = send_timeout_s
+        self._events: OrderedDict[str, _Event] = OrderedDict()
+        self.detections = 0
+        self.alerts = 0
+        self.failures = 0
+
+    def known(self, event_key: str) -> bool:
+        """Whether this event was already reported."""
+        return event_key in self._events
+
+    async def handle(self, detection: LiveDetection) -> AlertDecision | None:
+        """Report an event's first detection and alert when the policy says so.
+
+        Returns the decision, or None for an event already reported (its later detections
+        change nothing: one alert per event).
+        """
+        if detection.event_key in self._events:
+            return None
+        decision = self._policy.decide_live(
+            detection.camera_id, detection.label, detection.detected_at
+        )
+        event = _Event(detection, decision)
+        self._events[detection.event_key] = event
+        while len(self._events) > self._max_events:
+            self._events.popitem(last=False)
+        self.detections += 1
+        self._listener(detection, decision)
+        if not decision.notify or not self._notifiers:
+            return decision
+        self.alerts += 1
+        alert = live_alert(detection, decision)
+        await asyncio.gather(*(self._send(n, alert, event) for n in self._notifiers))
+        return decision
+
+    async def _send(self, notifier: Notifier, alert: Alert, event: _Event) -> None:
+        try:
+            async with asyncio.timeout(self._send_timeout_s):
+                await notifier.send(alert)
+        except (PipelineError, TimeoutError) as err:
+            self.failures += 1
+            _LOGGER.warning(
+                "Live alert for %s (%s) not delivered through %s; the clip's alert follows: %s",
+                alert.camera_name,
+                alert.event_key,
+                notifier.name,
+                err or "timed out",
+            )
+        except Exception:
+            self.failures += 1
+            _LOGGER.exception(
+                "Live alert for %s through %s failed unexpectedly", alert.camera_name, notifier.name
+            )
+        else:
+            event.delivered.add(notifier.name)
+
+    def delivered(self, event_key: str | None) -> frozenset[str]:
+        """The notifiers that told the user about this event live (empty: none did)."""
+        event = self._events.get(event_key) if event_key else None
+        return frozenset(event.delivered) if event is not None else frozenset()
+
+    def wants_update(self, event_key: str, alerting: bool) -> bool:
+        """Whether a clip of this event should update the live notification: an alerting
+        clip always does; a quiet one (the analysis found nothing worth an alert) only while
+        no clip of the event has alerted."""
+        event = self._events.get(event_key)
+        if event is None or not event.delivered:
+            return False
+        return alerting or not event.clip_alerted
+
+    def clip_done(self, event_key: str, alerted: bool) -> None:
+        """A clip of the event was notified (as an alert or a quiet update)."""
+        event = self._events.get(event_key)
+        if event is not None and alerted:
+            event.clip_alerted = True
+
+    def diagnostics(self) -> dict[str, int]:
+        """Counters for diagnostics."""
+        return {
+            "detections": self.detections,
+            "alerts": self.alerts,
+            "failures": self.failures,
+            "events_remembered": len(self._events),
+        }
