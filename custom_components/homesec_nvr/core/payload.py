@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Alert, AlertDecision, AnalysisResult, ClipState, LiveDetection, RiskLevel
+from .models import (
+    EVENT_KEY,
+    Alert,
+    AlertDecision,
+    AnalysisResult,
+    ClipState,
+    LiveDetection,
+    RiskLevel,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,9 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
         "media_content_id": links.media_content_id,
         # Source details, e.g. Frigate's event id, label, sub-label, scores, zones and box.
         "metadata": dict(state.metadata),
+        # The source event the clip belongs to (RTSP motion event, Frigate event), or None:
+        # its live alert and clips share one notification, tagged homesec_<event_key>.
+        "event_key": state.metadata.get(EVENT_KEY),
     }
 
 
