@@ -12,9 +12,10 @@ Two modes:
 Clip ids are deterministic (`frigate-<event id>`, `frigate-review-<review id>`), so a message
 replayed after a restart is recognised through the injected `is_known` (the clip store), and an
 in-memory set covers downloads still in flight. Downloads run as tasks made by the injected task
-factory (cancelled on stop), a few at a time, and retry within a window while Frigate's
-recordings catch up (see `frigate_client`). A download that gives up is counted, kept as
-`last_error` and reported through `on_download_failed(frigate_id, camera, reason)`.
+factory (cancelled on stop), a few transfers at a time (waiting holds no slot), and retry
+within a window while Frigate's recordings catch up (see `frigate_client`). A download that
+gives up is counted, kept as `last_error` and reported through
+`on_download_failed(frigate_id, camera, reason)`.
 
 Live detections (`on_live_detection`): the first `new`/`update` message of an event (or review
 item) that passes the filters is reported once while Frigate still tracks it, keyed by its id;
@@ -568,14 +569,13 @@ class FrigateSource(ClipSource):
         self._pending.pop(clip_id, None)
 
     async def _download(self, job: _Job) -> None:
-        async with self._downloads:
-            try:
-                await self._download_and_emit(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # a bug must not kill the source
-                _LOGGER.exception("Unexpected error downloading Frigate clip %s", job.clip_id)
-                self._failed(job, REASON_INTERNAL_ERROR, str(err) or type(err).__name__)
+        try:
+            await self._download_and_emit(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a bug must not kill the source
+            _LOGGER.exception("Unexpected error downloading Frigate clip %s", job.clip_id)
+            self._failed(job, REASON_INTERNAL_ERROR, str(err) or type(err).__name__)
 
     async def _download_and_emit(self, job: _Job) -> None:
         settings = self._settings
@@ -944,6 +944,9 @@ class FrigateSource(ClipSource):
             "retry_delay_s": settings.retry_delay_s,
             "max_retry_delay_s": settings.max_retry_delay_s,
             "accept_truncated": settings.accept_truncated,
+            # Only transfers take a slot: a clip waiting for Frigate's recordings (the first
+            # delay, retries) never holds back another event's clip.
+            "slot": self._downloads,
         }
         if job.review is not None:
             return await self._client.download_review_clip(

@@ -498,6 +498,7 @@ class FrigateClient:
         max_retry_delay_s: float = DEFAULT_MAX_RETRY_DELAY_S,
         truncation_tolerance_s: float = DEFAULT_TRUNCATION_TOLERANCE_S,
         accept_truncated: bool = True,
+        slot: asyncio.Semaphore | None = None,
     ) -> ClipDownload:
         """Download `/api/events/{id}/clip.mp4` (`?padding=N` on 0.16.1+) to `dest`."""
         params = {"padding": str(int(padding_s))} if padding_s else None
@@ -514,6 +515,7 @@ class FrigateClient:
             max_retry_delay_s=max_retry_delay_s,
             truncation_tolerance_s=truncation_tolerance_s,
             accept_truncated=accept_truncated,
+            slot=slot,
         )
 
     async def download_review_clip(
@@ -530,6 +532,7 @@ class FrigateClient:
         max_retry_delay_s: float = DEFAULT_MAX_RETRY_DELAY_S,
         truncation_tolerance_s: float = DEFAULT_TRUNCATION_TOLERANCE_S,
         accept_truncated: bool = True,
+        slot: asyncio.Semaphore | None = None,
     ) -> ClipDownload:
         """Download the recordings between two epoch times to `dest`.
 
@@ -549,6 +552,7 @@ class FrigateClient:
             max_retry_delay_s=max_retry_delay_s,
             truncation_tolerance_s=truncation_tolerance_s,
             accept_truncated=accept_truncated,
+            slot=slot,
         )
 
     async def _download(
@@ -566,7 +570,10 @@ class FrigateClient:
         max_retry_delay_s: float,
         truncation_tolerance_s: float,
         accept_truncated: bool,
+        slot: asyncio.Semaphore | None,
     ) -> ClipDownload:
+        """Ask until the clip is complete or the window ends; `slot` bounds the transfers
+        running at once (waiting for Frigate's recordings between attempts holds none)."""
         deadline = self._clock() + window_s
         await self._sleep(max(0.0, min(first_delay_s, window_s)))
         delay = retry_delay_s
@@ -577,7 +584,8 @@ class FrigateClient:
             while True:
                 attempts += 1
                 try:
-                    temp, duration = await self._fetch_clip(path, params, dest, size_cap_bytes)
+                    async with slot if slot is not None else contextlib.nullcontext():
+                        temp, duration = await self._fetch_clip(path, params, dest, size_cap_bytes)
                 except FrigateError as err:
                     if not err.retryable:
                         err.attempts = attempts
