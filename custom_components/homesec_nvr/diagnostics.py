@@ -94,6 +94,7 @@ async def async_get_config_entry_diagnostics(
             "last_error": hub.pipeline.last_error,
         },
         "health": hub.health.diagnostics(),
+        "live_alerts": hub.live.diagnostics(),
         "vision_model": (
             {
                 "analyzer": async_redact_data(hub.vision.analyzer.diagnostics(), TO_REDACT),

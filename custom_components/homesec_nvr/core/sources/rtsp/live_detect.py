@@ -3,9 +3,10 @@
 The worker thread already decodes the detect stream for motion. While a motion run is under
 way it offers those frames here; at most one frame is looked at at a time, on a thread of its
 own (so the model never holds up reading the stream), and no more often than every
-`interval_s`. The first trigger object of a motion event is reported once, as a
-`LiveDetection` with the frame as JPEG, so the first alert goes out while the event is still
-going on, long before its clip is finished.
+`interval_s`; once an event has had `fast_frames` frames looked at without a trigger object,
+every `slow_interval_s` (wind in the trees must not keep the model busy). The first trigger
+object of a motion event is reported once, as a `LiveDetection` with the frame as JPEG, so the
+first alert goes out while the event is still going on, long before its clip is finished.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FrameDetector = Callable[[av.VideoFrame], "FrameDetections"]
 # Events remembered as already reported (a motion event lasts seconds to minutes).
 _REPORTED_KEEP = 64
 DEFAULT_INTERVAL_S = 0.25
+DEFAULT_SLOW_INTERVAL_S = 1.0
+DEFAULT_FAST_FRAMES = 8
 
 
 class LiveDetector:
@@ -48,6 +51,8 @@ class LiveDetector:
         trigger_classes: frozenset[str],
         on_detection: Callable[[LiveDetection], None],
         interval_s: float = DEFAULT_INTERVAL_S,
+        slow_interval_s: float = DEFAULT_SLOW_INTERVAL_S,
+        fast_frames: int = DEFAULT_FAST_FRAMES,
     ) -> None:
         self._camera_id = camera_id
         self._camera_name = camera_name
@@ -55,6 +60,11 @@ class LiveDetector:
         self._trigger_classes = trigger_classes
         self._on_detection = on_detection
         self._interval_s = interval_s
+        self._slow_interval_s = slow_interval_s
+        self._fast_frames = fast_frames
+        # Frames taken for the current event (the interval slows down after fast_frames).
+        self._event: str | None = None
+        self._event_frames = 0
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._busy = False
@@ -72,14 +82,18 @@ class LiveDetector:
         or the event was already reported. Returns whether the frame was taken."""
         now = time.monotonic()
         with self._lock:
-            if (
-                self._busy
-                or now - self._last_offer < self._interval_s
-                or event_key in self._reported
-            ):
+            if event_key != self._event:
+                self._event, self._event_frames = event_key, 0
+            interval = (
+                self._interval_s
+                if self._event_frames < self._fast_frames
+                else self._slow_interval_s
+            )
+            if self._busy or now - self._last_offer < interval or event_key in self._reported:
                 return False
             self._busy = True
             self._last_offer = now
+            self._event_frames += 1
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=f"homesec-live-{self._camera_id}"
