@@ -14,6 +14,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .cameras import CAMERA_KINDS
+from .card import async_register_card
 from .const import CONF_LINK_SECRET, DOMAIN
 from .core.store import StoreError
 from .entity import hub_device_info
@@ -34,9 +35,11 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register HomeSec's service actions and the view that serves signed clip links."""
+    """Register HomeSec's service actions, the view that serves signed clip links and the
+    timeline card."""
     async_setup_services(hass)
     hass.http.register_view(HomeSecClipView())
+    await async_register_card(hass)
     return True
 
 

@@ -1,0 +1,735 @@
+/*
+ * HomeSec timeline card: a vertical timeline of HomeSec's clips (newest first) with their
+ * snapshot, risk colour, time, camera, activity and summary; filters for camera and minimum
+ * risk and a search box (all through the homesec_nvr.get_clips action); a click plays the clip;
+ * "Mark reviewed" calls homesec_nvr.review. Plain web component, no build step: the HomeSec
+ * integration serves this file and adds it to every dashboard.
+ *
+ *   type: custom:homesec-timeline-card
+ *   title: Front door          # optional
+ *   cameras: [<device id>, …]  # optional: HomeSec camera devices (default: all)
+ *   min_risk: medium           # optional: low | medium | high | critical
+ *   limit: 20                  # optional: clips per page (1-500, default 20)
+ *
+ * Every text from Home Assistant is set with textContent (never innerHTML).
+ */
+
+const CARD_VERSION = "0.1.0";
+const DOMAIN = "homesec_nvr";
+const RISKS = ["low", "medium", "high", "critical"];
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 500;
+const SEARCH_DELAY_MS = 350;
+
+// Every string the card shows, in one place (to be translated later).
+const STRINGS = {
+  title: "HomeSec timeline",
+  allCameras: "All cameras",
+  anyRisk: "Any risk",
+  risk: { low: "Low", medium: "Medium", high: "High", critical: "Critical", none: "No risk" },
+  searchPlaceholder: "Search clips",
+  cameraFilter: "Camera",
+  riskFilter: "Minimum risk",
+  loading: "Loading clips…",
+  empty: "No clips match.",
+  emptyHint: "Clips appear here as HomeSec records them.",
+  error: "Could not load the clips",
+  loadMore: "Load more",
+  markReviewed: "Mark reviewed",
+  reviewing: "Marking…",
+  reviewed: "Reviewed",
+  falseAlarm: "False alarm",
+  reviewFailed: "Could not mark the clip reviewed",
+  play: "Play clip",
+  close: "Close",
+  noVideo: "This clip has no video",
+  noAnalysis: "No analysis",
+  motion: "Motion",
+  shown: (count, total) => `${count} of ${total}`,
+  editor: {
+    title: "Title",
+    cameras: "Cameras (empty: all HomeSec cameras)",
+    min_risk: "Minimum risk",
+    limit: "Clips per page",
+  },
+};
+
+const RISK_COLOURS = {
+  low: "var(--success-color, var(--green-color, #43a047))",
+  medium: "var(--amber-color, #ffc107)",
+  high: "var(--orange-color, #ff9800)",
+  critical: "var(--error-color, var(--red-color, #db4437))",
+  none: "var(--disabled-color, var(--secondary-text-color, #9e9e9e))",
+};
+
+/** An element with attributes, properties (`.name`), listeners (`@event`) and children;
+ * string children become text nodes (escaped by construction). */
+function h(tag, attrs = {}, children = []) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("@")) el.addEventListener(key.slice(1), value);
+    else if (key.startsWith(".")) el[key.slice(1)] = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of [].concat(children)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function label(value) {
+  const text = String(value || "").replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** HomeSec's camera devices: {id, name}, by name. */
+function homesecCameras(hass) {
+  const devices = Object.values((hass && hass.devices) || {});
+  return devices
+    .filter((device) => {
+      const ours = (device.identifiers || []).some((pair) => pair[0] === DOMAIN)
+        || device.manufacturer === "HomeSec";
+      return ours && /camera$/i.test(device.model || "");
+    })
+    .map((device) => ({ id: device.id, name: device.name_by_user || device.name || device.id }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function normaliseConfig(config) {
+  if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+  const cameras = [].concat(config.cameras || []).filter((id) => typeof id === "string" && id);
+  if (config.min_risk && !RISKS.includes(config.min_risk)) {
+    throw new Error(`min_risk must be one of ${RISKS.join(", ")}`);
+  }
+  const limit = config.limit === undefined ? DEFAULT_LIMIT : Number(config.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new Error(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
+  }
+  return { ...config, cameras, min_risk: config.min_risk || "", limit };
+}
+
+const STYLE = `
+  :host { display: block; }
+  ha-card { overflow: hidden; color: var(--primary-text-color); }
+  .header { padding: 16px 16px 0; font-size: var(--ha-card-header-font-size, 24px);
+    line-height: 32px; color: var(--ha-card-header-color, var(--primary-text-color)); }
+  .filters { display: flex; flex-wrap: wrap; gap: 8px; padding: 12px 16px;
+    border-bottom: 1px solid var(--divider-color); }
+  .filters select, .filters input { font: inherit; font-size: 14px; min-height: 36px;
+    padding: 4px 8px; border-radius: 8px; box-sizing: border-box;
+    border: 1px solid var(--divider-color); color: var(--primary-text-color);
+    background: var(--card-background-color, var(--ha-card-background, #fff)); }
+  .filters input { flex: 1 1 160px; min-width: 0; }
+  .filters select { flex: 0 1 auto; max-width: 100%; }
+  .status { padding: 24px 16px; text-align: center; color: var(--secondary-text-color); }
+  .status.error { color: var(--error-color, #db4437); }
+  .status .hint { display: block; margin-top: 4px; font-size: 12px; }
+  ol { list-style: none; margin: 0; padding: 8px 16px 8px 16px; }
+  li.clip { position: relative; display: flex; gap: 12px; padding: 8px 0 8px 20px; }
+  li.clip::before { content: ""; position: absolute; left: 5px; top: 0; bottom: 0; width: 2px;
+    background: var(--divider-color); }
+  li.clip:first-child::before { top: 18px; }
+  li.clip:last-child::before { bottom: calc(100% - 18px); }
+  .dot { position: absolute; left: 0; top: 12px; width: 12px; height: 12px; border-radius: 50%;
+    background: var(--risk); box-shadow: 0 0 0 2px var(--card-background-color, #fff); }
+  .thumb { flex: 0 0 auto; width: 120px; aspect-ratio: 16 / 9; padding: 0; border: 0;
+    border-radius: 8px; overflow: hidden; cursor: pointer; position: relative;
+    background: var(--secondary-background-color, #e5e5e5); }
+  .thumb img { width: 100%; height: 100%; object-fit: cover; display: block; }
+  .thumb .playicon { position: absolute; inset: 0; display: flex; align-items: center;
+    justify-content: center; color: #fff; font-size: 24px; text-shadow: 0 0 4px #000; }
+  .body { flex: 1 1 auto; min-width: 0; }
+  .meta { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; font-size: 12px;
+    color: var(--secondary-text-color); }
+  .risk { font-weight: 500; padding: 0 6px; border-radius: 8px; color: var(--risk);
+    border: 1px solid var(--risk); }
+  .activity { font-weight: 500; color: var(--primary-text-color); font-size: 14px;
+    margin-top: 2px; }
+  .summary { font-size: 14px; margin-top: 2px; color: var(--primary-text-color);
+    overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3;
+    -webkit-box-orient: vertical; overflow: hidden; }
+  .actions { margin-top: 4px; display: flex; align-items: center; gap: 8px; }
+  button.action { font: inherit; font-size: 13px; cursor: pointer; padding: 4px 10px;
+    border-radius: 16px; border: 1px solid var(--primary-color, #03a9f4);
+    color: var(--primary-color, #03a9f4); background: transparent; }
+  button.action[disabled] { opacity: 0.6; cursor: default; }
+  .badge { font-size: 12px; color: var(--success-color, #43a047); font-weight: 500; }
+  .badge.false_alarm { color: var(--secondary-text-color); }
+  .more { display: flex; justify-content: space-between; align-items: center;
+    padding: 0 16px 16px; color: var(--secondary-text-color); font-size: 12px; }
+  .player { position: fixed; inset: 0; z-index: 9; display: flex; align-items: center;
+    justify-content: center; background: rgba(0, 0, 0, 0.8); padding: 16px;
+    box-sizing: border-box; }
+  .player .frame { width: min(960px, 100%); display: flex; flex-direction: column; gap: 8px; }
+  .player video { width: 100%; max-height: 80vh; background: #000; border-radius: 8px; }
+  .player .bar { display: flex; justify-content: space-between; align-items: center;
+    color: #fff; gap: 8px; font-size: 14px; }
+  .player button { font: inherit; cursor: pointer; padding: 4px 12px; border-radius: 16px;
+    border: 1px solid #fff; color: #fff; background: transparent; }
+  @media (max-width: 450px) {
+    .thumb { width: 96px; }
+    ol { padding: 8px 12px; }
+    .filters { padding: 12px; }
+    .filters select { flex: 1 1 40%; }
+  }
+`;
+
+class HomesecTimelineCard extends HTMLElement {
+  static getConfigElement() {
+    return document.createElement("homesec-timeline-card-editor");
+  }
+
+  static getStubConfig() {
+    return { title: STRINGS.title, limit: DEFAULT_LIMIT };
+  }
+
+  constructor() {
+    super();
+    this.attachShadow({ mode: "open" });
+    this._hass = null;
+    this._config = null;
+    this._items = [];
+    this._total = 0;
+    this._nextOffset = null;
+    this._state = "idle"; // idle | loading | ready | error
+    this._error = "";
+    this._request = 0;
+    this._filters = { camera: "", minRisk: "", query: "" };
+    this._searchTimer = null;
+    this._built = false;
+  }
+
+  setConfig(config) {
+    this._config = normaliseConfig(config);
+    this._filters = { camera: "", minRisk: this._config.min_risk, query: "" };
+    this._built = false;
+    if (this._hass) this._build();
+    if (this._hass && this.isConnected) this._load(false);
+  }
+
+  set hass(hass) {
+    const first = !this._hass;
+    this._hass = hass;
+    if (!this._config) return;
+    if (first || !this._built) {
+      this._build();
+      this._load(false);
+    } else {
+      this._renderCameraOptions();
+    }
+  }
+
+  get hass() {
+    return this._hass;
+  }
+
+  connectedCallback() {
+    if (this._hass && this._config && this._state === "idle") this._load(false);
+  }
+
+  disconnectedCallback() {
+    clearTimeout(this._searchTimer);
+  }
+
+  getCardSize() {
+    return 3 + Math.min(this._items.length, 6) * 2;
+  }
+
+  getGridOptions() {
+    return { columns: 12, min_columns: 6 };
+  }
+
+  // --- structure ---------------------------------------------------------------------
+
+  _build() {
+    const root = this.shadowRoot;
+    root.replaceChildren();
+    this._cameraSelect = h("select", {
+      class: "camera",
+      "aria-label": STRINGS.cameraFilter,
+      "@change": (ev) => {
+        this._filters.camera = ev.target.value;
+        this._load(false);
+      },
+    });
+    this._riskSelect = h(
+      "select",
+      {
+        class: "min-risk",
+        "aria-label": STRINGS.riskFilter,
+        "@change": (ev) => {
+          this._filters.minRisk = ev.target.value;
+          this._load(false);
+        },
+      },
+      [h("option", { value: "" }, STRINGS.anyRisk)].concat(
+        RISKS.map((risk) => h("option", { value: risk }, `≥ ${STRINGS.risk[risk]}`)),
+      ),
+    );
+    this._riskSelect.value = this._filters.minRisk;
+    this._search = h("input", {
+      class: "search",
+      type: "search",
+      placeholder: STRINGS.searchPlaceholder,
+      "aria-label": STRINGS.searchPlaceholder,
+      enterkeyhint: "search",
+      "@input": () => this._searchSoon(SEARCH_DELAY_MS),
+      "@keydown": (ev) => {
+        if (ev.key === "Enter") this._searchSoon(0);
+      },
+    });
+    this._list = h("ol", { class: "timeline" });
+    this._status = h("div", { class: "status", role: "status" });
+    this._more = h("div", { class: "more" });
+    const card = h("ha-card", {}, [
+      this._config.title ? h("div", { class: "header" }, this._config.title) : null,
+      h("div", { class: "filters" }, [this._cameraSelect, this._riskSelect, this._search]),
+      this._status,
+      this._list,
+      this._more,
+    ]);
+    root.append(h("style", {}, STYLE), card);
+    this._renderCameraOptions();
+    this._built = true;
+  }
+
+  _cameraChoices() {
+    const all = homesecCameras(this._hass);
+    if (!this._config.cameras.length) return all;
+    const byId = new Map(all.map((camera) => [camera.id, camera]));
+    return this._config.cameras.map((id) => byId.get(id) || { id, name: id });
+  }
+
+  _renderCameraOptions() {
+    if (!this._cameraSelect) return;
+    const choices = this._cameraChoices();
+    const key = JSON.stringify(choices);
+    if (key === this._cameraKey) return;
+    this._cameraKey = key;
+    this._cameraSelect.replaceChildren(
+      h("option", { value: "" }, STRINGS.allCameras),
+      ...choices.map((camera) => h("option", { value: camera.id }, camera.name)),
+    );
+    this._cameraSelect.value = this._filters.camera;
+    this._cameraSelect.hidden = choices.length < 2 && !this._filters.camera;
+  }
+
+  _searchSoon(delay) {
+    clearTimeout(this._searchTimer);
+    this._searchTimer = setTimeout(() => {
+      const query = this._search.value.trim();
+      if (query === this._filters.query) return;
+      this._filters.query = query;
+      this._load(false);
+    }, delay);
+  }
+
+  // --- data --------------------------------------------------------------------------
+
+  _serviceData(offset) {
+    const data = { limit: this._config.limit, offset };
+    const devices = this._filters.camera ? [this._filters.camera] : this._config.cameras;
+    if (devices.length) data.device_id = devices;
+    if (this._filters.minRisk) data.min_risk = this._filters.minRisk;
+    if (this._filters.query) data.query = this._filters.query;
+    return data;
+  }
+
+  async _load(more) {
+    if (!this._hass || !this._config) return;
+    if (!this._built) this._build();
+    const request = ++this._request;
+    const offset = more ? this._nextOffset || 0 : 0;
+    if (!more) performance.mark("homesec-timeline-request");
+    this._state = "loading";
+    this._renderStatus();
+    let page;
+    try {
+      const answer = await this._hass.callWS({
+        type: "call_service",
+        domain: DOMAIN,
+        service: "get_clips",
+        service_data: this._serviceData(offset),
+        return_response: true,
+      });
+      page = answer && answer.response;
+    } catch (err) {
+      if (request !== this._request) return;
+      this._state = "error";
+      this._error = (err && (err.message || err.code)) || String(err);
+      this._renderStatus();
+      return;
+    }
+    if (request !== this._request) return; // a newer filter or search won
+    const clips = (page && Array.isArray(page.clips) && page.clips) || [];
+    this._items = more ? this._items.concat(clips) : clips;
+    this._total = Number((page && page.total) || this._items.length);
+    this._nextOffset = page && page.next_offset !== undefined ? page.next_offset : null;
+    this._state = "ready";
+    this._renderItems(more ? clips : null);
+    this._renderStatus();
+    if (!more) {
+      requestAnimationFrame(() =>
+        requestAnimationFrame(() => performance.mark("homesec-timeline-painted")),
+      );
+    }
+  }
+
+  async _markReviewed(item, button, badgeSlot) {
+    button.disabled = true;
+    button.textContent = STRINGS.reviewing;
+    try {
+      await this._hass.callService(DOMAIN, "review", {
+        clip_id: item.clip_id,
+        review: "reviewed",
+      });
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = STRINGS.markReviewed;
+      button.title = `${STRINGS.reviewFailed}: ${(err && err.message) || err}`;
+      return;
+    }
+    item.review = "reviewed";
+    item.reviewed_at = new Date().toISOString();
+    badgeSlot.replaceChildren(this._reviewPart(item, badgeSlot));
+  }
+
+  // --- rendering ---------------------------------------------------------------------
+
+  _renderStatus() {
+    const status = this._status;
+    status.className = "status";
+    status.hidden = false;
+    if (this._state === "loading" && !this._items.length) {
+      status.replaceChildren(STRINGS.loading);
+    } else if (this._state === "error") {
+      status.className = "status error";
+      status.replaceChildren(
+        h("strong", {}, STRINGS.error),
+        h("span", { class: "hint" }, this._error),
+      );
+    } else if (this._state === "ready" && !this._items.length) {
+      status.className = "status empty";
+      status.replaceChildren(
+        STRINGS.empty,
+        h("span", { class: "hint" }, STRINGS.emptyHint),
+      );
+    } else {
+      status.hidden = true;
+      status.replaceChildren();
+    }
+    this._list.hidden = this._state === "error";
+    this._more.replaceChildren();
+    if (this._state === "error" || !this._items.length) return;
+    this._more.append(h("span", { class: "count" }, STRINGS.shown(this._items.length, this._total)));
+    if (this._nextOffset !== null && this._nextOffset !== undefined) {
+      this._more.append(
+        h(
+          "button",
+          {
+            class: "action load-more",
+            disabled: this._state === "loading",
+            "@click": () => this._load(true),
+          },
+          STRINGS.loadMore,
+        ),
+      );
+    }
+  }
+
+  _renderItems(appended) {
+    const fragment = document.createDocumentFragment();
+    for (const item of appended || this._items) fragment.append(this._itemElement(item));
+    if (appended) this._list.append(fragment);
+    else this._list.replaceChildren(fragment);
+  }
+
+  _time(iso) {
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso || "");
+    const locale = this._hass.locale || {};
+    const options = { dateStyle: "medium", timeStyle: "short" };
+    if (locale.time_zone === "server" && this._hass.config && this._hass.config.time_zone) {
+      options.timeZone = this._hass.config.time_zone;
+    }
+    try {
+      return new Intl.DateTimeFormat(locale.language || undefined, options).format(date);
+    } catch (_err) {
+      return date.toLocaleString();
+    }
+  }
+
+  _itemElement(item) {
+    const risk = RISKS.includes(item.risk_level) ? item.risk_level : "none";
+    const activity = item.activity_type
+      ? label(item.activity_type)
+      : (item.detected_classes || []).length
+        ? item.detected_classes.map(label).join(", ")
+        : STRINGS.motion;
+    const summary = item.summary || item.analysis_skipped_reason || item.error || "";
+    const thumb = h(
+      "button",
+      {
+        class: "thumb",
+        type: "button",
+        title: STRINGS.play,
+        "aria-label": `${STRINGS.play}: ${item.camera || ""} ${this._time(item.start_time)}`,
+        "@click": () => this._play(item),
+      },
+      [
+        item.snapshot_url
+          ? h("img", { src: item.snapshot_url, alt: "", loading: "lazy", decoding: "async" })
+          : null,
+        h("span", { class: "playicon", "aria-hidden": "true" }, "▶"),
+      ],
+    );
+    const reviewSlot = h("span", { class: "review" });
+    reviewSlot.append(this._reviewPart(item, reviewSlot));
+    const li = h("li", { class: `clip risk-${risk}`, "data-clip-id": item.clip_id }, [
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      thumb,
+      h("div", { class: "body" }, [
+        h("div", { class: "meta" }, [
+          h("time", { class: "time", datetime: item.start_time }, this._time(item.start_time)),
+          h("span", { class: "camera" }, item.camera || ""),
+          h("span", { class: "risk" }, STRINGS.risk[risk]),
+        ]),
+        h("div", { class: "activity" }, activity),
+        summary ? h("div", { class: "summary" }, summary) : null,
+        h("div", { class: "actions" }, [reviewSlot]),
+      ]),
+    ]);
+    li.style.setProperty("--risk", RISK_COLOURS[risk]);
+    return li;
+  }
+
+  _reviewPart(item, slot) {
+    if (item.review === "reviewed" || item.review === "false_alarm") {
+      return h(
+        "span",
+        { class: `badge ${item.review}` },
+        item.review === "reviewed" ? `✓ ${STRINGS.reviewed}` : STRINGS.falseAlarm,
+      );
+    }
+    const button = h(
+      "button",
+      { class: "action mark-reviewed", type: "button" },
+      STRINGS.markReviewed,
+    );
+    button.addEventListener("click", () => this._markReviewed(item, button, slot));
+    return button;
+  }
+
+  _play(item) {
+    this._closePlayer();
+    const close = h("button", { type: "button", class: "close" }, STRINGS.close);
+    const content = item.media_url
+      ? h("video", {
+          src: item.media_url,
+          controls: true,
+          autoplay: true,
+          playsinline: true,
+          ".muted": true,
+          poster: item.snapshot_url || undefined,
+        })
+      : h("div", { class: "status" }, STRINGS.noVideo);
+    const player = h(
+      "div",
+      {
+        class: "player",
+        role: "dialog",
+        "aria-modal": "true",
+        "aria-label": STRINGS.play,
+        "@click": (ev) => {
+          if (ev.target === player) this._closePlayer();
+        },
+        "@keydown": (ev) => {
+          if (ev.key === "Escape") this._closePlayer();
+        },
+      },
+      h("div", { class: "frame" }, [
+        h("div", { class: "bar" }, [
+          h("span", {}, `${item.camera || ""} · ${this._time(item.start_time)}`),
+          close,
+        ]),
+        content,
+      ]),
+    );
+    close.addEventListener("click", () => this._closePlayer());
+    this.shadowRoot.append(player);
+    this._player = player;
+    close.focus();
+  }
+
+  _closePlayer() {
+    if (!this._player) return;
+    const video = this._player.querySelector("video");
+    if (video) {
+      video.pause();
+      video.removeAttribute("src");
+      video.load();
+    }
+    this._player.remove();
+    this._player = null;
+  }
+}
+
+// --- visual editor --------------------------------------------------------------------
+
+const EDITOR_SCHEMA = [
+  { name: "title", selector: { text: {} } },
+  {
+    name: "cameras",
+    selector: { device: { multiple: true, filter: { integration: DOMAIN } } },
+  },
+  {
+    name: "min_risk",
+    selector: {
+      select: {
+        mode: "dropdown",
+        options: RISKS.map((risk) => ({ value: risk, label: STRINGS.risk[risk] })),
+      },
+    },
+  },
+  { name: "limit", selector: { number: { min: 1, max: MAX_LIMIT, mode: "box" } } },
+];
+
+class HomesecTimelineCardEditor extends HTMLElement {
+  constructor() {
+    super();
+    this._config = {};
+    this._hass = null;
+  }
+
+  setConfig(config) {
+    this._config = { ...config };
+    this._render();
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    if (this._form) this._form.hass = hass;
+    else this._render();
+  }
+
+  connectedCallback() {
+    this._render();
+    if (!customElements.get("ha-form")) {
+      customElements.whenDefined("ha-form").then(() => {
+        this._plain = null;
+        this._render();
+      });
+    }
+  }
+
+  _changed(config) {
+    const clean = { ...config };
+    for (const key of Object.keys(clean)) {
+      const value = clean[key];
+      if (value === "" || value === null || value === undefined
+        || (Array.isArray(value) && !value.length)) delete clean[key];
+    }
+    if (clean.limit !== undefined) clean.limit = Number(clean.limit);
+    this._config = { type: "custom:homesec-timeline-card", ...clean };
+    this.dispatchEvent(
+      new CustomEvent("config-changed", {
+        detail: { config: this._config },
+        bubbles: true,
+        composed: true,
+      }),
+    );
+  }
+
+  _render() {
+    if (!this.isConnected) return;
+    if (customElements.get("ha-form")) {
+      if (!this._form) {
+        this._form = document.createElement("ha-form");
+        this._form.schema = EDITOR_SCHEMA;
+        this._form.computeLabel = (field) => STRINGS.editor[field.name] || field.name;
+        this._form.addEventListener("value-changed", (ev) => this._changed(ev.detail.value));
+        this.replaceChildren(this._form);
+      }
+      this._form.hass = this._hass;
+      this._form.data = this._config;
+      return;
+    }
+    this._renderPlain();
+  }
+
+  /** Without ha-form (not loaded yet): plain inputs for the same options. */
+  _renderPlain() {
+    const field = (name, input) =>
+      h("label", { style: "display:block;margin:8px 0" }, [
+        h("div", {}, STRINGS.editor[name]),
+        input,
+      ]);
+    const update = (name, value) => this._changed({ ...this._config, [name]: value });
+    const title = h("input", {
+      name: "title",
+      ".value": this._config.title || "",
+      "@change": (ev) => update("title", ev.target.value),
+    });
+    const cameras = h(
+      "select",
+      {
+        name: "cameras",
+        multiple: true,
+        "@change": (ev) =>
+          update("cameras", [...ev.target.selectedOptions].map((option) => option.value)),
+      },
+      homesecCameras(this._hass).map((camera) =>
+        h(
+          "option",
+          { value: camera.id, selected: (this._config.cameras || []).includes(camera.id) },
+          camera.name,
+        ),
+      ),
+    );
+    const risk = h(
+      "select",
+      { name: "min_risk", "@change": (ev) => update("min_risk", ev.target.value) },
+      [h("option", { value: "" }, STRINGS.anyRisk)].concat(
+        RISKS.map((value) =>
+          h("option", { value, selected: this._config.min_risk === value }, STRINGS.risk[value]),
+        ),
+      ),
+    );
+    const limit = h("input", {
+      name: "limit",
+      type: "number",
+      min: 1,
+      max: MAX_LIMIT,
+      ".value": String(this._config.limit || DEFAULT_LIMIT),
+      "@change": (ev) => update("limit", ev.target.value),
+    });
+    this._plain = true;
+    this.replaceChildren(
+      field("title", title),
+      field("cameras", cameras),
+      field("min_risk", risk),
+      field("limit", limit),
+    );
+  }
+}
+
+if (!customElements.get("homesec-timeline-card")) {
+  customElements.define("homesec-timeline-card", HomesecTimelineCard);
+}
+if (!customElements.get("homesec-timeline-card-editor")) {
+  customElements.define("homesec-timeline-card-editor", HomesecTimelineCardEditor);
+}
+window.customCards = window.customCards || [];
+if (!window.customCards.some((card) => card.type === "homesec-timeline-card")) {
+  window.customCards.push({
+    type: "homesec-timeline-card",
+    name: "HomeSec timeline",
+    description: "HomeSec's clips: snapshot, risk, activity and summary; filter, search, play.",
+    preview: true,
+    documentationURL: "https://github.com/homesec-dev/homesec-ha#timeline-card",
+  });
+}
+console.info(`%c HOMESEC-TIMELINE-CARD %c ${CARD_VERSION} `, "color:#fff;background:#03a9f4",
+  "color:#03a9f4");
