@@ -16,10 +16,11 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .clip_query import RISK_SQL, ClipQuery, ensure_fts, has_fts, warn_like_fallback, where_clause
 from .models import (
     AlertDecision,
     AnalysisResult,
@@ -35,10 +36,12 @@ from .models import (
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
-# Each migration brings the schema from version N-1 to N (index N-1 in this list).
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# Each migration brings the schema from version N-1 to N (index N-1 in this list): SQL
+# statements, or functions run on the connection inside the migration's transaction.
+_Step = str | Callable[[sqlite3.Connection], None]
+_MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
     (
         """CREATE TABLE clip_states (
             clip_id TEXT PRIMARY KEY,
@@ -91,6 +94,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # NULL: not reviewed; 'reviewed' or 'false_alarm' (ReviewState), and when.
         "ALTER TABLE clip_states ADD COLUMN review TEXT",
         "ALTER TABLE clip_states ADD COLUMN reviewed_at TEXT",
+    ),
+    (
+        # The history search (clip_query.py): newest first over every camera, by risk, and
+        # the full-text index of summaries, observations, camera names and detected objects.
+        "CREATE INDEX idx_clip_states_start ON clip_states (start_ts)",
+        f"CREATE INDEX idx_clip_states_risk ON clip_states ({RISK_SQL}, start_ts)",
+        ensure_fts,
     ),
 )
 
@@ -276,6 +286,7 @@ class ClipStore:
         self._reopen = False
         self._unreported: list[StoreRecovery] = []
         self._recovery_listeners: list[Callable[[StoreRecovery], None]] = []
+        self._warned_like = False
 
     @property
     def path(self) -> Path:
@@ -484,9 +495,20 @@ class ClipStore:
             _LOGGER.debug("Migrating clip database to schema version %s", target)
             conn.execute("BEGIN")
             try:
-                for statement in _MIGRATIONS[target - 1]:
-                    conn.execute(statement)
+                for step in _MIGRATIONS[target - 1]:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 conn.execute(f"PRAGMA user_version = {target}")
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+        if version >= 6:  # migrated by a SQLite without FTS5: this one may have it
+            conn.execute("BEGIN")
+            try:
+                ensure_fts(conn)
                 conn.execute("COMMIT")
             except sqlite3.Error:
                 conn.execute("ROLLBACK")
@@ -695,6 +717,34 @@ class ClipStore:
             )
         return [_row_to_state(r) for r in rows]
 
+    async def query(self, q: ClipQuery) -> tuple[list[ClipState], int]:
+        """One page of the clips matching the history search, newest first, and how many
+        match in all."""
+        return await self._run(self._query, q)
+
+    def _query(self, q: ClipQuery) -> tuple[list[ClipState], int]:
+        db = self._db()
+        fts = has_fts(db)
+        if q.text.strip() and not fts and not self._warned_like:
+            self._warned_like = True
+            warn_like_fallback()
+        where, params = where_clause(q, fts=fts)
+        db.execute("BEGIN")  # one snapshot: the page and the count agree
+        try:
+            total = int(
+                db.execute(f"SELECT count(*) FROM clip_states WHERE {where}", params).fetchone()[0]
+            )
+            rows = db.execute(
+                f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states WHERE {where} "
+                "ORDER BY start_ts DESC, rowid DESC LIMIT ? OFFSET ?",
+                [*params, q.limit, q.offset],
+            ).fetchall()
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return [_row_to_state(r) for r in rows], total
+
     async def count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
         """(clips, alerts) of a camera that HomeSec received at or after `since`."""
         return await self._run(self._count_since, camera_id, since)
@@ -710,6 +760,68 @@ class ClipStore:
             .fetchone()
         )
         return int(row[0]), int(row[1])
+
+    # -- browsing (the media source): plain reads on idx_clip_states_camera_time ----------
+
+    async def camera_clip_counts(self) -> dict[str, int]:
+        """How many clips the history holds per camera id."""
+        return await self._run(self._camera_clip_counts)
+
+    def _camera_clip_counts(self) -> dict[str, int]:
+        rows = self._db().execute("SELECT camera_id, COUNT(*) FROM clip_states GROUP BY camera_id")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def camera_days(self, camera_id: str, tz: tzinfo) -> list[tuple[date, int]]:
+        """(local date in `tz`, clip count) of each day a camera has clips, newest first.
+
+        SQLite counts per UTC quarter hour (every time zone's offset is a whole number of
+        quarter hours), so only those few buckets cross into Python to be given a local date.
+        """
+        return await self._run(self._camera_days, camera_id, tz)
+
+    def _camera_days(self, camera_id: str, tz: tzinfo) -> list[tuple[date, int]]:
+        # start_ts is UTC ISO text: 2026-12-01T14:03:05.123456+00:00 (see _ts).
+        rows = self._db().execute(
+            "SELECT substr(start_ts, 1, 13), CAST(substr(start_ts, 15, 2) AS INTEGER) / 15, "
+            "COUNT(*) FROM clip_states WHERE camera_id = ? GROUP BY 1, 2",
+            (camera_id,),
+        )
+        days: dict[date, int] = {}
+        for hour, quarter, count in rows:
+            bucket = datetime.fromisoformat(f"{hour}:00+00:00") + timedelta(minutes=15 * quarter)
+            day = bucket.astimezone(tz).date()
+            days[day] = days.get(day, 0) + int(count)
+        return sorted(days.items(), reverse=True)
+
+    async def clips_between(
+        self, camera_id: str, start: datetime, end: datetime, limit: int
+    ) -> list[ClipState]:
+        """A camera's clips that started in [start, end), newest first, at most `limit`."""
+        return await self._run(self._clips_between, camera_id, start, end, limit)
+
+    def _clips_between(
+        self, camera_id: str, start: datetime, end: datetime, limit: int
+    ) -> list[ClipState]:
+        rows = self._db().execute(
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states WHERE camera_id = ? "
+            "AND start_ts >= ? AND start_ts < ? ORDER BY start_ts DESC LIMIT ?",
+            (camera_id, _ts(start), _ts(end), limit),
+        )
+        return [_row_to_state(r) for r in rows]
+
+    async def count_between(self, camera_id: str, start: datetime, end: datetime) -> int:
+        """How many of a camera's clips started in [start, end)."""
+        return await self._run(
+            lambda: int(
+                self._db()
+                .execute(
+                    "SELECT COUNT(*) FROM clip_states WHERE camera_id = ? "
+                    "AND start_ts >= ? AND start_ts < ?",
+                    (camera_id, _ts(start), _ts(end)),
+                )
+                .fetchone()[0]
+            )
+        )
 
     async def unstored_states(self) -> list[ClipState]:
         """Finished clips whose upload never succeeded (to try again), oldest first."""
