@@ -354,6 +354,7 @@ ALL_OPTIONS: dict[str, Any] = {
     CONF_ALERT_HOLD_S: 120,
     "alert_cooldown_seconds": 90,
     "live_alerts": False,
+    "group_window_seconds": 45,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
     CONF_LINK_EXPIRY_HOURS: 12,
@@ -551,8 +552,8 @@ async def test_add_camera_creates_subentry_and_entities(
     assert subentry.subentry_type == SUBENTRY_LOCAL_FOLDER
     assert subentry.title == "Back yard"
     assert subentry.unique_id == str(folder)
-    # And the hub was reloaded with the camera, its device and its entities
-    assert entry.runtime_data is not old_hub
+    # And the hub started the camera live (no reload), with its device and its entities
+    assert entry.runtime_data is old_hub
     assert subentry.subentry_id in entry.runtime_data.cameras
     assert hass.states.get("sensor.back_yard_clips_today").state == "0"
     device = find_device(hass, entry.entry_id, subentry.subentry_id)

@@ -144,6 +144,10 @@ DEFAULT_ALERT_HOLD_S: Final = 60
 CONF_ALERT_COOLDOWN_S: Final = "alert_cooldown_seconds"
 # Alert as soon as a live source sees a trigger object (the clip's analysis updates it).
 CONF_LIVE_ALERTS: Final = "live_alerts"
+# A camera's clip that starts within this time of its previous clip's end joins that clip's
+# event (one notification, updated), for sources that do not name events (watched folder).
+CONF_GROUP_WINDOW_S: Final = "group_window_seconds"
+DEFAULT_GROUP_WINDOW_S: Final = 0
 DEFAULT_LIVE_ALERTS: Final = True
 DEFAULT_ALERT_COOLDOWN_S: Final = 0
 # The notifications' "Snooze 1 h" action: HOMESEC_SNOOZE_<camera id>.

@@ -37,11 +37,13 @@ from homeassistant.util import dt as dt_util
 from .cameras import CAMERA_KINDS, CameraKind
 from .const import (
     CONF_ALERTS_ENABLED,
+    CONF_GROUP_WINDOW_S,
     CONF_LINK_SECRET,
     CONF_NOTIFY_SERVICES,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_STORAGE_PATH,
     DB_RELATIVE_PATH,
+    DEFAULT_GROUP_WINDOW_S,
     DOMAIN,
     EVENT_ALERT,
     EVENT_CLIP_PROCESSED,
@@ -56,6 +58,7 @@ from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAler
 from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
 from .core.filters.onnx import OnnxObjectFilter
+from .core.grouping import EventGrouper
 from .core.interfaces import ObjectFilter
 from .core.links import LinkSigner, LinkTarget
 from .core.media import keyframe_jpeg
@@ -166,6 +169,10 @@ class HomeSecHub:
             *([MqttAlertNotifier(hass, self.mqtt, self.alert_links)] if self.mqtt else []),
             *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
         ]
+        # Clips of sources that do not name events join the previous clip's within the window.
+        self.grouper = EventGrouper(
+            lambda _camera_id: float(entry.options.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S))
+        )
         # An event's first alert, the moment a live source sees a trigger object.
         self.live = HomeSecLive(
             hass,
@@ -239,7 +246,7 @@ class HomeSecHub:
             # stay recorded and resume at the next start; new clips still come in.
             _LOGGER.warning("Unfinished clips not resumed now (clip database busy): %s", err)
         for kind in self.kinds.values():
-            await kind.async_start(self.pipeline.submit)
+            await kind.async_start(self._async_submit)
         self._unsubs.append(
             async_track_time_interval(
                 self.hass, self._async_retention_job, RETENTION_INTERVAL, cancel_on_shutdown=True
@@ -286,6 +293,11 @@ class HomeSecHub:
         self._filters.clear()
         await self.hass.async_add_executor_job(self._filter_executor.shutdown)
         await self.store.close()
+
+    async def _async_submit(self, clip: Clip) -> bool:
+        """A source's clip: into its event (the group window), then into the pipeline."""
+        self.grouper.assign(clip)
+        return await self.pipeline.submit(clip)
 
     def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A long-lived task that unloading the entry cancels."""

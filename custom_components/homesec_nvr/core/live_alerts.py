@@ -35,9 +35,10 @@ LiveListener = Callable[[LiveDetection, AlertDecision], None]
 
 @dataclass(slots=True)
 class _Event:
-    detection: LiveDetection
-    decision: AlertDecision
-    # Notifiers that delivered the event's live alert.
+    # The live detection (None for an event first alerted by one of its clips).
+    detection: LiveDetection | None
+    decision: AlertDecision | None
+    # Notifiers that told the user about the event (its live alert or an earlier clip's).
     delivered: set[str] = field(default_factory=set)
     # A clip of the event has alerted: later clips update the notification only when they
     # alert too (a quiet clip never overwrites an alert).
@@ -77,6 +78,7 @@ class LiveAlerts:
     ) -> None:
         self._policy = policy
         self._notifiers = [n for n in notifiers if n.supports_live]
+        self._live_names = frozenset(n.name for n in self._notifiers)
         self._listener = listener
         self._max_events = max_events
         self._send_timeout_s = send_timeout_s
@@ -148,10 +150,18 @@ class LiveAlerts:
             return False
         return alerting or not event.clip_alerted
 
-    def clip_done(self, event_key: str, alerted: bool) -> None:
-        """A clip of the event was notified (as an alert or a quiet update)."""
+    def clip_done(self, event_key: str, alerted: bool, delivered: frozenset[str]) -> None:
+        """A clip of the event was notified (as an alert or a quiet update) through
+        `delivered`; the event's later clips update that notification."""
         event = self._events.get(event_key)
-        if event is not None and alerted:
+        if event is None:
+            if not alerted:
+                return
+            event = self._events[event_key] = _Event(None, None)
+            while len(self._events) > self._max_events:
+                self._events.popitem(last=False)
+        event.delivered.update(n for n in delivered if n in self._live_names)
+        if alerted:
             event.clip_alerted = True
 
     def diagnostics(self) -> dict[str, int]:

@@ -561,9 +561,11 @@ class ClipPipeline:
         # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
         # without a stored notification_sent for this clip are called.
         if alerting or update_only:
-            await self._notify(state, clip, only=update_only)
-            if live is not None and isinstance(event_key, str):
-                live.clip_done(event_key, alerted=alerting)
+            delivered = await self._notify(state, clip, only=update_only)
+            if live is not None:
+                # A clip without an event is the start of one a later clip may join.
+                group = event_key if isinstance(event_key, str) else clip.clip_id
+                live.clip_done(group, alerted=alerting, delivered=delivered)
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
         await self._save(state, after=lambda: self._tell(state, "finished"))
@@ -758,14 +760,16 @@ class ClipPipeline:
 
     async def _notify(
         self, state: ClipState, clip: Clip, only: frozenset[str] | None = None
-    ) -> None:
+    ) -> frozenset[str]:
         """Send the clip's alert to every notifier (or to `only`: a quiet update of a live
-        alert); a notifier that delivered a live alert of the event gets it as a follow-up."""
+        alert); a notifier that delivered a live alert of the event gets it as a follow-up.
+        Returns the notifiers that delivered it in this call."""
         assert state.alert_decision is not None
         live_sent = (
             self._live.delivered(clip.metadata.get(EVENT_KEY)) if self._live else frozenset()
         )
         alert = build_alert(state, self._storage, follow_up=bool(live_sent))
+        delivered_by: set[str] = set()
 
         async def send(notifier: Notifier) -> None:
             async def deliver() -> bool:
@@ -784,6 +788,8 @@ class ClipPipeline:
                 errors=errors,
             )
             self._notifier_outcome(notifier.name, None if delivered else errors)
+            if delivered:
+                delivered_by.add(notifier.name)
 
         sent = await self._store_call(
             lambda: self._store.notifications_sent(clip.clip_id), "read sent notifications"
@@ -796,7 +802,7 @@ class ClipPipeline:
             if n.name not in sent and (only is None or n.name in only)
         ]
         if not sends:
-            return
+            return frozenset()
         gathered = asyncio.gather(*sends, return_exceptions=True)
         try:
             results = await asyncio.shield(gathered)
@@ -814,6 +820,7 @@ class ClipPipeline:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        return frozenset(delivered_by)
 
     async def _attempts(
         self,

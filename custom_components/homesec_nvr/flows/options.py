@@ -15,6 +15,7 @@ from ..const import (
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
     CONF_FILTER_MODEL_PATH,
+    CONF_GROUP_WINDOW_S,
     CONF_LINK_EXPIRY_HOURS,
     CONF_LIVE_ALERTS,
     CONF_MAX_ATTEMPTS,
@@ -50,6 +51,7 @@ from ..const import (
     CONF_VLM_RUN_MODE,
     CONF_VLM_TEMPERATURE,
     DEFAULT_ALERT_COOLDOWN_S,
+    DEFAULT_GROUP_WINDOW_S,
     DEFAULT_LINK_EXPIRY_HOURS,
     DEFAULT_LIVE_ALERTS,
     DEFAULT_MQTT_QOS,
@@ -108,6 +110,9 @@ def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
         vol.Required(
             CONF_LIVE_ALERTS, default=values.get(CONF_LIVE_ALERTS, DEFAULT_LIVE_ALERTS)
         ): bool,
+        vol.Required(
+            CONF_GROUP_WINDOW_S, default=values.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S)
+        ): number(0, 600, 1, "s"),
     }
 
 
@@ -158,6 +163,7 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_ALERT_HOLD_S,
         CONF_ALERT_COOLDOWN_S,
         CONF_LIVE_ALERTS,
+        CONF_GROUP_WINDOW_S,
     ),
     "notifications": (
         CONF_NOTIFY_SERVICES,
