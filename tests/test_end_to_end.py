@@ -51,7 +51,8 @@ async def test_clip_updates_entities_events_notification_and_history(
     assert hass.states.get("binary_sensor.front_door_alert").state == STATE_ON
     assert hass.states.get("sensor.front_door_last_risk_level").state == STATE_UNKNOWN
     summary = hass.states.get("sensor.front_door_last_summary")
-    assert summary.state == "No analysis (vlm not configured)"
+    assert summary.state == "vlm_not_configured"  # shown translated by the frontend
+    assert summary.attributes["analysis_skipped_reason"] == "vlm_not_configured"
     event_state = hass.states.get("event.front_door_activity")
     assert event_state.attributes["event_type"] == "alert"
     assert event_state.attributes["clip_id"] == payload["clip_id"]

@@ -20,6 +20,7 @@ from .core.store import StoreError
 from .entity import hub_device_info
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .services import async_setup_services
+from .subentry_changes import added_subentries
 from .views import HomeSecClipView
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,7 +91,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeSecConfigEntry) -> 
 
 
 async def _async_reload_on_change(hass: HomeAssistant, entry: HomeSecConfigEntry) -> None:
-    """Options, data or cameras changed: reload so every part uses the new settings."""
+    """A camera was added: start it live. Options, data or cameras changed otherwise: reload
+    so every part uses the new settings."""
+    hub = entry.runtime_data
+    if (added := added_subentries(hub.entry_snapshot, entry)) is not None:
+        await hub.async_add_subentries(added)
+        return
     await hass.config_entries.async_reload(entry.entry_id)
 
 

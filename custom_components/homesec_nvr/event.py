@@ -1,4 +1,11 @@
-"""The per-camera event entity: live_detection, clip_recorded, objects_detected, analyzed, alert."""
+"""The per-camera event entity: one event per clip, and one per live detection.
+
+A clip fires once, with what it came to: `alert` as soon as it alerts, otherwise, once it is
+done, `analyzed` (the vision model described it), `objects_detected` (the filter found
+objects) or `clip_recorded`. Each firing is one logbook line ("detected an event", which is all
+the logbook shows of an event entity), so one clip is one line, not one per pipeline stage.
+`live_detection` fires when a live source sees a trigger object, before the clip exists.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +30,6 @@ from .hub import HomeSecConfigEntry, HomeSecHub
 from .runtime import CameraRuntime
 
 PARALLEL_UPDATES = 0
-
-# Pipeline stage -> event type of the entity.
-_STAGE_EVENTS = {
-    "clip_recorded": EVENT_TYPE_CLIP_RECORDED,
-    "objects_detected": EVENT_TYPE_OBJECTS_DETECTED,
-    "analyzed": EVENT_TYPE_ANALYZED,
-    "alert": EVENT_TYPE_ALERT,
-}
 
 
 async def async_setup_entry(
@@ -68,12 +67,22 @@ class HomeSecCameraEvent(HomeSecCameraEntity, EventEntity):
 
     @callback
     def _handle_camera_update(self, stage: str, state: ClipState) -> None:
-        event_type = _STAGE_EVENTS.get(stage)
+        event_type = clip_event_type(stage, state)
         if event_type is None:
-            return
-        if event_type == EVENT_TYPE_OBJECTS_DETECTED and not (
-            state.filter_result and state.filter_result.detected_classes
-        ):
             return
         self._trigger_event(event_type, clip_payload(state, self.hub.links_for(state)))
         self.async_write_ha_state()
+
+
+def clip_event_type(stage: str, state: ClipState) -> str | None:
+    """The event a clip fires at this pipeline stage, if any: once per clip."""
+    if stage == "alert":
+        return EVENT_TYPE_ALERT
+    if stage != "finished" or state.alert_reported:
+        # An alerting clip fired at its alert (before a restart too, if one came in between).
+        return None
+    if state.analysis is not None:
+        return EVENT_TYPE_ANALYZED
+    if state.filter_result is not None and state.filter_result.detected_classes:
+        return EVENT_TYPE_OBJECTS_DETECTED
+    return EVENT_TYPE_CLIP_RECORDED

@@ -14,13 +14,13 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -89,6 +89,7 @@ from .settings import (
     retention_settings,
     vlm_settings,
 )
+from .subentry_changes import EntrySnapshot
 from .vision_model import VisionModel
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,19 +134,13 @@ class HomeSecHub:
         self._camera_alerts: dict[str, AlertPolicySettings] = {}
         # One camera kind per camera subentry (keyed by subentry id).
         self.kinds: dict[str, CameraKind] = {}
+        self._kind_listeners: list[Callable[[CameraKind], None]] = []
         for subentry in entry.subentries.values():
-            kind_type = CAMERA_KINDS.get(subentry.subentry_type)
-            if kind_type is None:
-                _LOGGER.warning(
-                    "Camera %s has unknown type %s: skipped", subentry.title, subentry.subentry_type
-                )
-                continue
-            kind = kind_type(self, subentry)
-            self.kinds[subentry.subentry_id] = kind
-            for spec in kind.restore_cameras():
-                self._register_camera(
-                    self.new_camera(spec.camera_id, subentry.subentry_id, spec.name, spec.config)
-                )
+            if (kind := self._new_kind(subentry)) is not None:
+                for camera in self._kind_cameras(kind):
+                    self._register_camera(camera)
+        # What the entry looked like when the hub started (a camera added later starts live).
+        self.entry_snapshot = EntrySnapshot.of(entry)
         self.alert_policy: DefaultAlertPolicy | None = (
             DefaultAlertPolicy(self._hub_alerts, self._camera_alerts)
             if entry.options.get(CONF_ALERTS_ENABLED, True)
@@ -222,20 +217,23 @@ class HomeSecHub:
         if self.vision is not None:
             await self.vision.async_restore_usage()
             self._unsubs.append(self.vision.usage.add_listener(self._notify_hub))
-        midnight = dt_util.start_of_local_day()
         for camera in self.cameras.values():
-            recent = await self.store.recent_states(camera.camera_id, 1)
-            if recent:
-                camera.last_clip = recent[0]
-                if recent[0].status.finished:
-                    camera.last_finished = recent[0]
-                    camera.last_payload = clip_payload(recent[0], self.links_for(recent[0]))
-                if recent[0].snapshot_path:
-                    camera.snapshot_path = Path(recent[0].snapshot_path)
-                    camera.snapshot_updated = recent[0].updated_at
-            camera.clips_today, camera.alerts_today = await self.store.count_since(
-                camera.camera_id, midnight
-            )
+            await self._async_restore_camera(camera)
+
+    async def _async_restore_camera(self, camera: CameraRuntime) -> None:
+        """A camera's last clip and today's counters, from the store."""
+        recent = await self.store.recent_states(camera.camera_id, 1)
+        if recent:
+            camera.last_clip = recent[0]
+            if recent[0].status.finished:
+                camera.last_finished = recent[0]
+                camera.last_payload = clip_payload(recent[0], self.links_for(recent[0]))
+            if recent[0].snapshot_path:
+                camera.snapshot_path = Path(recent[0].snapshot_path)
+                camera.snapshot_updated = recent[0].updated_at
+        camera.clips_today, camera.alerts_today = await self.store.count_since(
+            camera.camera_id, dt_util.start_of_local_day()
+        )
 
     async def async_start_sources(self) -> None:
         """Resume unfinished clips, start every camera's source and the periodic jobs."""
@@ -332,16 +330,19 @@ class HomeSecHub:
             return self._frigate_filter
         return self._filters.get(camera.subentry_id, self._passthrough)
 
-    async def _async_build_filters(self) -> None:
-        """Each subentry's object filter; onnxruntime is installed once, if one needs it."""
+    async def _async_build_filters(self, only: Collection[str] | None = None) -> None:
+        """Each subentry's object filter (or only those of the `only` subentry ids);
+        onnxruntime is installed once, if one needs it."""
         onnx = [
             s
             for s in self.entry.subentries.values()
             if s.subentry_id in self.kinds
+            and (only is None or s.subentry_id in only)
             and camera_filter(s.data, self.kinds[s.subentry_id].default_filter) == FILTER_ONNX
         ]
         if not onnx:
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_ONNXRUNTIME_UNAVAILABLE)
+            if only is None:
+                ir.async_delete_issue(self.hass, DOMAIN, ISSUE_ONNXRUNTIME_UNAVAILABLE)
             return
         onnxruntime_ok = await async_ensure_onnxruntime(self.hass)
         for subentry in onnx:
@@ -453,6 +454,42 @@ class HomeSecHub:
                 f"homesec review {clip_id}",
             )
 
+    # -- camera subentries added while running ----------------------------------------
+
+    def _new_kind(self, subentry: ConfigSubentry) -> CameraKind | None:
+        kind_type = CAMERA_KINDS.get(subentry.subentry_type)
+        if kind_type is None:
+            _LOGGER.warning(
+                "Camera %s has unknown type %s: skipped", subentry.title, subentry.subentry_type
+            )
+            return None
+        kind = kind_type(self, subentry)
+        self.kinds[subentry.subentry_id] = kind
+        return kind
+
+    def _kind_cameras(self, kind: CameraKind) -> list[CameraRuntime]:
+        return [
+            self.new_camera(spec.camera_id, kind.subentry_id, spec.name, spec.config)
+            for spec in kind.restore_cameras()
+        ]
+
+    async def async_add_subentries(self, subentries: list[ConfigSubentry]) -> None:
+        """Start camera subentries added while running, without touching the others: their
+        filters, entities (the platforms add them) and sources."""
+        self.entry_snapshot = EntrySnapshot.of(self.entry)
+        kinds = [kind for subentry in subentries if (kind := self._new_kind(subentry))]
+        await self._async_build_filters({kind.subentry_id for kind in kinds})
+        for kind in kinds:
+            _LOGGER.info("Camera %s added: starting it", kind.title)
+            for listener in list(self._kind_listeners):
+                listener(kind)
+            for camera in self._kind_cameras(kind):
+                await self._async_restore_camera(camera)
+                self.async_add_camera(camera)
+            if not self._stopped:
+                await kind.async_start(self.pipeline.submit)
+        self._async_check_health()
+
     # -- cameras that appear while running (e.g. a Frigate camera seen first) --------
 
     @callback
@@ -514,10 +551,18 @@ class HomeSecHub:
     def async_add_kind_entities(
         self, platform: Platform, async_add_entities: AddConfigEntryEntitiesCallback
     ) -> None:
-        """Add each kind's own entities on a platform (e.g. a Frigate server's health)."""
-        for kind in self.kinds.values():
+        """Add each kind's own entities on a platform (e.g. a Frigate server's health), now
+        and for kinds added later."""
+
+        @callback
+        def add(kind: CameraKind) -> None:
             if entities := kind.entities(platform):
                 async_add_entities(entities, config_subentry_id=kind.subentry_id)
+
+        for kind in self.kinds.values():
+            add(kind)
+        self._kind_listeners.append(add)
+        self.entry.async_on_unload(lambda: self._kind_listeners.remove(add))
 
     # -- hub-level listeners (in-flight sensors) -------------------------------------
 

@@ -1,7 +1,13 @@
-"""The per-camera image entity: the snapshot of the latest clip (best frame or keyframe)."""
+"""The per-camera image entity: the snapshot of the latest clip (best frame or keyframe).
+
+Before a camera's first clip (or once its snapshot file is gone) the entity has no picture:
+`entity_picture` is None, so the frontend shows the entity's icon instead of asking Home
+Assistant's image proxy, which answers 500 for an image entity without bytes.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +19,8 @@ from .core.models import ClipState
 from .entity import HomeSecCameraEntity, async_add_camera_entities
 from .hub import HomeSecConfigEntry, HomeSecHub
 from .runtime import CameraRuntime
+
+_LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
@@ -59,9 +67,22 @@ class HomeSecSnapshotImage(HomeSecCameraEntity, ImageEntity):
         """When the snapshot last changed."""
         return self._attr_image_last_updated
 
+    @property
+    def entity_picture(self) -> str | None:
+        """The image proxy's link, only while there is a snapshot to show."""
+        if self.camera.snapshot_path is None:
+            return None
+        return super().entity_picture
+
     async def async_image(self) -> bytes | None:
         """The JPEG bytes, read off the event loop."""
         path = self.camera.snapshot_path
         if path is None:
             return None
-        return await self.hass.async_add_executor_job(_read, path)
+        image = await self.hass.async_add_executor_job(_read, path)
+        if image is None and self.camera.snapshot_path == path:
+            # Deleted meanwhile (retention): show no picture rather than a broken one.
+            _LOGGER.debug("Snapshot %s of %s is gone", path, self.camera.name)
+            self.camera.snapshot_path = None
+            self.async_write_ha_state()
+        return image

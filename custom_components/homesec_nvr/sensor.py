@@ -37,24 +37,39 @@ PARALLEL_UPDATES = 0
 MAX_STATE_LENGTH = 255
 
 
+# States of the summary sensor when a clip has no analysis: fixed keys the frontend shows
+# translated (entity.sensor.summary.state.<key>); the reason itself is in the attributes.
+SUMMARY_SKIP_STATES = frozenset(
+    {"vlm_not_configured", "run_mode_never", "no_trigger_class", "budget_exhausted", "vlm_failed"}
+)
+SUMMARY_NOT_ANALYZED = "not_analyzed"
+SUMMARY_FAILED = "clip_failed"
+# The objects sensor's state when the filter saw nothing (shown translated).
+OBJECTS_NONE = "none"
+# The last-error sensor's state while there has been no error since the start.
+NO_ERROR = "none"
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MAX_STATE_LENGTH else text[: MAX_STATE_LENGTH - 1] + "…"
+
+
 def _summary(camera: CameraRuntime) -> str | None:
     state = camera.last_finished
     if state is None:
         return None
     if state.analysis is not None:
-        text = state.analysis.summary
-    elif state.analysis_skipped_reason:
-        text = f"No analysis ({state.analysis_skipped_reason.replace('_', ' ')})"
-    else:
-        text = state.error or "No analysis"
-    return text if len(text) <= MAX_STATE_LENGTH else text[: MAX_STATE_LENGTH - 1] + "…"
+        return _truncate(state.analysis.summary)
+    if state.analysis_skipped_reason in SUMMARY_SKIP_STATES:
+        return state.analysis_skipped_reason
+    return SUMMARY_FAILED if state.error else SUMMARY_NOT_ANALYZED
 
 
 def _objects(camera: CameraRuntime) -> str | None:
     state = camera.last_finished
     if state is None or state.filter_result is None:
         return None
-    return ", ".join(state.filter_result.detected_classes) or "none"
+    return ", ".join(state.filter_result.detected_classes) or OBJECTS_NONE
 
 
 def _summary_attrs(camera: CameraRuntime) -> dict[str, Any]:
@@ -70,6 +85,8 @@ def _summary_attrs(camera: CameraRuntime) -> dict[str, Any]:
         "requires_review": analysis.requires_review if analysis else False,
         "reason": state.alert_decision.reason if state.alert_decision else None,
         "review": state.review.value if state.review else None,
+        "analysis_skipped_reason": state.analysis_skipped_reason,
+        "error": state.error,
         "media_url": (camera.last_payload or {}).get("media_url"),
     }
 
@@ -151,11 +168,9 @@ class HubSensorDescription(SensorEntityDescription):
     attrs_fn: Callable[[HomeSecHub], dict[str, Any]] | None = None
 
 
-def _last_error(hub: HomeSecHub) -> str | None:
+def _last_error(hub: HomeSecHub) -> str:
     message = hub.pipeline.last_error
-    if message is None:
-        return None
-    return message if len(message) <= MAX_STATE_LENGTH else message[: MAX_STATE_LENGTH - 1] + "…"
+    return NO_ERROR if message is None else _truncate(message)
 
 
 HUB_SENSORS: tuple[HubSensorDescription, ...] = (
