@@ -42,6 +42,23 @@ def phone_service(hass: HomeAssistant) -> list[ServiceCall]:
     return calls
 
 
+async def onnx_camera_with_a_phone(
+    hass: HomeAssistant, setup_hub: SetupHub, server: RtspServer, model: Path, **options: Any
+) -> tuple[list[ServiceCall], EventWaiter, EventWaiter]:
+    """An RTSP camera whose object filter is the ONNX model, notifying a phone; returns the
+    phone's calls and waiters for live detections and processed clips."""
+    calls = phone_service(hass)
+    live_events = EventWaiter(hass, EVENT_LIVE_DETECTION)
+    processed = EventWaiter(hass)
+    await setup_hub(
+        [rtsp_subentry(server, filter=FILTER_ONNX)],
+        filter_model_path=str(model),
+        notify_services=["notify.phone"],
+        **options,
+    )
+    return calls, live_events, processed
+
+
 async def test_an_object_in_the_stream_alerts_before_its_clip_and_the_clip_updates_it(
     hass: HomeAssistant,
     setup_hub: SetupHub,
@@ -51,13 +68,8 @@ async def test_an_object_in_the_stream_alerts_before_its_clip_and_the_clip_updat
     socket_enabled: None,
 ) -> None:
     # Given an RTSP camera whose object filter is an ONNX model, and a phone to notify
-    calls = phone_service(hass)
-    live_events = EventWaiter(hass, EVENT_LIVE_DETECTION)
-    processed = EventWaiter(hass)
-    await setup_hub(
-        [rtsp_subentry(rtsp, filter=FILTER_ONNX)],
-        filter_model_path=str(person_model),
-        notify_services=["notify.phone"],
+    calls, live_events, processed = await onnx_camera_with_a_phone(
+        hass, setup_hub, rtsp, person_model
     )
 
     # When the object crosses the scene
@@ -111,14 +123,8 @@ async def test_live_alerts_off_leaves_one_notification_after_the_clip(
     socket_enabled: None,
 ) -> None:
     # Given the same camera with "Alert while it happens" turned off
-    calls = phone_service(hass)
-    live_events = EventWaiter(hass, EVENT_LIVE_DETECTION)
-    processed = EventWaiter(hass)
-    await setup_hub(
-        [rtsp_subentry(rtsp, filter=FILTER_ONNX)],
-        filter_model_path=str(person_model),
-        notify_services=["notify.phone"],
-        live_alerts=False,
+    calls, live_events, processed = await onnx_camera_with_a_phone(
+        hass, setup_hub, rtsp, person_model, live_alerts=False
     )
 
     # When the object crosses the scene and its clip is processed
