@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from custom_components.homesec_nvr import media_source as media_source_module
 from custom_components.homesec_nvr.const import DOMAIN
 from custom_components.homesec_nvr.core.models import EVENT_KEY, Clip
 from custom_components.homesec_nvr.hub import HomeSecHub
@@ -143,6 +144,7 @@ async def test_the_tree_lists_cameras_days_clips_and_incidents_newest_first(
     assert [c["title"] for c in root["result"]["children"]] == ["Front door · 6 clips"]
     assert root["result"]["children"][0]["media_content_id"] == f"{ROOT}/{camera_id}"
     assert root["result"]["children"][0]["can_expand"] is True
+    assert root["result"]["children"][0]["thumbnail"].startswith(_snapshot_link("b5"))
 
     # And the camera lists its local days, newest first, with their counts
     assert [c.title for c in camera.children] == [_day_title(later, 5), _day_title(earlier, 1)]
@@ -252,6 +254,25 @@ async def test_a_clip_without_stored_video_is_listed_but_not_playable(
     assert [(c.title, c.can_play) for c in day.children] == [("09:15 · Delivery · low", False)]
     with pytest.raises(media_source.Unresolvable, match="Clip a1 has no stored video"):
         await media_source.async_resolve_media(hass, day.children[0].media_content_id, None)
+
+
+async def test_a_day_over_the_listing_limit_lists_the_newest_and_counts_the_rest(
+    hass: HomeAssistant, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a day of five clips and a listing limit of two
+    monkeypatch.setattr(media_source_module, "MAX_DAY_CLIPS", 2)
+    media_id = f"{ROOT}/{history['camera_id']}/{history['later'].isoformat()}"
+
+    # When the day is browsed
+    day = await media_source.async_browse_media(hass, media_id)
+
+    # Then the two newest clips are listed, the title counts all five, the rest not shown
+    assert [c.title for c in day.children] == [
+        "18:45 · Person at door · low",
+        "16:30 · Delivery · low",
+    ]
+    assert day.title == _day_title(history["later"], 5)
+    assert day.not_shown == 3
 
 
 async def test_browsing_while_homesec_is_not_loaded_says_so(
