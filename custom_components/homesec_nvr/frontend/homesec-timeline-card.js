@@ -44,6 +44,12 @@ const STRINGS = {
   close: "Close",
   noVideo: "This clip has no video",
   noAnalysis: "No analysis",
+  skipped: {
+    vlm_not_configured: "No analysis: no vision model is set up",
+    run_mode_never: "No analysis: analysis is off for this camera",
+    no_trigger_class: "No analysis: no trigger object was seen",
+    vlm_failed: "The analysis failed",
+  },
   motion: "Motion",
   shown: (count, total) => `${count} of ${total}`,
   editor: {
@@ -134,7 +140,7 @@ const STYLE = `
   li.clip:last-child::before { bottom: calc(100% - 18px); }
   .dot { position: absolute; left: 0; top: 12px; width: 12px; height: 12px; border-radius: 50%;
     background: var(--risk); box-shadow: 0 0 0 2px var(--card-background-color, #fff); }
-  .thumb { flex: 0 0 auto; width: 120px; aspect-ratio: 16 / 9; padding: 0; border: 0;
+  .thumb { flex: 0 0 auto; align-self: flex-start; width: 120px; aspect-ratio: 16 / 9; padding: 0; border: 0;
     border-radius: 8px; overflow: hidden; cursor: pointer; position: relative;
     background: var(--secondary-background-color, #e5e5e5); }
   .thumb img { width: 100%; height: 100%; object-fit: cover; display: block; }
@@ -159,9 +165,10 @@ const STYLE = `
   .badge.false_alarm { color: var(--secondary-text-color); }
   .more { display: flex; justify-content: space-between; align-items: center;
     padding: 0 16px 16px; color: var(--secondary-text-color); font-size: 12px; }
-  .player { position: fixed; inset: 0; z-index: 9; display: flex; align-items: center;
-    justify-content: center; background: rgba(0, 0, 0, 0.8); padding: 16px;
-    box-sizing: border-box; }
+  dialog.player { border: 0; margin: 0; padding: 16px; box-sizing: border-box;
+    width: 100vw; height: 100vh; max-width: 100vw; max-height: 100vh;
+    background: rgba(0, 0, 0, 0.85); }
+  dialog.player[open] { display: flex; align-items: center; justify-content: center; }
   .player .frame { width: min(960px, 100%); display: flex; flex-direction: column; gap: 8px; }
   .player video { width: 100%; max-height: 80vh; background: #000; border-radius: 8px; }
   .player .bar { display: flex; justify-content: space-between; align-items: center;
@@ -468,7 +475,10 @@ class HomesecTimelineCard extends HTMLElement {
       : (item.detected_classes || []).length
         ? item.detected_classes.map(label).join(", ")
         : STRINGS.motion;
-    const summary = item.summary || item.analysis_skipped_reason || item.error || "";
+    const skipped = item.analysis_skipped_reason
+      ? STRINGS.skipped[item.analysis_skipped_reason] || STRINGS.noAnalysis
+      : "";
+    const summary = item.summary || item.error || skipped;
     const thumb = h(
       "button",
       {
@@ -494,7 +504,7 @@ class HomesecTimelineCard extends HTMLElement {
         h("div", { class: "meta" }, [
           h("time", { class: "time", datetime: item.start_time }, this._time(item.start_time)),
           h("span", { class: "camera" }, item.camera || ""),
-          h("span", { class: "risk" }, STRINGS.risk[risk]),
+          risk === "none" ? null : h("span", { class: "risk" }, STRINGS.risk[risk]),
         ]),
         h("div", { class: "activity" }, activity),
         summary ? h("div", { class: "summary" }, summary) : null,
@@ -535,19 +545,16 @@ class HomesecTimelineCard extends HTMLElement {
           poster: item.snapshot_url || undefined,
         })
       : h("div", { class: "status" }, STRINGS.noVideo);
+    // A native modal dialog: the top layer, above the dashboard whatever contains the card.
     const player = h(
-      "div",
+      "dialog",
       {
         class: "player",
-        role: "dialog",
-        "aria-modal": "true",
         "aria-label": STRINGS.play,
         "@click": (ev) => {
-          if (ev.target === player) this._closePlayer();
+          if (ev.target === player) this._closePlayer(); // the backdrop
         },
-        "@keydown": (ev) => {
-          if (ev.key === "Escape") this._closePlayer();
-        },
+        "@close": () => this._closePlayer(),
       },
       h("div", { class: "frame" }, [
         h("div", { class: "bar" }, [
@@ -560,19 +567,22 @@ class HomesecTimelineCard extends HTMLElement {
     close.addEventListener("click", () => this._closePlayer());
     this.shadowRoot.append(player);
     this._player = player;
+    player.showModal();
     close.focus();
   }
 
   _closePlayer() {
-    if (!this._player) return;
-    const video = this._player.querySelector("video");
+    const player = this._player;
+    if (!player) return;
+    this._player = null;
+    const video = player.querySelector("video");
     if (video) {
       video.pause();
       video.removeAttribute("src");
       video.load();
     }
-    this._player.remove();
-    this._player = null;
+    if (player.open) player.close();
+    player.remove();
   }
 }
 

@@ -1,0 +1,519 @@
+"""End-to-end check of the timeline card: headless Chromium on a real Home Assistant 2026.11.
+
+Run with the develop venv, through scripts/in-python314 (scripts/test runs it after
+e2e_check.py):
+
+    scripts/in-python314 .venvs/develop/bin/python scripts/e2e_card.py [--keep] [--clips N]
+
+It seeds a fresh temporary config folder as scripts/develop does (scripts/develop_seed.py),
+starts `hass` on a free 127.0.0.1 port, drops N (default 50) small H.264 clips a minute apart
+into the demo camera's watched folder and waits until HomeSec processed each. A dashboard
+(storage mode, `lovelace/dashboards/create` + `lovelace/config/save`) gets the card
+`custom:homesec-timeline-card` (limit 50), which the integration registered by itself. Then, in
+headless Chromium logged in to the frontend (scripts/e2e_browser.py), it asserts:
+
+* the card shows N clips, the newest first with its time, camera and activity text and its
+  snapshot loaded (naturalWidth > 0); the first paint of the 50 items is measured (from the
+  card's get_clips request to two animation frames after they are in the DOM) and printed;
+* the minimum-risk filter re-queries (the demo camera has no vision model, so its clips have
+  no risk level: "high" empties the list and shows the empty state, "any" brings them back);
+* the search box re-queries (a word in no clip empties the list; the camera's name finds all);
+* clicking the snapshot plays the clip (a <video> with readyState >= 2 or currentTime > 0);
+* Mark reviewed calls homesec_nvr.review: the item shows Reviewed, and get_clips says so;
+* Home Assistant's log has no error naming HomeSec (scripts/e2e_check.py's log check).
+
+Screenshots (desktop 1280 px and mobile 390 px, light and dark) go to /tmp/homesec-e2e/ and
+their paths are printed, pass or fail. The last line is the verdict with the first-paint figure.
+If the integration has no `homesec_nvr.get_clips` yet (it is written in parallel), a tiny
+stand-in integration in the temporary config registers one that pages through the store's
+newest clips (camera, minimum risk and a plain substring search; a line says it was used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import e2e_browser
+from e2e_check import (
+    DEMO_CLIP,
+    SEED,
+    Api,
+    CheckFailed,
+    HomeAssistantProcess,
+    _free_port,
+    _run_quiet,
+    _wait_until_running,
+    _wait_until_up,
+    log_problems,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = "homesec_nvr"
+CAMERA = "Demo camera"
+DASHBOARD = "homesec-e2e"
+CLIPS = int(os.environ.get("HOMESEC_E2E_CARD_CLIPS", "50"))
+CLIPS_TIMEOUT = float(os.environ.get("HOMESEC_E2E_CARD_CLIPS_TIMEOUT", "150"))
+UI_TIMEOUT = 30.0
+STUB_NOTE = "homesec_e2e_stub: registered a stand-in homesec_nvr.get_clips"
+ARTEFACTS = e2e_browser.ARTEFACTS
+
+# The stand-in get_clips (only when the integration has none): the store's newest clips.
+_STUB_MANIFEST = {
+    "domain": "homesec_e2e_stub",
+    "name": "HomeSec e2e stand-in",
+    "after_dependencies": [DOMAIN],
+    "documentation": "https://example.invalid",
+    "codeowners": [],
+    "requirements": [],
+    "version": "0.0.1",
+}
+_STUB = (
+    '''
+"""A stand-in homesec_nvr.get_clips for scripts/e2e_card.py (only when HomeSec has none)."""
+import logging
+from homeassistant.core import SupportsResponse
+from homeassistant.helpers import device_registry as dr
+from custom_components.homesec_nvr.core.payload import clip_payload
+from custom_components.homesec_nvr.hub import loaded_hub
+RANKS = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+async def async_setup(hass, config):
+    if hass.services.has_service("homesec_nvr", "get_clips"):
+        return True
+    async def get_clips(call):
+        hub = loaded_hub(hass)
+        data = call.data
+        states = await hub.store.recent_states(None, 10000)
+        devices = data.get("device_id") or []
+        devices = [devices] if isinstance(devices, str) else devices
+        cameras = {i for d in devices for (dom, i) in
+                   (dr.async_get(hass).async_get(d).identifiers) if dom == "homesec_nvr"}
+        items = [clip_payload(s, hub.links_for(s)) | {"reviewed_at": None} for s in states]
+        if cameras:
+            items = [i for i in items if i["camera_id"] in cameras]
+        if data.get("min_risk"):
+            items = [i for i in items if RANKS.get(i["risk_level"] or "", 0)
+                     >= RANKS[data["min_risk"]]]
+        for word in str(data.get("query") or "").lower().split():
+            items = [i for i in items if word in " ".join(
+                [i["camera"] or "", i["summary"] or "", *i["detected_classes"]]).lower()]
+        offset, limit = int(data.get("offset", 0)), int(data.get("limit", 50))
+        page = items[offset:offset + limit]
+        more = offset + limit < len(items)
+        return {"clips": page, "total": len(items), "offset": offset, "limit": limit,
+                "next_offset": offset + limit if more else None}
+    hass.services.async_register("homesec_nvr", "get_clips", get_clips,
+                                 supports_response=SupportsResponse.ONLY)
+    logging.getLogger(__name__).warning("%s", "'''
+    + STUB_NOTE
+    + """")
+    return True
+"""
+)
+
+# The card's state, found through the frontend's shadow roots.
+_PAGE_HELPERS = """
+window.__hsAll = (root, out = []) => {
+  for (const el of root.querySelectorAll('*')) {
+    out.push(el);
+    if (el.shadowRoot) window.__hsAll(el.shadowRoot, out);
+  }
+  return out;
+};
+window.__hsCard = () => window.__hsAll(document)
+  .find((el) => el.localName === 'homesec-timeline-card');
+window.__hsState = () => {
+  const card = window.__hsCard();
+  if (!card || !card.shadowRoot) return {card: false, path: location.pathname,
+    defined: Boolean(customElements.get('homesec-timeline-card'))};
+  const root = card.shadowRoot;
+  const items = [...root.querySelectorAll('li.clip')];
+  const text = (el, sel) => {
+    const f = el && el.querySelector(sel);
+    return f ? f.textContent : null;
+  };
+  const first = items[0];
+  const img = first && first.querySelector('img');
+  const status = root.querySelector('.status');
+  const video = root.querySelector('.player video');
+  const mark = (name) => { const e = performance.getEntriesByName(name);
+    return e.length ? e[e.length - 1].startTime : null; };
+  return {
+    card: true,
+    items: items.length,
+    first: first ? {
+      clip_id: first.dataset.clipId, time: text(first, '.time'), camera: text(first, '.camera'),
+      activity: text(first, '.activity'), risk: text(first, '.risk'),
+      review: text(first, '.review'),
+      img: img ? {complete: img.complete, naturalWidth: img.naturalWidth,
+                  naturalHeight: img.naturalHeight} : null,
+    } : null,
+    status: status && !status.hidden ? {cls: status.className, text: status.textContent} : null,
+    video: video ? {readyState: video.readyState, currentTime: video.currentTime,
+                    error: video.error ? video.error.code : null} : null,
+    request: mark('homesec-timeline-request'),
+    painted: mark('homesec-timeline-painted'),
+  };
+};
+window.__hsSelect = (cls, value) => {
+  const el = window.__hsCard().shadowRoot.querySelector(`select.${cls}`);
+  el.value = value;
+  el.dispatchEvent(new Event('change'));
+};
+window.__hsSearch = (value) => {
+  const el = window.__hsCard().shadowRoot.querySelector('input.search');
+  el.value = value;
+  el.dispatchEvent(new Event('input'));
+  el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));
+};
+window.__hsClick = (selector) => {
+  const el = window.__hsCard().shadowRoot.querySelector(selector);
+  if (el) el.click();
+  return Boolean(el);
+};
+"""
+
+
+def _say(message: str) -> None:
+    print(f"e2e-card: {message}", file=sys.stderr, flush=True)
+
+
+def _seed_stub(config_dir: Path) -> None:
+    folder = config_dir / "custom_components" / "homesec_e2e_stub"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(_STUB_MANIFEST), encoding="utf-8")
+    (folder / "__init__.py").write_text(_STUB, encoding="utf-8")
+    configuration = config_dir / "configuration.yaml"
+    text = configuration.read_text(encoding="utf-8")
+    configuration.write_text(text + "\nhomesec_e2e_stub:\n", encoding="utf-8")
+
+
+def _make_clips(config_dir: Path, count: int) -> list[str]:
+    """`count` copies of the demo clip, a minute apart (the watcher dates clips by mtime)."""
+    staging = config_dir / "staging"
+    staging.mkdir(exist_ok=True)
+    source = staging / "demo.mp4"
+    _run_quiet([sys.executable, str(DEMO_CLIP), str(source)], "scripts/demo_clip")
+    now = time.time()
+    names = []
+    for index in range(count):
+        name = f"card_{index:03d}.mp4"
+        copy = staging / name
+        shutil.copyfile(source, copy)
+        stamp = now - (count - index) * 60
+        os.utime(copy, (stamp, stamp))
+        names.append(name)
+    incoming = config_dir / "homesec_demo" / "incoming"
+    for name in names:
+        (staging / name).replace(incoming / name)
+    return names
+
+
+async def _wait_processed(api: Api, names: list[str]) -> None:
+    wanted = set(names)
+
+    def done() -> bool:
+        seen = {e.get("data", {}).get("metadata", {}).get("file_name") for e in api.events}
+        return wanted <= seen
+
+    await api.wait_for(f"{len(names)} clips processed", done, CLIPS_TIMEOUT)
+
+
+async def _add_dashboard(api: Api) -> None:
+    await api.command(
+        {
+            "type": "lovelace/dashboards/create",
+            "url_path": DASHBOARD,
+            "title": "HomeSec e2e",
+            "mode": "storage",
+            "require_admin": False,
+            "show_in_sidebar": True,
+        }
+    )
+    card = {"type": "custom:homesec-timeline-card", "title": "HomeSec", "limit": 50}
+    await api.command(
+        {
+            "type": "lovelace/config/save",
+            "url_path": DASHBOARD,
+            "config": {"views": [{"title": "Timeline", "path": "timeline", "cards": [card]}]},
+        }
+    )
+
+
+async def _get_clips(api: Api, **data: Any) -> dict[str, Any]:
+    result = await api.command(
+        {
+            "type": "call_service",
+            "domain": DOMAIN,
+            "service": "get_clips",
+            "service_data": data,
+            "return_response": True,
+        }
+    )
+    response: dict[str, Any] = result["response"]
+    return response
+
+
+class _CardPage:
+    """The dashboard page in Chromium, and the card's state in it."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.last: dict[str, Any] = {}
+
+    async def state(self) -> dict[str, Any]:
+        self.last = await self.page.evaluate(f"{_PAGE_HELPERS}; window.__hsState()") or {}
+        return self.last
+
+    async def run(self, expression: str) -> Any:
+        return await self.page.evaluate(f"{_PAGE_HELPERS}; {expression}")
+
+    async def until(self, what: str, done: Any, seconds: float = UI_TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while True:
+            state = await self.state()
+            if done(state):
+                return state
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"timed out waiting for {what}; the card showed {state}")
+            await asyncio.sleep(0.1)
+
+    async def screenshot(self, name: str) -> Path:
+        path = ARTEFACTS / f"timeline_card_{name}.png"
+        await self.page.screenshot(path)
+        return path
+
+
+async def _login_and_open(page: Any, url: str, tokens: dict[str, Any]) -> None:
+    stored = {
+        "hassUrl": url,
+        "clientId": f"{url}/",
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "token_type": "Bearer",
+        "expires_in": tokens["expires_in"],
+        "expires": int(time.time() * 1000) + int(tokens["expires_in"]) * 1000,
+    }
+    await page.send(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": f"if (location.origin === {json.dumps(url)}) "
+            f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
+        },
+    )
+    await page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/timeline"})
+
+
+async def _in_browser(url: str, api: Api, count: int, report: dict[str, Any]) -> None:
+    if (missing := e2e_browser.chromium_missing_reason()) is not None:
+        if shutil.which("apt-get") is None:
+            report["notes"].append(f"browser check skipped: {missing}, no apt-get")
+            return
+        raise CheckFailed(f"{missing}: run scripts/setup")
+    await asyncio.to_thread(ARTEFACTS.mkdir, parents=True, exist_ok=True)
+    async with e2e_browser._Chromium() as browser:
+        card = _CardPage(await browser.open_page())
+        try:
+            await _steps(card, url, api, count, report)
+        except BaseException:
+            report["shots"]["failed"] = await card.screenshot("failed")
+            raise
+
+
+async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[str, Any]) -> None:
+    await _login_and_open(card.page, url, api.tokens)
+    shown = min(count, 50)
+    state = await card.until(
+        f"the card with {shown} clips and the newest snapshot loaded",
+        lambda s: (
+            s.get("items") == shown
+            and s.get("painted") is not None
+            and (img := (s.get("first") or {}).get("img"))
+            and img["complete"]
+            and img["naturalWidth"] > 0
+        ),
+        60,
+    )
+    report["first_paint_ms"] = state["painted"] - state["request"]
+    report["painted_since_navigation_ms"] = state["painted"]
+    newest = (await _get_clips(api, limit=1))["clips"][0]
+    first = state["first"]
+    if first["clip_id"] != newest["clip_id"] or first["camera"] != CAMERA or not first["time"]:
+        raise CheckFailed(f"the first item is not the newest clip {newest['clip_id']}: {first}")
+    report["shots"]["desktop_light"] = await card.screenshot("desktop_light")
+
+    # Minimum risk: the demo clips have none, so "high" empties the list.
+    await card.run("window.__hsSelect('min-risk', 'high')")
+    await card.until(
+        "the empty state for minimum risk high",
+        lambda s: s.get("items") == 0 and "empty" in ((s.get("status") or {}).get("cls") or ""),
+    )
+    await card.run("window.__hsSelect('min-risk', '')")
+    await card.until("the clips back at any risk", lambda s: s.get("items") == shown)
+
+    # Search: a word in no clip, then the camera's name.
+    await card.run("window.__hsSearch('zebracrossing')")
+    await card.until("no clip for a search nobody matches", lambda s: s.get("items") == 0)
+    await card.run("window.__hsSearch('demo')")
+    await card.until("the clips found by the camera's name", lambda s: s.get("items") == shown)
+
+    # Play: the snapshot opens the player, which plays the clip.
+    if not await card.run("window.__hsClick('li.clip .thumb')"):
+        raise CheckFailed("no snapshot button to click")
+    state = await card.until(
+        "the clip playing",
+        lambda s: (
+            (v := s.get("video")) is not None
+            and (v["readyState"] >= 2 or v["currentTime"] > 0 or v["error"] is not None)
+        ),
+    )
+    if state["video"]["error"] is not None:
+        raise CheckFailed(f"the video failed to play: {state['video']}")
+    report["shots"]["player"] = await card.screenshot("player")
+    await card.run("window.__hsClick('.player .close')")
+    await card.until("the player closed", lambda s: s.get("video") is None)
+
+    # Mark reviewed: the item says so, and so does the history.
+    if not await card.run("window.__hsClick('li.clip .mark-reviewed')"):
+        raise CheckFailed("no Mark reviewed button on the newest clip")
+    await card.until(
+        "the newest clip shown reviewed",
+        lambda s: "Reviewed" in ((s.get("first") or {}).get("review") or ""),
+    )
+    stored = (await _get_clips(api, limit=1))["clips"][0]
+    if stored["clip_id"] != newest["clip_id"] or stored["review"] != "reviewed":
+        raise CheckFailed(f"get_clips does not say the clip is reviewed: {stored['review']!r}")
+
+    # Mobile width and dark mode, for a person to look at.
+    await card.page.send(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    await asyncio.sleep(1.0)
+    report["shots"]["desktop_dark"] = await card.screenshot("desktop_dark")
+    await card.page.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+    await asyncio.sleep(1.0)
+    overflow = await card.run(
+        "(() => { const r = window.__hsCard().shadowRoot.querySelector('ha-card')"
+        ".getBoundingClientRect(); return r.right > window.innerWidth + 1; })()"
+    )
+    if overflow:
+        raise CheckFailed("at 390 px the card is wider than the screen")
+    report["shots"]["mobile_dark"] = await card.screenshot("mobile_dark")
+    await card.page.send(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "light"}]},
+    )
+    await asyncio.sleep(1.0)
+    report["shots"]["mobile_light"] = await card.screenshot("mobile_light")
+
+
+async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        await _wait_until_up(session, ha)
+        api = Api(session, ha.url)
+        await api.login()
+        await api.connect()
+        try:
+            await _wait_until_running(api, ha)
+            # Confirm the HTTP settings (as scripts/develop_promote.py does), or Home Assistant
+            # 2026.11 asks in a dialog over the dashboard.
+            with contextlib.suppress(CheckFailed):
+                await api.command({"type": "http/config/promote"})
+            report["timings"]["startup"] = time.monotonic() - report["started"]
+            dropped = time.monotonic()
+            names = await asyncio.to_thread(_make_clips, ha.config_dir, count)
+            await _wait_processed(api, names)
+            report["timings"]["clips"] = time.monotonic() - dropped
+            await _add_dashboard(api)
+            browser_started = time.monotonic()
+            await _in_browser(ha.url, api, count, report)
+            report["timings"]["browser"] = time.monotonic() - browser_started
+        finally:
+            await api.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary config folder")
+    parser.add_argument("--clips", type=int, default=CLIPS, help="clips to seed (default 50)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    began = time.monotonic()
+    config_dir = Path(tempfile.mkdtemp(prefix="homesec-e2e-card-"))
+    ha = HomeAssistantProcess(config_dir, _free_port())
+    report: dict[str, Any] = {"timings": {}, "notes": [], "shots": {}, "started": 0.0}
+    failure: str | None = None
+    try:
+        _run_quiet([sys.executable, str(SEED), str(config_dir)], "seeding the config folder")
+        _seed_stub(config_dir)
+        # Home Assistant finds custom integrations in the config folder only when its working
+        # directory has no custom_components of its own (this repository's would hide it).
+        os.chdir(config_dir)
+        report["started"] = time.monotonic()
+        ha.start()
+        asyncio.run(_check(ha, args.clips, report))
+    except (CheckFailed, e2e_browser.BrowserCheckFailed) as err:
+        failure = str(err)
+    except KeyboardInterrupt:
+        failure = "interrupted"
+    finally:
+        ended = ha.stop()
+    log = ha.log_text()
+    if problems := log_problems(log):
+        problem = "Home Assistant's log names HomeSec:\n  " + "\n  ".join(problems)
+        failure = problem if failure is None else f"{failure}\n{problem}"
+    if STUB_NOTE in log:
+        report["notes"].append("get_clips: the e2e stand-in (HomeSec has no get_clips yet)")
+    for name, path in report["shots"].items():
+        _say(f"screenshot {name}: {path}")
+    version = re.search(r"Starting Home Assistant (\S+)", log)
+    timings = report["timings"]
+    paint = report.get("first_paint_ms")
+    summary = (
+        f"Home Assistant {version[1] if version else '?'}, "
+        f"start-up {timings.get('startup', float('nan')):.1f} s, "
+        f"{args.clips} clips processed in {timings.get('clips', float('nan')):.1f} s, "
+        f"browser {timings.get('browser', float('nan')):.1f} s, "
+        + (
+            f"first paint of {min(args.clips, 50)} items {paint:.0f} ms after the card's "
+            f"request ({report['painted_since_navigation_ms']:.0f} ms after navigation), "
+            if paint is not None
+            else ""
+        )
+        + "".join(f"{note}, " for note in report["notes"])
+        + f"total {time.monotonic() - began:.1f} s; Home Assistant {ended}"
+    )
+    if failure is not None:
+        print("--- Home Assistant log (last 80 lines) ---", file=sys.stderr)
+        print(ha.log_tail(80), file=sys.stderr)
+        _say(f"config folder kept: {config_dir}")
+        print(f"e2e-card: FAILED: {failure}\ne2e-card: {summary}", flush=True)
+        return 1
+    if args.keep:
+        _say(f"config folder kept: {config_dir}")
+    else:
+        os.chdir(REPO_ROOT)
+        shutil.rmtree(config_dir, ignore_errors=True)
+    print(f"e2e-card: ok: {summary}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
