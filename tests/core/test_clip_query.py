@@ -95,6 +95,10 @@ queries = st.builds(
     limit=st.integers(1, 10),
     offset=st.integers(0, 12),
 )
+# Free text alone (counted in the full-text index alone).
+text_queries = st.builds(
+    ClipQuery, text=QUERY_TEXT, limit=st.integers(1, 10), offset=st.integers(0, 12)
+)
 SEARCH = settings(
     max_examples=150,
     deadline=None,
@@ -180,7 +184,7 @@ async def _filled_store(path: Path, generated: list[Row]) -> tuple[ClipStore, li
 
 
 @SEARCH
-@given(generated=rows, asked=st.lists(queries, min_size=1, max_size=4))
+@given(generated=rows, asked=st.lists(queries | text_queries, min_size=1, max_size=4))
 def test_every_query_matches_a_brute_force_filter(
     generated: list[Row], asked: list[ClipQuery]
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +147,45 @@ def where_clause(query: ClipQuery, *, fts: bool) -> tuple[str, list[Any]]:
                 terms.append(f"({document}) LIKE ? ESCAPE '\\'")
                 params.append(_like_pattern(word))
     return (" AND ".join(terms) or "1"), params
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """The SQL of one search: how many match, and the rowids of the page, newest first."""
+
+    count_sql: str
+    count_params: list[Any]
+    page_sql: str
+    page_params: list[Any]
+
+
+def query_plan(query: ClipQuery, *, fts: bool) -> QueryPlan:
+    """The statements for a search (fetch the page's rows by rowid afterwards).
+
+    Only rowids are sorted (never whole rows). A text search counts in the full-text index
+    alone when it has no other filter; otherwise it walks the time index (the camera's, or
+    every camera's) newest first, keeping the clips the full-text index names: it stops
+    after the page, and never looks up every matching row (SQLite would, for a common word).
+    """
+    where, params = where_clause(query, fts=fts)
+    text = fts and bool(query_words(query.text))
+    index = ""
+    if text:
+        by = "camera_time" if query.camera_ids else "start"
+        index = f" INDEXED BY idx_clip_states_{by}"
+    if text and replace(query, text="", limit=DEFAULT_LIMIT, offset=0) == ClipQuery():
+        count_sql = f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?"
+        count_params: list[Any] = [fts_match(query_words(query.text))]
+    else:
+        count_sql = f"SELECT count(*) FROM clip_states{index} WHERE {where}"
+        count_params = params
+    return QueryPlan(
+        count_sql,
+        count_params,
+        f"SELECT rowid FROM clip_states{index} WHERE {where} "
+        "ORDER BY start_ts DESC, rowid DESC LIMIT ? OFFSET ?",
+        [*params, query.limit, query.offset],
+    )
 
 
 # -- the full-text index -------------------------------------------------------------------

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .clip_query import RISK_SQL, ClipQuery, ensure_fts, has_fts, warn_like_fallback, where_clause
+from .clip_query import RISK_SQL, ClipQuery, ensure_fts, has_fts, query_plan, warn_like_fallback
 from .models import (
     AlertDecision,
     AnalysisResult,
@@ -728,22 +728,24 @@ class ClipStore:
         if q.text.strip() and not fts and not self._warned_like:
             self._warned_like = True
             warn_like_fallback()
-        where, params = where_clause(q, fts=fts)
+        plan = query_plan(q, fts=fts)
         db.execute("BEGIN")  # one snapshot: the page and the count agree
         try:
-            total = int(
-                db.execute(f"SELECT count(*) FROM clip_states WHERE {where}", params).fetchone()[0]
-            )
-            rows = db.execute(
-                f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states WHERE {where} "
-                "ORDER BY start_ts DESC, rowid DESC LIMIT ? OFFSET ?",
-                [*params, q.limit, q.offset],
-            ).fetchall()
+            total = int(db.execute(plan.count_sql, plan.count_params).fetchone()[0])
+            page = [int(row[0]) for row in db.execute(plan.page_sql, plan.page_params)]
+            rows = {
+                int(row[0]): row
+                for row in db.execute(
+                    f"SELECT rowid, {','.join(_STATE_COLUMNS)} FROM clip_states "
+                    f"WHERE rowid IN ({','.join('?' * len(page))})",
+                    page,
+                )
+            }
             db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        return [_row_to_state(r) for r in rows], total
+        return [_row_to_state(rows[rowid]) for rowid in page], total
 
     async def count_since(self, camera_id: str, since: datetime) -> tuple[int, int]:
         """(clips, alerts) of a camera that HomeSec received at or after `since`."""
