@@ -27,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
     Platform.EVENT,
     Platform.IMAGE,
     Platform.SENSOR,
