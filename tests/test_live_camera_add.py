@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
@@ -20,7 +20,9 @@ from custom_components.homesec_nvr.const import (
 )
 
 from .conftest import SetupHub
+from .core.rtsp_fixture import RtspServer
 from .helpers import EventWaiter, find_device, process_clip
+from .test_rtsp_setup import rtsp, rtsp_subentry, scene  # noqa: F401  (fixtures)
 from .video import write_clip
 
 
@@ -146,3 +148,41 @@ async def test_removing_a_camera_or_changing_options_reloads(
 
     # Then the hub was reloaded with it
     assert entry.runtime_data is not reloaded
+
+
+async def test_an_rtsp_camera_added_live_gets_its_stream_entities_and_records(
+    hass: HomeAssistant,
+    setup_hub: SetupHub,
+    rtsp: RtspServer,  # noqa: F811
+    socket_enabled: None,
+) -> None:
+    # Given a running hub with a watched-folder camera
+    entry = await setup_hub()
+    hub = entry.runtime_data
+    unavailable = Unavailable(hass)
+    processed = EventWaiter(hass)
+
+    # When an RTSP camera is added (as its form stores it)
+    data = rtsp_subentry(rtsp)
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=data["data"],
+            subentry_type=data["subentry_type"],
+            title=data["title"],
+            unique_id=data["unique_id"],
+        ),
+    )
+    await hass.async_block_till_done()
+
+    # Then its kind's own entities appear, and its stream is recorded, without a reload
+    assert entry.runtime_data is hub
+    assert hass.states.get("binary_sensor.driveway_motion") is not None
+    payload = (await processed.wait(1, timeout=30))[0].data
+    assert payload["camera"] == "Driveway"
+    assert payload["source"] == "rtsp"
+    assert hass.states.get("binary_sensor.driveway_stream_connected").state == "on"
+    # And nothing of the first camera went unavailable meanwhile
+    assert [e for e in unavailable.entity_ids if "front_door" in e] == []
+    processed.close()
+    unavailable.close()
