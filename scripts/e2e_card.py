@@ -179,6 +179,40 @@ window.__hsSearch = (value) => {
   el.dispatchEvent(new Event('input'));
   el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'}));
 };
+window.__hsEditor = async () => {
+  const card = customElements.get('homesec-timeline-card');
+  const listed = (window.customCards || []).some((c) => c.type === 'homesec-timeline-card');
+  const editor = card.getConfigElement();
+  const changes = [];
+  editor.addEventListener('config-changed', (ev) => changes.push(ev.detail.config));
+  editor.hass = document.querySelector('home-assistant').hass;
+  editor.setConfig({...card.getStubConfig(), type: 'custom:homesec-timeline-card'});
+  // Inside the frontend's tree: its pickers take the registries from context providers there.
+  window.__hsCard().parentNode.append(editor);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const form = editor.querySelector('ha-form');
+  let fields;
+  if (form) {
+    fields = (form.schema || []).map((field) => field.name);
+    form.dispatchEvent(new CustomEvent('value-changed',
+      {detail: {value: {...form.data, limit: 30, min_risk: 'high'}}}));
+  } else {
+    fields = [...editor.querySelectorAll('[name]')].map((el) => el.getAttribute('name'));
+    const limit = editor.querySelector('[name=limit]');
+    limit.value = '30';
+    limit.dispatchEvent(new Event('change'));
+  }
+  // Shown over the page for the screenshot; __hsEditorClose removes it.
+  window.__hsEditorEl = editor;
+  editor.style.cssText = 'position:fixed;top:64px;left:16px;width:min(480px,90vw);z-index:99;'
+    + 'padding:16px;background:var(--card-background-color);box-shadow:0 2px 12px #0008';
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const rendered = form && form.shadowRoot
+    ? form.shadowRoot.querySelectorAll('ha-selector').length : fields.length;
+  return {listed, form: Boolean(form), fields, rendered,
+          last: changes[changes.length - 1] || null};
+};
+window.__hsEditorClose = () => window.__hsEditorEl.remove();
 window.__hsClick = (selector) => {
   const el = window.__hsCard().shadowRoot.querySelector(selector);
   if (el) el.click();
@@ -396,6 +430,29 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     stored = (await _get_clips(api, limit=1))["clips"][0]
     if stored["clip_id"] != newest["clip_id"] or stored["review"] != "reviewed":
         raise CheckFailed(f"get_clips does not say the clip is reviewed: {stored['review']!r}")
+
+    # The visual editor (ha-form when the frontend has loaded it, else plain inputs).
+    answer = await card.page.send(
+        "Runtime.evaluate",
+        {
+            "expression": f"{_PAGE_HELPERS}; window.__hsEditor()",
+            "awaitPromise": True,
+            "returnByValue": True,
+        },
+    )
+    editor = answer.get("result", {}).get("value") or {}
+    last = editor.get("last") or {}
+    if (
+        not editor.get("listed")
+        or editor.get("fields", [])[:4] != ["title", "cameras", "min_risk", "limit"]
+        or last.get("limit") != 30
+        or last.get("type") != "custom:homesec-timeline-card"
+        or editor.get("rendered") != 4
+    ):
+        raise CheckFailed(f"the card's editor or picker entry is wrong: {answer}")
+    report["notes"].append(f"editor with {'ha-form' if editor['form'] else 'plain inputs'}")
+    report["shots"]["editor"] = await card.screenshot("editor")
+    await card.run("window.__hsEditorClose()")
 
     # Mobile width and dark mode, for a person to look at.
     await card.page.send(

@@ -20,6 +20,8 @@ const RISKS = ["low", "medium", "high", "critical"];
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 500;
 const SEARCH_DELAY_MS = 350;
+// The device models of HomeSec's cameras (entity.py: the source kind + " camera").
+const CAMERA_MODELS = ["Local folder camera", "Rtsp camera", "Frigate camera", "Ftp camera"];
 
 // Every string the card shows, in one place (to be translated later).
 const STRINGS = {
@@ -592,7 +594,14 @@ const EDITOR_SCHEMA = [
   { name: "title", selector: { text: {} } },
   {
     name: "cameras",
-    selector: { device: { multiple: true, filter: { integration: DOMAIN } } },
+    // HomeSec's camera devices (not the hub's): their model is "<source kind> camera". By
+    // manufacturer and model, which the device picker filters without a lookup.
+    selector: {
+      device: {
+        multiple: true,
+        filter: CAMERA_MODELS.map((model) => ({ manufacturer: "HomeSec", model })),
+      },
+    },
   },
   {
     name: "min_risk",
