@@ -6,20 +6,24 @@ e2e_check.py):
     scripts/in-python314 .venvs/develop/bin/python scripts/e2e_card.py [--keep] [--clips N]
 
 It seeds a fresh temporary config folder as scripts/develop does (scripts/develop_seed.py),
-starts `hass` on a free 127.0.0.1 port, drops N (default 50) small H.264 clips a minute apart
+starts `hass` on a free 127.0.0.1 port, drops N (default 60) small H.264 clips a minute apart
 into the demo camera's watched folder and waits until HomeSec processed each. A dashboard
 (storage mode, `lovelace/dashboards/create` + `lovelace/config/save`) gets the card
-`custom:homesec-timeline-card` (limit 50), which the integration registered by itself. Then, in
-headless Chromium logged in to the frontend (scripts/e2e_browser.py), it asserts:
+`custom:homesec-timeline-card` (limit 50, cameras: the demo camera's device), which the
+integration registered by itself. Then, in headless Chromium logged in to the frontend
+(scripts/e2e_browser.py), it asserts:
 
-* the card shows N clips, the newest first with its time, camera and activity text and its
+* the card shows 50 clips, the newest first with its time, camera and activity text and its
   snapshot loaded (naturalWidth > 0); the first paint of the 50 items is measured (from the
   card's get_clips request to two animation frames after they are in the DOM) and printed;
+* Load more brings the other clips;
 * the minimum-risk filter re-queries (the demo camera has no vision model, so its clips have
   no risk level: "high" empties the list and shows the empty state, "any" brings them back);
 * the search box re-queries (a word in no clip empties the list; the camera's name finds all);
 * clicking the snapshot plays the clip (a <video> with readyState >= 2 or currentTime > 0);
 * Mark reviewed calls homesec_nvr.review: the item shows Reviewed, and get_clips says so;
+* the visual editor (ha-form inside the frontend's tree) has its four fields and reports a
+  change with config-changed;
 * Home Assistant's log has no error naming HomeSec (scripts/e2e_check.py's log check).
 
 Screenshots (desktop 1280 px and mobile 390 px, light and dark) go to /tmp/homesec-e2e/ and
@@ -64,7 +68,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "homesec_nvr"
 CAMERA = "Demo camera"
 DASHBOARD = "homesec-e2e"
-CLIPS = int(os.environ.get("HOMESEC_E2E_CARD_CLIPS", "50"))
+CLIPS = int(os.environ.get("HOMESEC_E2E_CARD_CLIPS", "60"))
+PAGE = 50  # the card's limit: the first paint is of 50 items
 CLIPS_TIMEOUT = float(os.environ.get("HOMESEC_E2E_CARD_CLIPS_TIMEOUT", "150"))
 UI_TIMEOUT = 30.0
 STUB_NOTE = "homesec_e2e_stub: registered a stand-in homesec_nvr.get_clips"
@@ -267,6 +272,11 @@ async def _wait_processed(api: Api, names: list[str]) -> None:
 
 
 async def _add_dashboard(api: Api) -> None:
+    """A dashboard with the card, limited to the demo camera's device (the device_id path)."""
+    devices = await api.command({"type": "config/device_registry/list"})
+    camera = next((d["id"] for d in devices if d.get("name") == CAMERA), None)
+    if camera is None:
+        raise CheckFailed(f"no device named {CAMERA!r}")
     await api.command(
         {
             "type": "lovelace/dashboards/create",
@@ -277,7 +287,12 @@ async def _add_dashboard(api: Api) -> None:
             "show_in_sidebar": True,
         }
     )
-    card = {"type": "custom:homesec-timeline-card", "title": "HomeSec", "limit": 50}
+    card = {
+        "type": "custom:homesec-timeline-card",
+        "title": "HomeSec",
+        "limit": PAGE,
+        "cameras": [camera],
+    }
     await api.command(
         {
             "type": "lovelace/config/save",
@@ -369,7 +384,7 @@ async def _in_browser(url: str, api: Api, count: int, report: dict[str, Any]) ->
 
 async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[str, Any]) -> None:
     await _login_and_open(card.page, url, api.tokens)
-    shown = min(count, 50)
+    shown = min(count, PAGE)
     state = await card.until(
         f"the card with {shown} clips and the newest snapshot loaded",
         lambda s: (
@@ -388,6 +403,12 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     if first["clip_id"] != newest["clip_id"] or first["camera"] != CAMERA or not first["time"]:
         raise CheckFailed(f"the first item is not the newest clip {newest['clip_id']}: {first}")
     report["shots"]["desktop_light"] = await card.screenshot("desktop_light")
+
+    # Load more: the next page joins the list.
+    if count > PAGE:
+        if not await card.run("window.__hsClick('button.load-more')"):
+            raise CheckFailed(f"no Load more button with {count} clips and {PAGE} shown")
+        await card.until(f"all {count} clips after Load more", lambda s: s.get("items") == count)
 
     # Minimum risk: the demo clips have none, so "high" empties the list.
     await card.run("window.__hsSelect('min-risk', 'high')")
@@ -509,7 +530,7 @@ async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary config folder")
-    parser.add_argument("--clips", type=int, default=CLIPS, help="clips to seed (default 50)")
+    parser.add_argument("--clips", type=int, default=CLIPS, help="clips to seed (default 60)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     began = time.monotonic()
@@ -549,7 +570,7 @@ def main() -> int:
         f"{args.clips} clips processed in {timings.get('clips', float('nan')):.1f} s, "
         f"browser {timings.get('browser', float('nan')):.1f} s, "
         + (
-            f"first paint of {min(args.clips, 50)} items {paint:.0f} ms after the card's "
+            f"first paint of {min(args.clips, PAGE)} items {paint:.0f} ms after the card's "
             f"request ({report['painted_since_navigation_ms']:.0f} ms after navigation), "
             if paint is not None
             else ""
