@@ -17,6 +17,9 @@ class RetentionSettings:
 
     max_age_days: float = 30.0
     max_total_gb: float = 10.0
+    # With an off-site copy: clips started within this many days (0: all of them) are never
+    # deleted locally before their copy exists. None: no copy is required.
+    offsite_copy_days: float | None = None
 
 
 @dataclass(slots=True)
@@ -53,7 +56,11 @@ async def apply_retention(
     """Delete what is past the limits. Only finished clips (done or error) are touched."""
     now = now or datetime.now(UTC)
     report = RetentionReport(dry_run=dry_run)
-    candidates = await store.retention_candidates()
+    keep_since = None
+    if settings.offsite_copy_days is not None:
+        days = settings.offsite_copy_days
+        keep_since = now - timedelta(days=days) if days > 0 else datetime(1970, 1, 1, tzinfo=UTC)
+    candidates = await store.retention_candidates(keep_since)
     loop = asyncio.get_running_loop()
 
     def sizes() -> list[int]:

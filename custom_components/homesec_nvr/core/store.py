@@ -36,7 +36,7 @@ from .models import (
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list): SQL
 # statements, or functions run on the connection inside the migration's transaction.
@@ -101,6 +101,12 @@ _MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
         "CREATE INDEX idx_clip_states_start ON clip_states (start_ts)",
         f"CREATE INDEX idx_clip_states_risk ON clip_states ({RISK_SQL}, start_ts)",
         ensure_fts,
+    ),
+    (
+        # The off-site copy (core/offsite/): 1 once the clip and its snapshot are copied.
+        # Written only by mark_offsite_done: saving a clip's state keeps it.
+        "ALTER TABLE clip_states ADD COLUMN offsite_done INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX idx_clip_states_offsite ON clip_states (offsite_done, start_ts)",
     ),
 )
 
@@ -837,17 +843,62 @@ class ClipStore:
         )
         return [_row_to_state(r) for r in rows]
 
-    async def retention_candidates(self) -> list[ClipState]:
-        """Done clips that still hold stored media, oldest first."""
-        return await self._run(self._retention_candidates)
+    async def retention_candidates(
+        self, keep_offsite_pending_since: datetime | None = None
+    ) -> list[ClipState]:
+        """Done clips that still hold stored media, oldest first.
 
-    def _retention_candidates(self) -> list[ClipState]:
+        With `keep_offsite_pending_since`, clips from then on whose off-site copy is still
+        missing are left out (their local file is the only copy).
+        """
+        return await self._run(self._retention_candidates, keep_offsite_pending_since)
+
+    def _retention_candidates(self, pending_since: datetime | None) -> list[ClipState]:
+        keep = "" if pending_since is None else " AND NOT (offsite_done = 0 AND start_ts >= ?)"
+        args: tuple[str, ...] = (ClipStatus.DONE.value, ClipStatus.ERROR.value)
         rows = self._db().execute(
             f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
-            "WHERE status IN (?, ?) AND clip_uri IS NOT NULL ORDER BY start_ts",
-            (ClipStatus.DONE.value, ClipStatus.ERROR.value),
+            f"WHERE status IN (?, ?) AND clip_uri IS NOT NULL{keep} ORDER BY start_ts",
+            args if pending_since is None else (*args, _ts(pending_since)),
         )
         return [_row_to_state(r) for r in rows]
+
+    # -- off-site copies ---------------------------------------------------------------
+
+    _OFFSITE_WHERE = (
+        "WHERE offsite_done = 0 AND start_ts >= ? AND status IN (?, ?) AND clip_uri IS NOT NULL"
+    )
+
+    async def offsite_backlog(self, since: datetime, limit: int = 50) -> list[ClipState]:
+        """Stored clips from `since` on without an off-site copy, oldest first."""
+        return await self._run(self._offsite_backlog, since, limit)
+
+    def _offsite_backlog(self, since: datetime, limit: int) -> list[ClipState]:
+        rows = self._db().execute(
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states {self._OFFSITE_WHERE} "
+            "ORDER BY start_ts LIMIT ?",
+            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value, limit),
+        )
+        return [_row_to_state(r) for r in rows]
+
+    async def offsite_backlog_count(self, since: datetime) -> int:
+        """How many stored clips from `since` on wait for their off-site copy."""
+        return await self._run(self._offsite_backlog_count, since)
+
+    def _offsite_backlog_count(self, since: datetime) -> int:
+        row = self._db().execute(
+            f"SELECT COUNT(*) FROM clip_states {self._OFFSITE_WHERE}",
+            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value),
+        )
+        return int(row.fetchone()[0])
+
+    async def mark_offsite_done(self, clip_id: str) -> None:
+        """Record that a clip's off-site copy exists."""
+        await self._run(
+            lambda: self._db().execute(
+                "UPDATE clip_states SET offsite_done = 1 WHERE clip_id = ?", (clip_id,)
+            )
+        )
 
     # -- events --------------------------------------------------------------------------
 
