@@ -168,6 +168,8 @@ class HomeSecHub:
         self.grouper = EventGrouper(
             lambda _camera_id: float(entry.options.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S))
         )
+        # Also used by the analyze service action (its `notify`).
+        self.notifiers = notifiers
         # An event's first alert, the moment a live source sees a trigger object.
         self.live = HomeSecLive(
             hass,

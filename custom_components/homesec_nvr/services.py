@@ -1,7 +1,8 @@
 """Service actions: `homesec_nvr.cleanup` (retention now, with dry run),
 `homesec_nvr.snooze` (hold back a camera's alerts for a while; the notifications' "Snooze 1 h"
 button does the same) and `homesec_nvr.review` (mark clips reviewed or a false alarm; the
-notifications' "Mark reviewed" button does the same).
+notifications' "Mark reviewed" button does the same). `get_clips` and `analyze` are in
+services_history.py.
 
 Wrong use raises a translated ServiceValidationError (no hub loaded, no such clip); a failure
 while cleaning up or reviewing (the clip database or the storage folder) a translated
@@ -35,6 +36,7 @@ from .core.store import StoreError
 from .hub import HomeSecHub, loaded_hub
 from .review import async_review_clips
 from .schema_compat import vol
+from .services_history import async_setup_history_services
 
 CLEANUP_SCHEMA = vol.Schema({vol.Optional(ATTR_DRY_RUN, default=False): bool})
 SNOOZE_SCHEMA = vol.Schema(
@@ -164,3 +166,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=CLEANUP_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    async_setup_history_services(hass)

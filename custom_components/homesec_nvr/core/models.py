@@ -134,6 +134,8 @@ class ClipEventType(StrEnum):
     CLIP_RECHECKED = "clip_rechecked"
     CLIP_DELETED = "clip_deleted"
     CLIP_RESUMED = "clip_resumed"
+    # The vision model ran again on a stored clip (the analyze service action).
+    CLIP_REANALYZED = "clip_reanalyzed"
 
 
 class ReviewState(StrEnum):
