@@ -22,6 +22,7 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
 * the search box re-queries (a word in no clip empties the list; the camera's name finds all);
 * clicking the snapshot plays the clip (a <video> with readyState >= 2 or currentTime > 0);
 * Mark reviewed calls homesec_nvr.review: the item shows Reviewed, and get_clips says so;
+* a clip recorded while the card is open appears at the top by itself;
 * the visual editor (ha-form inside the frontend's tree) has its four fields and reports a
   change with config-changed;
 * Home Assistant's log has no error naming HomeSec (scripts/e2e_check.py's log check).
@@ -218,6 +219,25 @@ window.__hsEditor = async () => {
           last: changes[changes.length - 1] || null};
 };
 window.__hsEditorClose = () => window.__hsEditorEl.remove();
+window.__hsRiskColours = () => {
+  // The demo clips have no analysis: an item of each risk, rendered by the card, measured.
+  const card = window.__hsCard();
+  const list = card.shadowRoot.querySelector('ol.timeline');
+  const colours = {};
+  for (const risk of ['low', 'medium', 'high', 'critical', null]) {
+    const li = card._itemElement({clip_id: `risk-${risk}`, camera: 'x', risk_level: risk,
+      start_time: new Date().toISOString(), detected_classes: [], summary: '<b>not bold</b>'});
+    list.append(li);
+    colours[risk || 'none'] = {
+      dot: getComputedStyle(li.querySelector('.dot')).backgroundColor,
+      label: li.querySelector('.risk') ? getComputedStyle(li.querySelector('.risk')).color : null,
+      escaped: !li.querySelector('.summary b')
+        && li.querySelector('.summary').textContent === '<b>not bold</b>',
+    };
+    li.remove();
+  }
+  return colours;
+};
 window.__hsClick = (selector) => {
   const el = window.__hsCard().shadowRoot.querySelector(selector);
   if (el) el.click();
@@ -259,6 +279,12 @@ def _make_clips(config_dir: Path, count: int) -> list[str]:
     for name in names:
         (staging / name).replace(incoming / name)
     return names
+
+
+def _drop_live_clip(config_dir: Path, name: str) -> None:
+    staging = config_dir / "staging"
+    shutil.copyfile(staging / "demo.mp4", staging / name)
+    (staging / name).replace(config_dir / "homesec_demo" / "incoming" / name)
 
 
 async def _wait_processed(api: Api, names: list[str]) -> None:
@@ -452,6 +478,37 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     if stored["clip_id"] != newest["clip_id"] or stored["review"] != "reviewed":
         raise CheckFailed(f"get_clips does not say the clip is reviewed: {stored['review']!r}")
 
+    # Risk colours: one per level (the theme's), none without a risk; text is never markup.
+    colours = await card.run("window.__hsRiskColours()")
+    risks = ("low", "medium", "high", "critical")
+    levels = [colours[r]["dot"] for r in risks]
+    if (
+        len(set(levels)) != 4
+        or colours["none"]["label"] is not None
+        or any(
+            colours[r]["label"] != colours[r]["dot"] for r in ("low", "medium", "high", "critical")
+        )
+        or not all(c["escaped"] for c in colours.values())
+    ):
+        raise CheckFailed(f"risk colours or escaping wrong: {colours}")
+    report["notes"].append(
+        "risk colours " + " / ".join(f"{r} {colours[r]['dot']}" for r in ("low", "critical"))
+    )
+
+    # A new clip shows by itself at the top (the card listens for processed clips).
+    live = "card_live.mp4"
+    await asyncio.to_thread(_drop_live_clip, report["config_dir"], live)
+    await _wait_processed(api, [live])
+    live_id = next(
+        e["data"]["clip_id"]
+        for e in api.events
+        if e.get("data", {}).get("metadata", {}).get("file_name") == live
+    )
+    await card.until(
+        "the new clip at the top without a reload",
+        lambda s: (s.get("first") or {}).get("clip_id") == live_id,
+    )
+
     # The visual editor (ha-form when the frontend has loaded it, else plain inputs).
     answer = await card.page.send(
         "Runtime.evaluate",
@@ -519,6 +576,7 @@ async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -
             names = await asyncio.to_thread(_make_clips, ha.config_dir, count)
             await _wait_processed(api, names)
             report["timings"]["clips"] = time.monotonic() - dropped
+            report["config_dir"] = ha.config_dir
             await _add_dashboard(api)
             browser_started = time.monotonic()
             await _in_browser(ha.url, api, count, report)

@@ -20,6 +20,9 @@ const RISKS = ["low", "medium", "high", "critical"];
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 500;
 const SEARCH_DELAY_MS = 350;
+// A new clip refreshes the first page after this quiet time (a burst of clips asks once).
+const REFRESH_DELAY_MS = 1500;
+const EVENT_CLIP_PROCESSED = "homesec_nvr_clip_processed";
 // The device models of HomeSec's cameras (entity.py: the source kind + " camera").
 const CAMERA_MODELS = ["Local folder camera", "Rtsp camera", "Frigate camera", "Ftp camera"];
 
@@ -225,9 +228,10 @@ class HomesecTimelineCard extends HTMLElement {
     if (first || !this._built) {
       this._build();
       this._load(false);
-    } else {
+    } else if (hass.devices !== this._devices) {
       this._renderCameraOptions();
     }
+    this._subscribe();
   }
 
   get hass() {
@@ -236,10 +240,34 @@ class HomesecTimelineCard extends HTMLElement {
 
   connectedCallback() {
     if (this._hass && this._config && this._state === "idle") this._load(false);
+    this._subscribe();
   }
 
   disconnectedCallback() {
     clearTimeout(this._searchTimer);
+    clearTimeout(this._refreshTimer);
+    const unsubscribe = this._unsubscribe;
+    this._unsubscribe = null;
+    if (unsubscribe) unsubscribe.then((off) => off && off()).catch(() => {});
+  }
+
+  /** New clips appear by themselves: each processed clip refreshes the first page (only for
+   * administrators: others may not subscribe to events, and refresh by reloading). */
+  _subscribe() {
+    if (this._unsubscribe || !this.isConnected || !this._hass || !this._hass.connection) return;
+    if (this._hass.user && !this._hass.user.is_admin) return;
+    this._unsubscribe = this._hass.connection
+      .subscribeEvents(() => this._refreshSoon(), EVENT_CLIP_PROCESSED)
+      .catch(() => null);
+  }
+
+  _refreshSoon() {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = setTimeout(() => {
+      // Not while a person pages further down or watches a clip: the list would jump.
+      if (this._player || this._items.length > this._config.limit) return;
+      this._load(false, true);
+    }, REFRESH_DELAY_MS);
   }
 
   getCardSize() {
@@ -313,6 +341,7 @@ class HomesecTimelineCard extends HTMLElement {
 
   _renderCameraOptions() {
     if (!this._cameraSelect) return;
+    this._devices = this._hass.devices;
     const choices = this._cameraChoices();
     const key = JSON.stringify(choices);
     if (key === this._cameraKey) return;
@@ -346,14 +375,16 @@ class HomesecTimelineCard extends HTMLElement {
     return data;
   }
 
-  async _load(more) {
+  async _load(more, quiet = false) {
     if (!this._hass || !this._config) return;
     if (!this._built) this._build();
     const request = ++this._request;
     const offset = more ? this._nextOffset || 0 : 0;
-    if (!more) performance.mark("homesec-timeline-request");
-    this._state = "loading";
-    this._renderStatus();
+    if (!more && !quiet) performance.mark("homesec-timeline-request");
+    if (!quiet) {
+      this._state = "loading";
+      this._renderStatus();
+    }
     let page;
     try {
       const answer = await this._hass.callWS({
@@ -365,7 +396,7 @@ class HomesecTimelineCard extends HTMLElement {
       });
       page = answer && answer.response;
     } catch (err) {
-      if (request !== this._request) return;
+      if (request !== this._request || quiet) return; // a failed refresh keeps the list
       this._state = "error";
       this._error = (err && (err.message || err.code)) || String(err);
       this._renderStatus();
@@ -379,7 +410,7 @@ class HomesecTimelineCard extends HTMLElement {
     this._state = "ready";
     this._renderItems(more ? clips : null);
     this._renderStatus();
-    if (!more) {
+    if (!more && !quiet) {
       requestAnimationFrame(() =>
         requestAnimationFrame(() => performance.mark("homesec-timeline-painted")),
       );
