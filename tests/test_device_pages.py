@@ -86,6 +86,25 @@ async def test_snapshot_deleted_meanwhile_shows_no_picture(
     assert ATTR_ENTITY_PICTURE not in hass.states.get(IMAGE).attributes
 
 
+async def test_snapshot_gone_before_a_restart_shows_no_picture(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a camera whose last snapshot file was deleted while Home Assistant was down
+    entry = await setup_hub()
+    await process_clip(hass, incoming / "clip1.mp4")
+    snapshot = entry.runtime_data.cameras[next(iter(entry.subentries))].snapshot_path
+    assert snapshot is not None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    snapshot.unlink()
+
+    # When HomeSec starts again
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # Then the snapshot entity offers no picture
+    assert ATTR_ENTITY_PICTURE not in hass.states.get(IMAGE).attributes
+
+
 async def test_states_are_keys_the_frontend_shows_translated(
     hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
 ) -> None:

@@ -435,6 +435,8 @@ async def test_noisy_diagnostics_are_disabled_by_default(
         "sensor.homesec_clips_queued",
         "sensor.homesec_vision_model_tokens_today",
         "sensor.homesec_vision_model_latency",
+        # (the incident calendar is an option too, see test_calendar.py)
+        "calendar.homesec_incidents",
     }
     # and the primary sensors, the last error and the vision model's calls and cost show
     for entity_id in (

@@ -230,8 +230,10 @@ class HomeSecHub:
             if recent[0].status.finished:
                 camera.last_finished = recent[0]
                 camera.last_payload = clip_payload(recent[0], self.links_for(recent[0]))
-            if recent[0].snapshot_path:
-                camera.snapshot_path = Path(recent[0].snapshot_path)
+            snapshot = Path(recent[0].snapshot_path) if recent[0].snapshot_path else None
+            # A snapshot deleted meanwhile (retention) is not offered as a picture.
+            if snapshot is not None and await self.hass.async_add_executor_job(snapshot.is_file):
+                camera.snapshot_path = snapshot
                 camera.snapshot_updated = recent[0].updated_at
         camera.clips_today, camera.alerts_today = await self.store.count_since(
             camera.camera_id, dt_util.start_of_local_day()
