@@ -29,9 +29,6 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
 
 Screenshots (desktop 1280 px and mobile 390 px, light and dark) go to /tmp/homesec-e2e/ and
 their paths are printed, pass or fail. The last line is the verdict with the first-paint figure.
-If the integration has no `homesec_nvr.get_clips` yet (it is written in parallel), a tiny
-stand-in integration in the temporary config registers one that pages through the store's
-newest clips (camera, minimum risk and a plain substring search; a line says it was used).
 """
 
 from __future__ import annotations
@@ -65,7 +62,6 @@ from e2e_check import (
     log_problems,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "homesec_nvr"
 CAMERA = "Demo camera"
 DASHBOARD = "homesec-e2e"
@@ -73,62 +69,7 @@ CLIPS = int(os.environ.get("HOMESEC_E2E_CARD_CLIPS", "60"))
 PAGE = 50  # the card's limit: the first paint is of 50 items
 CLIPS_TIMEOUT = float(os.environ.get("HOMESEC_E2E_CARD_CLIPS_TIMEOUT", "150"))
 UI_TIMEOUT = 30.0
-STUB_NOTE = "homesec_e2e_stub: registered a stand-in homesec_nvr.get_clips"
 ARTEFACTS = e2e_browser.ARTEFACTS
-
-# The stand-in get_clips (only when the integration has none): the store's newest clips.
-_STUB_MANIFEST = {
-    "domain": "homesec_e2e_stub",
-    "name": "HomeSec e2e stand-in",
-    "after_dependencies": [DOMAIN],
-    "documentation": "https://example.invalid",
-    "codeowners": [],
-    "requirements": [],
-    "version": "0.0.1",
-}
-_STUB = (
-    '''
-"""A stand-in homesec_nvr.get_clips for scripts/e2e_card.py (only when HomeSec has none)."""
-import logging
-from homeassistant.core import SupportsResponse
-from homeassistant.helpers import device_registry as dr
-from custom_components.homesec_nvr.core.payload import clip_payload
-from custom_components.homesec_nvr.hub import loaded_hub
-RANKS = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-
-async def async_setup(hass, config):
-    if hass.services.has_service("homesec_nvr", "get_clips"):
-        return True
-    async def get_clips(call):
-        hub = loaded_hub(hass)
-        data = call.data
-        states = await hub.store.recent_states(None, 10000)
-        devices = data.get("device_id") or []
-        devices = [devices] if isinstance(devices, str) else devices
-        cameras = {i for d in devices for (dom, i) in
-                   (dr.async_get(hass).async_get(d).identifiers) if dom == "homesec_nvr"}
-        items = [clip_payload(s, hub.links_for(s)) | {"reviewed_at": None} for s in states]
-        if cameras:
-            items = [i for i in items if i["camera_id"] in cameras]
-        if data.get("min_risk"):
-            items = [i for i in items if RANKS.get(i["risk_level"] or "", 0)
-                     >= RANKS[data["min_risk"]]]
-        for word in str(data.get("query") or "").lower().split():
-            items = [i for i in items if word in " ".join(
-                [i["camera"] or "", i["summary"] or "", *i["detected_classes"]]).lower()]
-        offset, limit = int(data.get("offset", 0)), int(data.get("limit", 50))
-        page = items[offset:offset + limit]
-        more = offset + limit < len(items)
-        return {"clips": page, "total": len(items), "offset": offset, "limit": limit,
-                "next_offset": offset + limit if more else None}
-    hass.services.async_register("homesec_nvr", "get_clips", get_clips,
-                                 supports_response=SupportsResponse.ONLY)
-    logging.getLogger(__name__).warning("%s", "'''
-    + STUB_NOTE
-    + """")
-    return True
-"""
-)
 
 # The card's state, found through the frontend's shadow roots.
 _PAGE_HELPERS = """
@@ -248,16 +189,6 @@ window.__hsClick = (selector) => {
 
 def _say(message: str) -> None:
     print(f"e2e-card: {message}", file=sys.stderr, flush=True)
-
-
-def _seed_stub(config_dir: Path) -> None:
-    folder = config_dir / "custom_components" / "homesec_e2e_stub"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps(_STUB_MANIFEST), encoding="utf-8")
-    (folder / "__init__.py").write_text(_STUB, encoding="utf-8")
-    configuration = config_dir / "configuration.yaml"
-    text = configuration.read_text(encoding="utf-8")
-    configuration.write_text(text + "\nhomesec_e2e_stub:\n", encoding="utf-8")
 
 
 def _make_clips(config_dir: Path, count: int) -> list[str]:
@@ -598,10 +529,6 @@ def main() -> int:
     failure: str | None = None
     try:
         _run_quiet([sys.executable, str(SEED), str(config_dir)], "seeding the config folder")
-        _seed_stub(config_dir)
-        # Home Assistant finds custom integrations in the config folder only when its working
-        # directory has no custom_components of its own (this repository's would hide it).
-        os.chdir(config_dir)
         report["started"] = time.monotonic()
         ha.start()
         asyncio.run(_check(ha, args.clips, report))
@@ -615,8 +542,6 @@ def main() -> int:
     if problems := log_problems(log):
         problem = "Home Assistant's log names HomeSec:\n  " + "\n  ".join(problems)
         failure = problem if failure is None else f"{failure}\n{problem}"
-    if STUB_NOTE in log:
-        report["notes"].append("get_clips: the e2e stand-in (HomeSec has no get_clips yet)")
     for name, path in report["shots"].items():
         _say(f"screenshot {name}: {path}")
     version = re.search(r"Starting Home Assistant (\S+)", log)
@@ -645,7 +570,6 @@ def main() -> int:
     if args.keep:
         _say(f"config folder kept: {config_dir}")
     else:
-        os.chdir(REPO_ROOT)
         shutil.rmtree(config_dir, ignore_errors=True)
     print(f"e2e-card: ok: {summary}", flush=True)
     return 0
