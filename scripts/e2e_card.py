@@ -129,7 +129,7 @@ window.__hsSearch = (value) => {
 window.__hsEditor = async () => {
   const card = customElements.get('homesec-timeline-card');
   const listed = (window.customCards || []).some((c) => c.type === 'homesec-timeline-card');
-  const editor = card.getConfigElement();
+  const editor = await card.getConfigElement();
   const changes = [];
   editor.addEventListener('config-changed', (ev) => changes.push(ev.detail.config));
   editor.hass = document.querySelector('home-assistant').hass;

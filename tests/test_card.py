@@ -18,6 +18,13 @@ from .conftest import SetupHub
 
 MANIFEST = Path(CARD_FOLDER).parent / "manifest.json"
 CARD_PATH = "/homesec_nvr/frontend/homesec-timeline-card.js"
+# The card's modules: the card imports the shared module and, when a dashboard is edited, the
+# editor.
+MODULES = {
+    "homesec-timeline-card.js": 'customElements.define("homesec-timeline-card"',
+    "homesec-timeline-card-editor.js": 'customElements.define("homesec-timeline-card-editor"',
+    "homesec-timeline-common.js": "export const STRINGS",
+}
 
 
 async def _setup_frontend(hass: HomeAssistant, tmp_path: Path) -> None:
@@ -40,15 +47,17 @@ async def test_the_card_is_served_as_javascript(
     await setup_hub()
     client = await hass_client_no_auth()
 
-    # When a browser fetches the card's URL (no login: dashboards load modules before auth)
-    response = await client.get(f"{CARD_PATH}?v={_version()}")
-    body = await response.text()
+    # When a browser fetches the card's modules (no login: dashboards load them before auth)
+    responses = {
+        name: await client.get(f"/homesec_nvr/frontend/{name}?v={_version()}") for name in MODULES
+    }
 
-    # Then it is the card's script, as JavaScript
-    assert response.status == 200
-    assert "javascript" in response.headers["Content-Type"]
-    assert 'customElements.define("homesec-timeline-card"' in body
-    assert 'customElements.define("homesec-timeline-card-editor"' in body
+    # Then each is the card's script, as JavaScript
+    for name, marker in MODULES.items():
+        response = responses[name]
+        assert response.status == 200, name
+        assert "javascript" in response.headers["Content-Type"]
+        assert marker in await response.text()
     # And nothing else of the integration's folder is reachable through it
     outside = await client.get("/homesec_nvr/frontend/../manifest.json")
     assert outside.status == 404
@@ -87,12 +96,16 @@ async def test_without_the_frontend_the_card_is_served_but_not_added(
 
 
 def test_the_card_says_the_integrations_version() -> None:
-    # Given the card's script and the manifest
-    script = (Path(CARD_FOLDER) / CARD_FILE).read_text(encoding="utf-8")
+    # Given the card's modules and the manifest
+    scripts = {name: (Path(CARD_FOLDER) / name).read_text(encoding="utf-8") for name in MODULES}
+    assert CARD_FILE in scripts
 
-    # When reading the version the card logs in the browser console
-    match = re.search(r'const CARD_VERSION = "([^"]+)";', script)
+    # When reading the version the card logs and the versions its imports ask for
+    match = re.search(r'const CARD_VERSION = "([^"]+)";', scripts["homesec-timeline-common.js"])
+    imported = [v for text in scripts.values() for v in re.findall(r'\.js\?v=([^"`$]+)"', text)]
 
-    # Then it is the integration's version (the module URL's ?v= busts caches with it)
+    # Then both are the integration's version (the ?v= of each URL busts browser caches)
     assert match is not None
     assert match[1] == _version()
+    assert len(imported) == 2
+    assert set(imported) == {_version()}

@@ -11,115 +11,28 @@
  *   min_risk: medium           # optional: low | medium | high | critical
  *   limit: 20                  # optional: clips per page (1-500, default 20)
  *
- * Every text from Home Assistant is set with textContent (never innerHTML).
+ * Every text from Home Assistant is set with textContent (never innerHTML). Shared parts are in
+ * homesec-timeline-common.js, the visual editor in homesec-timeline-card-editor.js (loaded when
+ * a dashboard is edited); the imports carry the version so browsers fetch them after an update.
  */
 
-const CARD_VERSION = "0.1.0";
-const DOMAIN = "homesec_nvr";
-const RISKS = ["low", "medium", "high", "critical"];
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 500;
+import {
+  CARD_VERSION,
+  DEFAULT_LIMIT,
+  DOMAIN,
+  RISKS,
+  RISK_COLOURS,
+  STRINGS,
+  h,
+  homesecCameras,
+  label,
+  normaliseConfig,
+} from "./homesec-timeline-common.js?v=0.1.0";
+
 const SEARCH_DELAY_MS = 350;
 // A new clip refreshes the first page after this quiet time (a burst of clips asks once).
 const REFRESH_DELAY_MS = 1500;
 const EVENT_CLIP_PROCESSED = "homesec_nvr_clip_processed";
-// The device models of HomeSec's cameras (entity.py: the source kind + " camera").
-const CAMERA_MODELS = ["Local folder camera", "Rtsp camera", "Frigate camera", "Ftp camera"];
-
-// Every string the card shows, in one place (to be translated later).
-const STRINGS = {
-  title: "HomeSec timeline",
-  allCameras: "All cameras",
-  anyRisk: "Any risk",
-  risk: { low: "Low", medium: "Medium", high: "High", critical: "Critical", none: "No risk" },
-  searchPlaceholder: "Search clips",
-  cameraFilter: "Camera",
-  riskFilter: "Minimum risk",
-  loading: "Loading clips…",
-  empty: "No clips match.",
-  emptyHint: "Clips appear here as HomeSec records them.",
-  error: "Could not load the clips",
-  loadMore: "Load more",
-  markReviewed: "Mark reviewed",
-  reviewing: "Marking…",
-  reviewed: "Reviewed",
-  falseAlarm: "False alarm",
-  reviewFailed: "Could not mark the clip reviewed",
-  play: "Play clip",
-  close: "Close",
-  noVideo: "This clip has no video",
-  noAnalysis: "No analysis",
-  skipped: {
-    vlm_not_configured: "No analysis: no vision model is set up",
-    run_mode_never: "No analysis: analysis is off for this camera",
-    no_trigger_class: "No analysis: no trigger object was seen",
-    vlm_failed: "The analysis failed",
-  },
-  motion: "Motion",
-  shown: (count, total) => `${count} of ${total}`,
-  editor: {
-    title: "Title",
-    cameras: "Cameras (empty: all HomeSec cameras)",
-    min_risk: "Minimum risk",
-    limit: "Clips per page",
-  },
-};
-
-const RISK_COLOURS = {
-  low: "var(--success-color, var(--green-color, #43a047))",
-  medium: "var(--amber-color, #ffc107)",
-  high: "var(--orange-color, #ff9800)",
-  critical: "var(--error-color, var(--red-color, #db4437))",
-  none: "var(--disabled-color, var(--secondary-text-color, #9e9e9e))",
-};
-
-/** An element with attributes, properties (`.name`), listeners (`@event`) and children;
- * string children become text nodes (escaped by construction). */
-function h(tag, attrs = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("@")) el.addEventListener(key.slice(1), value);
-    else if (key.startsWith(".")) el[key.slice(1)] = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of [].concat(children)) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-function label(value) {
-  const text = String(value || "").replace(/_/g, " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** HomeSec's camera devices: {id, name}, by name. */
-function homesecCameras(hass) {
-  const devices = Object.values((hass && hass.devices) || {});
-  return devices
-    .filter((device) => {
-      const ours = (device.identifiers || []).some((pair) => pair[0] === DOMAIN)
-        || device.manufacturer === "HomeSec";
-      return ours && /camera$/i.test(device.model || "");
-    })
-    .map((device) => ({ id: device.id, name: device.name_by_user || device.name || device.id }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function normaliseConfig(config) {
-  if (!config || typeof config !== "object") throw new Error("Invalid configuration");
-  const cameras = [].concat(config.cameras || []).filter((id) => typeof id === "string" && id);
-  if (config.min_risk && !RISKS.includes(config.min_risk)) {
-    throw new Error(`min_risk must be one of ${RISKS.join(", ")}`);
-  }
-  const limit = config.limit === undefined ? DEFAULT_LIMIT : Number(config.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new Error(`limit must be a whole number from 1 to ${MAX_LIMIT}`);
-  }
-  return { ...config, cameras, min_risk: config.min_risk || "", limit };
-}
 
 const STYLE = `
   :host { display: block; }
@@ -189,7 +102,9 @@ const STYLE = `
 `;
 
 class HomesecTimelineCard extends HTMLElement {
-  static getConfigElement() {
+  static async getConfigElement() {
+    // The editor is loaded only when a dashboard is edited.
+    await import(`./homesec-timeline-card-editor.js?v=${CARD_VERSION}`);
     return document.createElement("homesec-timeline-card-editor");
   }
 
@@ -619,157 +534,8 @@ class HomesecTimelineCard extends HTMLElement {
   }
 }
 
-// --- visual editor --------------------------------------------------------------------
-
-const EDITOR_SCHEMA = [
-  { name: "title", selector: { text: {} } },
-  {
-    name: "cameras",
-    // HomeSec's camera devices (not the hub's): their model is "<source kind> camera". By
-    // manufacturer and model, which the device picker filters without a lookup.
-    selector: {
-      device: {
-        multiple: true,
-        filter: CAMERA_MODELS.map((model) => ({ manufacturer: "HomeSec", model })),
-      },
-    },
-  },
-  {
-    name: "min_risk",
-    selector: {
-      select: {
-        mode: "dropdown",
-        options: RISKS.map((risk) => ({ value: risk, label: STRINGS.risk[risk] })),
-      },
-    },
-  },
-  { name: "limit", selector: { number: { min: 1, max: MAX_LIMIT, mode: "box" } } },
-];
-
-class HomesecTimelineCardEditor extends HTMLElement {
-  constructor() {
-    super();
-    this._config = {};
-    this._hass = null;
-  }
-
-  setConfig(config) {
-    this._config = { ...config };
-    this._render();
-  }
-
-  set hass(hass) {
-    this._hass = hass;
-    if (this._form) this._form.hass = hass;
-    else this._render();
-  }
-
-  connectedCallback() {
-    this._render();
-    if (!customElements.get("ha-form")) {
-      customElements.whenDefined("ha-form").then(() => {
-        this._plain = null;
-        this._render();
-      });
-    }
-  }
-
-  _changed(config) {
-    const clean = { ...config };
-    for (const key of Object.keys(clean)) {
-      const value = clean[key];
-      if (value === "" || value === null || value === undefined
-        || (Array.isArray(value) && !value.length)) delete clean[key];
-    }
-    if (clean.limit !== undefined) clean.limit = Number(clean.limit);
-    this._config = { type: "custom:homesec-timeline-card", ...clean };
-    this.dispatchEvent(
-      new CustomEvent("config-changed", {
-        detail: { config: this._config },
-        bubbles: true,
-        composed: true,
-      }),
-    );
-  }
-
-  _render() {
-    if (!this.isConnected) return;
-    if (customElements.get("ha-form")) {
-      if (!this._form) {
-        this._form = document.createElement("ha-form");
-        this._form.schema = EDITOR_SCHEMA;
-        this._form.computeLabel = (field) => STRINGS.editor[field.name] || field.name;
-        this._form.addEventListener("value-changed", (ev) => this._changed(ev.detail.value));
-        this.replaceChildren(this._form);
-      }
-      this._form.hass = this._hass;
-      this._form.data = this._config;
-      return;
-    }
-    this._renderPlain();
-  }
-
-  /** Without ha-form (not loaded yet): plain inputs for the same options. */
-  _renderPlain() {
-    const field = (name, input) =>
-      h("label", { style: "display:block;margin:8px 0" }, [
-        h("div", {}, STRINGS.editor[name]),
-        input,
-      ]);
-    const update = (name, value) => this._changed({ ...this._config, [name]: value });
-    const title = h("input", {
-      name: "title",
-      ".value": this._config.title || "",
-      "@change": (ev) => update("title", ev.target.value),
-    });
-    const cameras = h(
-      "select",
-      {
-        name: "cameras",
-        multiple: true,
-        "@change": (ev) =>
-          update("cameras", [...ev.target.selectedOptions].map((option) => option.value)),
-      },
-      homesecCameras(this._hass).map((camera) =>
-        h(
-          "option",
-          { value: camera.id, selected: (this._config.cameras || []).includes(camera.id) },
-          camera.name,
-        ),
-      ),
-    );
-    const risk = h(
-      "select",
-      { name: "min_risk", "@change": (ev) => update("min_risk", ev.target.value) },
-      [h("option", { value: "" }, STRINGS.anyRisk)].concat(
-        RISKS.map((value) =>
-          h("option", { value, selected: this._config.min_risk === value }, STRINGS.risk[value]),
-        ),
-      ),
-    );
-    const limit = h("input", {
-      name: "limit",
-      type: "number",
-      min: 1,
-      max: MAX_LIMIT,
-      ".value": String(this._config.limit || DEFAULT_LIMIT),
-      "@change": (ev) => update("limit", ev.target.value),
-    });
-    this._plain = true;
-    this.replaceChildren(
-      field("title", title),
-      field("cameras", cameras),
-      field("min_risk", risk),
-      field("limit", limit),
-    );
-  }
-}
-
 if (!customElements.get("homesec-timeline-card")) {
   customElements.define("homesec-timeline-card", HomesecTimelineCard);
-}
-if (!customElements.get("homesec-timeline-card-editor")) {
-  customElements.define("homesec-timeline-card-editor", HomesecTimelineCardEditor);
 }
 window.customCards = window.customCards || [];
 if (!window.customCards.some((card) => card.type === "homesec-timeline-card")) {
