@@ -11,6 +11,7 @@ MANUFACTURER: Final = "HomeSec"
 SUBENTRY_LOCAL_FOLDER: Final = "local_folder"
 SUBENTRY_FRIGATE: Final = "frigate"
 SUBENTRY_RTSP: Final = "rtsp"
+SUBENTRY_FTP: Final = "ftp"
 
 # Hub config entry data.
 CONF_STORAGE_PATH: Final = "storage_path"
@@ -220,3 +221,20 @@ ATTR_CLIP_ID: Final = "clip_id"
 ATTR_REVIEW: Final = "review"
 # The review service's value that clears a clip's review.
 REVIEW_NONE: Final = "none"
+
+# FTP cameras: the hub's FTP server (options) and each camera's login (subentry data).
+CONF_FTP_BIND_ADDRESS: Final = "ftp_bind_address"
+CONF_FTP_PORT: Final = "ftp_port"
+CONF_FTP_PASSIVE_MIN: Final = "ftp_passive_port_min"
+CONF_FTP_PASSIVE_MAX: Final = "ftp_passive_port_max"
+CONF_FTP_MAX_UPLOAD_MB: Final = "ftp_max_upload_mb"
+CONF_FTP_MAX_SESSIONS: Final = "ftp_max_sessions"
+CONF_SNAPSHOT_GAP_S: Final = "snapshot_gap_seconds"
+DEFAULT_FTP_BIND_ADDRESS: Final = "0.0.0.0"  # noqa: S104 - cameras are on the LAN
+DEFAULT_FTP_PORT: Final = 2121
+DEFAULT_FTP_PASSIVE_MIN: Final = 30000
+DEFAULT_FTP_PASSIVE_MAX: Final = 30009
+DEFAULT_FTP_MAX_UPLOAD_MB: Final = 512
+DEFAULT_FTP_MAX_SESSIONS: Final = 16
+DEFAULT_SNAPSHOT_GAP_S: Final = 5.0
+FTP_UPLOADS_DIR: Final = "homesec/ftp_uploads"

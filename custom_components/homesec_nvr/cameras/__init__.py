@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from .base import CameraKind, CameraSpec
 from .frigate import FrigateCameras
+from .ftp import FtpCameras
 from .local_folder import LocalFolderCameras
 from .rtsp import RtspCameras
 
 CAMERA_KINDS: dict[str, type[CameraKind]] = {
-    kind.subentry_type: kind for kind in (LocalFolderCameras, RtspCameras, FrigateCameras)
+    kind.subentry_type: kind
+    for kind in (LocalFolderCameras, RtspCameras, FrigateCameras, FtpCameras)
 }
 
 __all__ = ["CAMERA_KINDS", "CameraKind", "CameraSpec"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigSubentryFlow
 
-from ..const import SUBENTRY_FRIGATE, SUBENTRY_LOCAL_FOLDER, SUBENTRY_RTSP
+from ..const import SUBENTRY_FRIGATE, SUBENTRY_FTP, SUBENTRY_LOCAL_FOLDER, SUBENTRY_RTSP
 from .frigate import FrigateSubentryFlow
+from .ftp import FtpSubentryFlow
 from .local_folder import LocalFolderSubentryFlow
 from .rtsp import RtspSubentryFlow
 
@@ -19,6 +20,7 @@ SUBENTRY_FLOWS: dict[str, type[ConfigSubentryFlow]] = {
     SUBENTRY_LOCAL_FOLDER: LocalFolderSubentryFlow,
     SUBENTRY_RTSP: RtspSubentryFlow,
     SUBENTRY_FRIGATE: FrigateSubentryFlow,
+    SUBENTRY_FTP: FtpSubentryFlow,
 }
 
 __all__ = ["SUBENTRY_FLOWS"]

@@ -74,6 +74,7 @@ from .fields import (
     risk_selector,
     run_mode_selector,
 )
+from .ftp import async_check_ftp_server, ftp_server_fields
 
 
 def _pipeline_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
@@ -186,7 +187,7 @@ class HomeSecOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to configure."""
         return self.async_show_menu(
-            step_id="init", menu_options=[*OPTION_PAGES, "email", "vision_model"]
+            step_id="init", menu_options=[*OPTION_PAGES, "email", "vision_model", "ftp_server"]
         )
 
     async def async_step_pipeline(
@@ -210,6 +211,23 @@ class HomeSecOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Object filter defaults (cameras may override them)."""
         return await self._page("object_filter", user_input)
+
+    async def async_step_ftp_server(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where the FTP server for FTP cameras listens, and its limits."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = await async_check_ftp_server(self.hass, self.config_entry, user_input)
+            if not errors:
+                return self.async_create_entry(data={**self.config_entry.options, **user_input})
+        values = {**self.config_entry.options, **(user_input or {})}
+        schema = vol.Schema(ftp_server_fields(values))
+        return self.async_show_form(
+            step_id="ftp_server",
+            data_schema=self.add_suggested_values_to_schema(schema, values),
+            errors=errors,
+        )
 
     async def _page(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
         """One options page: its fields, validated, saved over the other pages' values."""
