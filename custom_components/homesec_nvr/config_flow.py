@@ -31,10 +31,13 @@ from .const import (
     DEFAULT_RETENTION_DAYS,
     DEFAULT_STORAGE_SUBDIR,
     DOMAIN,
+    REAUTH_DROPBOX,
+    REAUTH_KIND,
 )
 from .core.interfaces import StorageUnavailableError
 from .core.storage.local import LocalStorage
 from .flows import SUBENTRY_FLOWS
+from .flows.dropbox_signin import DropboxSignInFlow
 from .flows.fields import async_check_vision_model, default_options, default_vlm_options, number
 from .flows.options import HomeSecOptionsFlow
 from .schema_compat import vol
@@ -86,8 +89,8 @@ def _hub_schema(hass: HomeAssistant, values: Mapping[str, Any]) -> vol.Schema:
     )
 
 
-class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up the HomeSec hub (one per Home Assistant)."""
+class HomeSecConfigFlow(DropboxSignInFlow, ConfigFlow, domain=DOMAIN):
+    """Set up the HomeSec hub (one per Home Assistant); the Dropbox sign-in is a reauth."""
 
     VERSION = 1
     MINOR_VERSION = 1
@@ -145,7 +148,9 @@ class HomeSecConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The vision model server refused the API key."""
+        """The vision model server refused the API key, or Dropbox needs a sign-in."""
+        if entry_data.get(REAUTH_KIND) == REAUTH_DROPBOX:
+            return await self.async_step_pick_implementation()
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(

@@ -238,3 +238,16 @@ DEFAULT_FTP_MAX_UPLOAD_MB: Final = 512
 DEFAULT_FTP_MAX_SESSIONS: Final = 16
 DEFAULT_SNAPSHOT_GAP_S: Final = 5.0
 FTP_UPLOADS_DIR: Final = "homesec/ftp_uploads"
+
+# The off-site copy (Dropbox): hub options; the OAuth2 grant is in the entry data under
+# "auth_implementation" and "token" (Home Assistant's OAuth2 layout).
+CONF_OFFSITE_ENABLED: Final = "offsite_enabled"
+CONF_OFFSITE_ROOT: Final = "offsite_root"
+CONF_OFFSITE_RETENTION_DAYS: Final = "offsite_retention_days"
+DEFAULT_OFFSITE_ROOT: Final = "HomeSec"
+DEFAULT_OFFSITE_RETENTION_DAYS: Final = 30
+# A reauth flow with this in its data is the Dropbox sign-in (else: the vision model key).
+REAUTH_KIND: Final = "reauth_kind"
+REAUTH_DROPBOX: Final = "dropbox"
+ISSUE_OFFSITE_SIGN_IN: Final = "offsite_sign_in"
+ISSUE_OFFSITE_FULL: Final = "offsite_full"

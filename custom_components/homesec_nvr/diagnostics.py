@@ -95,6 +95,7 @@ async def async_get_config_entry_diagnostics(
         },
         "health": hub.health.diagnostics(),
         "live_alerts": hub.live.diagnostics(),
+        "offsite": hub.offsite.diagnostics(),
         "vision_model": (
             {
                 "analyzer": async_redact_data(hub.vision.analyzer.diagnostics(), TO_REDACT),

@@ -73,6 +73,7 @@ from .core.supervisor import SupervisedTask, TaskSupervisor
 from .ha_email import build_email_notifiers
 from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
 from .ha_notifier import build_ha_notifiers
+from .ha_offsite import OffsiteGlue
 from .health import HubHealth
 from .live import HomeSecLive
 from .object_filters import ReportingFilter, async_build_onnx_filter, async_ensure_onnxruntime
@@ -108,6 +109,8 @@ class HomeSecHub:
         self.entry = entry
         self.store = ClipStore(Path(hass.config.path(DB_RELATIVE_PATH)))
         self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
+        # The off-site copy (Dropbox): a stage beside the pipeline, never blocking alerts.
+        self.offsite = OffsiteGlue(hass, entry, self.store, self.storage, self._notify_hub)
         # Signs the clip and snapshot links that leave Home Assistant (views.py serves them).
         self.signer = LinkSigner(entry.data[CONF_LINK_SECRET])
         # Long-lived source loops: restarted with backoff when they die (health.py reports).
@@ -264,6 +267,7 @@ class HomeSecHub:
             self.hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, self._async_notification_action)
         )
         self._async_check_health()
+        await self.offsite.async_start()
 
     async def async_stop(self) -> None:
         """Stop sources, the pipeline and every timer; close the store. Idempotent."""
@@ -294,6 +298,7 @@ class HomeSecHub:
             await object_filter.close()
         self._filters.clear()
         await self.hass.async_add_executor_job(self._filter_executor.shutdown)
+        await self.offsite.async_stop()
         await self.store.close()
 
     async def _async_submit(self, clip: Clip) -> bool:
@@ -382,6 +387,7 @@ class HomeSecHub:
         if camera is not None and (kind := self.kinds.get(camera.subentry_id)) is not None:
             kind.clip_updated(state, stage)
         if stage == "finished":
+            self.offsite.clip_finished()
             payload = clip_payload(state, self.links_for(state))
             self.hass.bus.async_fire(EVENT_CLIP_PROCESSED, payload)
             if camera is not None:

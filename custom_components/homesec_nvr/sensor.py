@@ -247,6 +247,23 @@ VLM_SENSORS: tuple[HubSensorDescription, ...] = (
 )
 
 
+# The off-site copy (Dropbox), while it is on.
+OFFSITE_SENSORS: tuple[HubSensorDescription, ...] = (
+    HubSensorDescription(
+        key="offsite_backlog",
+        translation_key="offsite_backlog",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda h: h.offsite.backlog,
+        attrs_fn=lambda h: {
+            "signed_in": h.offsite.signed_in,
+            "blocked": h.offsite.copier.status.blocked if h.offsite.copier else None,
+            "last_error": h.offsite.copier.status.last_error if h.offsite.copier else None,
+        },
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HomeSecConfigEntry,
@@ -257,6 +274,8 @@ async def async_setup_entry(
     async_add_entities(HomeSecHubSensor(hub, d) for d in HUB_SENSORS)
     if hub.vision is not None:
         async_add_entities(HomeSecHubSensor(hub, d) for d in VLM_SENSORS)
+    if hub.offsite.enabled:
+        async_add_entities(HomeSecHubSensor(hub, d) for d in OFFSITE_SENSORS)
     hub.async_add_kind_entities(Platform.SENSOR, async_add_entities)
 
     def build(camera: CameraRuntime) -> list[Entity]:

@@ -27,6 +27,8 @@ from .const import (
     CONF_MIN_RISK_LEVEL,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
+    CONF_OFFSITE_ENABLED,
+    CONF_OFFSITE_RETENTION_DAYS,
     CONF_PER_CAMERA_ALERT,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
@@ -60,6 +62,7 @@ from .const import (
     DEFAULT_MAX_CLIPS_IN_FLIGHT,
     DEFAULT_MAX_STORAGE_GB,
     DEFAULT_MIN_RISK_LEVEL,
+    DEFAULT_OFFSITE_RETENTION_DAYS,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_TRIGGER_CLASSES,
     FILTER_NONE,
@@ -133,6 +136,12 @@ def retention_settings(options: Mapping[str, Any]) -> RetentionSettings:
     return RetentionSettings(
         max_age_days=float(options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
         max_total_gb=float(options.get(CONF_MAX_STORAGE_GB, DEFAULT_MAX_STORAGE_GB)),
+        # With the off-site copy on, a clip is kept locally until its copy exists.
+        offsite_copy_days=(
+            float(options.get(CONF_OFFSITE_RETENTION_DAYS, DEFAULT_OFFSITE_RETENTION_DAYS))
+            if options.get(CONF_OFFSITE_ENABLED)
+            else None
+        ),
     )
 
 

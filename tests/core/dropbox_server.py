@@ -5,9 +5,10 @@ aiohttp on 127.0.0.1, port chosen by the OS. One server plays both of Dropbox's 
 adapter keeps the host the SDK meant in `X-Dropbox-Host`; content routes are refused on the
 API host and the other way round, as Dropbox does).
 
-- `POST /oauth2/token` (form, `grant_type=refresh_token`, `client_id`, `client_secret`):
-  a new access token with `expires_in`; a revoked refresh token or a wrong app secret ->
-  400 `{"error": "invalid_grant"}`.
+- `POST /oauth2/token` (form, `client_id`, `client_secret`): `grant_type=authorization_code`
+  with a `code` from `authorize()` -> access and refresh token; `grant_type=refresh_token` ->
+  a new access token with `expires_in`; an unknown code, a revoked refresh token or a wrong
+  app secret -> 400 `{"error": "invalid_grant"}`.
 - RPC routes (JSON body, `Authorization: Bearer`): `users/get_current_account`,
   `files/delete_v2`, `files/list_folder`, `files/get_temporary_link`.
 - Content routes (`Dropbox-API-Arg` header, octet-stream body): `files/upload`,
@@ -78,6 +79,7 @@ class DropboxServer:
         self.access_tokens: set[str] = set()
         self.expired_tokens: set[str] = set()
         self.refresh_tokens: set[str] = set()
+        self.codes: set[str] = set()
         self.files: dict[str, bytes] = {}
         self.sessions: dict[str, UploadSession] = {}
         self.calls: list[str] = []
@@ -92,6 +94,16 @@ class DropboxServer:
         self.access_tokens.add(access)
         self.refresh_tokens.add(refresh)
         return access, refresh
+
+    def authorize(self) -> str:
+        """The code Dropbox's authorize page hands back after the user allowed the app."""
+        code = secrets.token_urlsafe(8)
+        self.codes.add(code)
+        return code
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def expire(self, access_token: str) -> None:
         self.access_tokens.discard(access_token)
@@ -135,11 +147,26 @@ class DropboxServer:
     async def _token(self, request: web.Request) -> web.StreamResponse:
         self.calls.append("oauth2/token")
         form = await request.post()
-        if (
-            form.get("grant_type") != "refresh_token"
-            or form.get("client_id") != self.app_key
-            or form.get("client_secret") != self.app_secret
-            or form.get("refresh_token") not in self.refresh_tokens
+        grant = form.get("grant_type")
+        app_ok = (
+            form.get("client_id") == self.app_key and form.get("client_secret") == self.app_secret
+        )
+        if app_ok and grant == "authorization_code" and form.get("code") in self.codes:
+            self.codes.discard(str(form["code"]))
+            access, refresh = self.grant()
+            return _json(
+                {
+                    "access_token": access,
+                    "refresh_token": refresh,
+                    "token_type": "bearer",
+                    "expires_in": 14400,
+                    "scope": "files.content.write files.content.read files.metadata.read",
+                    "uid": "12345",
+                    "account_id": _ACCOUNT["account_id"],
+                }
+            )
+        if not (
+            app_ok and grant == "refresh_token" and form.get("refresh_token") in self.refresh_tokens
         ):
             return _json(
                 {"error": "invalid_grant", "error_description": "refresh token is invalid"},

@@ -75,6 +75,7 @@ from .fields import (
     run_mode_selector,
 )
 from .ftp import async_check_ftp_server, ftp_server_fields
+from .offsite import async_check_offsite, offsite_fields
 
 
 def _pipeline_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
@@ -187,7 +188,8 @@ class HomeSecOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to configure."""
         return self.async_show_menu(
-            step_id="init", menu_options=[*OPTION_PAGES, "email", "vision_model", "ftp_server"]
+            step_id="init",
+            menu_options=[*OPTION_PAGES, "email", "vision_model", "offsite", "ftp_server"],
         )
 
     async def async_step_pipeline(
@@ -227,6 +229,21 @@ class HomeSecOptionsFlow(OptionsFlow):
             step_id="ftp_server",
             data_schema=self.add_suggested_values_to_schema(schema, values),
             errors=errors,
+        )
+
+    async def async_step_offsite(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The off-site copy (Dropbox); turned on, the hub asks for the Dropbox sign-in."""
+        errors: dict[str, str] = {}
+        current = dict(self.config_entry.options)
+        if user_input is not None:
+            errors = await async_check_offsite(self.hass, user_input)
+            if not errors:
+                return self.async_create_entry(data={**current, **user_input})
+        fields = offsite_fields({**current, **(user_input or {})})
+        return self.async_show_form(
+            step_id="offsite", data_schema=vol.Schema(fields), errors=errors
         )
 
     async def _page(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:

@@ -209,6 +209,9 @@ class OffsiteCopier:
             wait_s = self._settings.catch_up_interval_s
             if self.status.blocked != BLOCKED_AUTH:
                 wait_s = await self._pass()
+            else:  # no calls until a new sign-in; the backlog still shows what waits
+                with contextlib.suppress(StoreError):
+                    await self._refresh_backlog(self._settings.window_start(datetime.now(UTC)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
 
