@@ -29,6 +29,8 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
 
 Screenshots (desktop 1280 px and mobile 390 px, light and dark) go to /tmp/homesec-e2e/ and
 their paths are printed, pass or fail. The last line is the verdict with the first-paint figure.
+`--store-clips 100000` first fills the store with that many older clips of ten other cameras
+(scripts/bench_history.py's fill, about 80 s here): the scale case of the first paint.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import signal
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +192,19 @@ window.__hsClick = (selector) => {
 
 def _say(message: str) -> None:
     print(f"e2e-card: {message}", file=sys.stderr, flush=True)
+
+
+def _fill_store(config_dir: Path, clips: int) -> float:
+    """`clips` older clips of ten other cameras over the last week, as scripts/bench_history.py
+    fills its store (the demo camera's clips stay the newest). Returns the seconds it took."""
+    import bench_history  # only for the scale case
+
+    bench_history.FIRST_DAY = datetime.now(UTC) - timedelta(days=8)
+    path = config_dir / "homesec" / "homesec.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seconds, _ = bench_history.fill(path, clips, 10, 7, 1)
+    _say(f"store filled with {clips} clips in {seconds:.0f} s ({path.stat().st_size >> 20} MiB)")
+    return seconds
 
 
 def _make_clips(config_dir: Path, count: int) -> list[str]:
@@ -520,6 +536,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary config folder")
     parser.add_argument("--clips", type=int, default=CLIPS, help="clips to seed (default 60)")
+    parser.add_argument(
+        "--store-clips",
+        type=int,
+        default=0,
+        help="clips of ten other cameras put in the store first (the scale case: 100000)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     began = time.monotonic()
@@ -529,6 +551,8 @@ def main() -> int:
     failure: str | None = None
     try:
         _run_quiet([sys.executable, str(SEED), str(config_dir)], "seeding the config folder")
+        if args.store_clips:
+            report["timings"]["fill"] = _fill_store(config_dir, args.store_clips)
         report["started"] = time.monotonic()
         ha.start()
         asyncio.run(_check(ha, args.clips, report))
@@ -550,7 +574,8 @@ def main() -> int:
     summary = (
         f"Home Assistant {version[1] if version else '?'}, "
         f"start-up {timings.get('startup', float('nan')):.1f} s, "
-        f"{args.clips} clips processed in {timings.get('clips', float('nan')):.1f} s, "
+        + (f"{args.store_clips} clips in the store first, " if args.store_clips else "")
+        + f"{args.clips} clips processed in {timings.get('clips', float('nan')):.1f} s, "
         f"browser {timings.get('browser', float('nan')):.1f} s, "
         + (
             f"first paint of {min(args.clips, PAGE)} items {paint:.0f} ms after the card's "
