@@ -34,6 +34,7 @@ from custom_components.homesec_nvr.const import (
     ISSUE_OFFSITE_SIGN_IN,
 )
 from custom_components.homesec_nvr.diagnostics import async_get_config_entry_diagnostics
+from custom_components.homesec_nvr.settings import retention_settings
 
 from .conftest import SetupHub
 from .core.dropbox_server import DropboxServer
@@ -228,3 +229,31 @@ async def test_full_dropbox_raises_a_repair_issue(
     issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_OFFSITE_FULL)
     assert issue is not None and issue.translation_placeholders == {"backlog": "1"}
     assert not dropbox.files
+
+
+async def test_expired_access_token_is_refreshed_with_the_app_credentials(
+    hass: HomeAssistant, dropbox: DropboxServer, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a hub whose stored access token expired (HA was off for a day)
+    data = _signed_in(dropbox)
+    dropbox.expire(data["token"]["access_token"])
+    data["token"]["expires_at"] = time.time() - 86400
+    entry = await setup_hub(entry_data=data, **OFFSITE)
+    # When a clip is recorded
+    await process_clip(hass, incoming / "door.mp4")
+    # Then the SDK refreshed the token with the refresh token and the application
+    # credentials' key and secret, and the clip was copied; no sign-in was asked for
+    await _until(lambda: any(k.endswith(".mp4") for k in dropbox.files))
+    assert dropbox.count("oauth2/token") == 1
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_OFFSITE_SIGN_IN) is None
+    assert _dropbox_reauth_flows(hass) == []
+    assert entry.runtime_data.offsite.signed_in
+
+
+def test_local_retention_keeps_uncopied_clips_only_while_the_copy_is_on() -> None:
+    # Given the hub options with and without the off-site copy
+    on = retention_settings({**OFFSITE, CONF_OFFSITE_RETENTION_DAYS: 10})
+    off = retention_settings({CONF_OFFSITE_ENABLED: False, CONF_OFFSITE_RETENTION_DAYS: 10})
+    # Then the local retention keeps uncopied clips of the off-site period only when it is on
+    assert on.offsite_copy_days == 10.0
+    assert off.offsite_copy_days is None
