@@ -23,6 +23,7 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
 * clicking the snapshot plays the clip (a <video> with readyState >= 2 or currentTime > 0);
 * Mark reviewed calls homesec_nvr.review: the item shows Reviewed, and get_clips says so;
 * a clip recorded while the card is open appears at the top by itself;
+* with HomeSec disabled, a search shows the error state (the action's message, Try again);
 * the visual editor (ha-form inside the frontend's tree) has its four fields and reports a
   change with config-changed;
 * Home Assistant's log has no error naming HomeSec (scripts/e2e_check.py's log check).
@@ -504,6 +505,26 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     )
     await asyncio.sleep(1.0)
     report["shots"]["mobile_light"] = await card.screenshot("mobile_light")
+
+    # The error state: with HomeSec disabled, a new search says why and offers to try again.
+    entries = await api.command({"type": "config_entries/get", "domain": DOMAIN})
+    await api.command(
+        {
+            "type": "config_entries/disable",
+            "entry_id": entries[0]["entry_id"],
+            "disabled_by": "user",
+        }
+    )
+    await card.run("window.__hsSearch('courier')")
+    state = await card.until(
+        "the error state with HomeSec disabled",
+        lambda s: "error" in ((s.get("status") or {}).get("cls") or ""),
+    )
+    if not await card.run("window.__hsClick('.status .retry')"):
+        raise CheckFailed(f"the error state has no Try again button: {state['status']}")
+    reason = state["status"]["text"].removeprefix("Could not load the clips")
+    report["notes"].append(f"error state {reason.removesuffix('Try again')!r} with Try again")
+    report["shots"]["error"] = await card.screenshot("error")
 
 
 async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -> None:

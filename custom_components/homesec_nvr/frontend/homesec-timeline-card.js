@@ -79,6 +79,9 @@ const STYLE = `
     border-radius: 16px; border: 1px solid var(--primary-color, #03a9f4);
     color: var(--primary-color, #03a9f4); background: transparent; }
   button.action[disabled] { opacity: 0.6; cursor: default; }
+  .review { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; }
+  .review-error { font-size: 12px; color: var(--error-color, #db4437); }
+  .status .retry { margin-top: 8px; }
   .badge { font-size: 12px; color: var(--success-color, #43a047); font-weight: 500; }
   .badge.false_alarm { color: var(--secondary-text-color); }
   .more { display: flex; justify-content: space-between; align-items: center;
@@ -100,6 +103,11 @@ const STYLE = `
     .filters select { flex: 1 1 40%; }
   }
 `;
+
+/** What a failed websocket call says (Home Assistant's translated message when it has one). */
+function errorText(err) {
+  return (err && (err.message || err.code)) || String(err);
+}
 
 class HomesecTimelineCard extends HTMLElement {
   static async getConfigElement() {
@@ -132,6 +140,9 @@ class HomesecTimelineCard extends HTMLElement {
     this._config = normaliseConfig(config);
     this._filters = { camera: "", minRisk: this._config.min_risk, query: "" };
     this._built = false;
+    this._state = "idle"; // a new configuration loads again (connectedCallback if detached)
+    this._items = [];
+    this._cameraKey = null;
     if (this._hass) this._build();
     if (this._hass && this.isConnected) this._load(false);
   }
@@ -313,7 +324,7 @@ class HomesecTimelineCard extends HTMLElement {
     } catch (err) {
       if (request !== this._request || quiet) return; // a failed refresh keeps the list
       this._state = "error";
-      this._error = (err && (err.message || err.code)) || String(err);
+      this._error = errorText(err);
       this._renderStatus();
       return;
     }
@@ -343,7 +354,10 @@ class HomesecTimelineCard extends HTMLElement {
     } catch (err) {
       button.disabled = false;
       button.textContent = STRINGS.markReviewed;
-      button.title = `${STRINGS.reviewFailed}: ${(err && err.message) || err}`;
+      badgeSlot.replaceChildren(
+        button,
+        h("span", { class: "review-error" }, `${STRINGS.reviewFailed}: ${errorText(err)}`),
+      );
       return;
     }
     item.review = "reviewed";
@@ -364,6 +378,11 @@ class HomesecTimelineCard extends HTMLElement {
       status.replaceChildren(
         h("strong", {}, STRINGS.error),
         h("span", { class: "hint" }, this._error),
+        h(
+          "button",
+          { class: "action retry", type: "button", "@click": () => this._load(false) },
+          STRINGS.retry,
+        ),
       );
     } else if (this._state === "ready" && !this._items.length) {
       status.className = "status empty";

@@ -25,6 +25,7 @@ export const STRINGS = {
   empty: "No clips match.",
   emptyHint: "Clips appear here as HomeSec records them.",
   error: "Could not load the clips",
+  retry: "Try again",
   loadMore: "Load more",
   markReviewed: "Mark reviewed",
   reviewing: "Marking…",
