@@ -91,6 +91,11 @@ async def test_analyzing_a_stored_clip_again_updates_its_history(
     assert payload["media_url"]
     reanalyzed.close()
 
+    # And the camera's last-summary sensor shows the new analysis
+    await hass.async_block_till_done()
+    summary = hass.states.get("sensor.front_door_last_summary")
+    assert summary is not None and "handle of the front door" in summary.state
+
     # And the search finds the new words, not the old summary's
     found = await hass.services.async_call(
         DOMAIN, "get_clips", {"query": "hooded handle"}, blocking=True, return_response=True

@@ -144,12 +144,23 @@ async def _analyze_stored(hub: HomeSecHub, clip_id: str) -> Analysed:
     except StoreError as err:
         raise _store_failed(err) from err
     payload = clip_payload(state, hub.links_for(state))
-    camera = hub.cameras.get(state.camera_id)
-    held = camera.last_finished if camera is not None else None
-    if camera is not None and held is not None and held.clip_id == clip_id:
-        camera.last_finished, camera.last_payload = state, payload
+    _show(hub, state, payload)
     hub.hass.bus.async_fire(EVENT_CLIP_REANALYZED, payload)
     return Analysed(clip, analysis, state)
+
+
+def _show(hub: HomeSecHub, state: ClipState, payload: dict[str, Any]) -> None:
+    """The camera's entities follow when the clip is the one they show."""
+    camera = hub.cameras.get(state.camera_id)
+    if camera is None:
+        return
+    shown = False
+    if camera.last_clip is not None and camera.last_clip.clip_id == state.clip_id:
+        camera.last_clip, shown = state, True
+    if camera.last_finished is not None and camera.last_finished.clip_id == state.clip_id:
+        camera.last_finished, camera.last_payload, shown = state, payload, True
+    if shown:
+        camera.notify("reanalyzed", state)  # entities refresh; no event entity fires again
 
 
 def _store_failed(err: StoreError) -> HomeAssistantError:
