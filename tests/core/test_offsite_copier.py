@@ -253,3 +253,39 @@ async def test_local_retention_keeps_a_clip_whose_copy_is_missing(
     report = await apply_retention(store, storage, settings, now=NOW)
     assert report.clips == ["waiting"]
     assert not kept.exists()
+
+
+async def test_a_bug_in_a_pass_does_not_end_the_copying(
+    server: DropboxServer,
+    store: ClipStore,
+    storage: LocalStorage,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a target whose first upload fails with an unexpected error (a bug)
+    class Flaky(DropboxTarget):
+        calls = 0
+
+        async def upload(self, local: Path, remote: str) -> int:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise RuntimeError("boom")
+            return await super().upload(local, remote)
+
+    access, refresh = server.grant()
+    target = Flaky(
+        DropboxCredentials(access, refresh, server.app_key, server.app_secret),
+        http_session=server.http_session(),
+    )
+    await _stored_clip(store, storage, tmp_path, "c1", size=100)
+    copier = OffsiteCopier(store, storage, target, FAST)
+    # When the copier runs
+    copier.start()
+    async with asyncio.timeout(10):
+        while copier.status.copied < 1:
+            await asyncio.sleep(0.02)
+    # Then the bug was logged with its traceback, and the next pass copied the clip
+    assert "Off-site copy failed unexpectedly" in caplog.text
+    assert "/homesec/front door/" + _day() + "/c1.mp4" in server.files
+    await copier.stop()
+    await target.close()

@@ -228,7 +228,9 @@ class OffsiteCopier:
             self._failed(err, BLOCKED_SPACE)
             _LOGGER.warning("Off-site copy stopped: %s", err)
             return self._settings.catch_up_interval_s
-        except (OffsiteError, StoreError) as err:
+        except Exception as err:  # a bug must not end the copying for good
+            if not isinstance(err, (OffsiteError, StoreError)):
+                _LOGGER.exception("Off-site copy failed unexpectedly")
             self._attempt += 1
             delay = self._settings.backoff.delay(self._attempt)
             retry_after = getattr(err, "retry_after_s", None)
