@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.homesec_nvr import application_credentials, ha_offsite
 from custom_components.homesec_nvr.const import (
+    CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_OFFSITE_ROOT,
@@ -257,3 +258,26 @@ def test_local_retention_keeps_uncopied_clips_only_while_the_copy_is_on() -> Non
     # Then the local retention keeps uncopied clips of the off-site period only when it is on
     assert on.offsite_copy_days == 10.0
     assert off.offsite_copy_days is None
+
+
+async def test_options_page_chooses_the_cameras_to_copy(
+    hass: HomeAssistant, dropbox: DropboxServer, setup_hub: SetupHub
+) -> None:
+    # Given a signed-in hub with one camera
+    entry = await setup_hub(entry_data=_signed_in(dropbox), **OFFSITE)
+    camera_id = next(iter(entry.runtime_data.cameras))
+    # When the off-site page offers the hub's cameras and the user picks that one
+    result = await open_options(hass, entry.entry_id, "offsite")
+    schema = result["data_schema"].schema
+    field = next(v for k, v in schema.items() if k == CONF_OFFSITE_CAMERAS)
+    assert [o["value"] for o in field.config["options"]] == [camera_id]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**OFFSITE, CONF_OFFSITE_CAMERAS: [camera_id]}
+    )
+    await hass.async_block_till_done()
+    # Then it is saved, and the reloaded hub copies that camera only
+    assert result["type"] == "create_entry"
+    assert entry.options[CONF_OFFSITE_CAMERAS] == [camera_id]
+    copier = entry.runtime_data.offsite.copier
+    assert copier is not None
+    assert copier._settings.cameras == frozenset({camera_id})

@@ -244,6 +244,8 @@ FTP_UPLOADS_DIR: Final = "homesec/ftp_uploads"
 CONF_OFFSITE_ENABLED: Final = "offsite_enabled"
 CONF_OFFSITE_ROOT: Final = "offsite_root"
 CONF_OFFSITE_RETENTION_DAYS: Final = "offsite_retention_days"
+# Camera ids whose clips are copied; empty or missing: every camera.
+CONF_OFFSITE_CAMERAS: Final = "offsite_cameras"
 DEFAULT_OFFSITE_ROOT: Final = "HomeSec"
 DEFAULT_OFFSITE_RETENTION_DAYS: Final = 30
 # A reauth flow with this in its data is the Dropbox sign-in (else: the vision model key).

@@ -23,6 +23,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_OFFSITE_ROOT,
@@ -50,9 +51,16 @@ def offsite_enabled(options: Mapping[str, Any]) -> bool:
     return bool(options.get(CONF_OFFSITE_ENABLED, False))
 
 
+def offsite_cameras(options: Mapping[str, Any]) -> frozenset[str] | None:
+    """The cameras whose clips are copied (None: every camera)."""
+    cameras = options.get(CONF_OFFSITE_CAMERAS) or []
+    return frozenset(str(c) for c in cameras) or None
+
+
 def offsite_settings(options: Mapping[str, Any]) -> OffsiteSettings:
     """The copier's settings from the hub options."""
     return OffsiteSettings(
+        cameras=offsite_cameras(options),
         root=str(options.get(CONF_OFFSITE_ROOT) or DEFAULT_OFFSITE_ROOT),
         retention_days=int(
             options.get(CONF_OFFSITE_RETENTION_DAYS, DEFAULT_OFFSITE_RETENTION_DAYS)
@@ -206,6 +214,7 @@ class OffsiteGlue:
             "settings": {
                 "root": offsite_settings(self.entry.options).root,
                 "retention_days": offsite_settings(self.entry.options).retention_days,
+                "cameras": sorted(offsite_cameras(self.entry.options) or []) or "all",
             },
         }
         if self.copier is not None:

@@ -27,6 +27,7 @@ from .const import (
     CONF_MIN_RISK_LEVEL,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
+    CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_PER_CAMERA_ALERT,
@@ -142,6 +143,7 @@ def retention_settings(options: Mapping[str, Any]) -> RetentionSettings:
             if options.get(CONF_OFFSITE_ENABLED)
             else None
         ),
+        offsite_cameras=frozenset(options.get(CONF_OFFSITE_CAMERAS) or []) or None,
     )
 
 

@@ -289,3 +289,30 @@ async def test_a_bug_in_a_pass_does_not_end_the_copying(
     assert "/homesec/front door/" + _day() + "/c1.mp4" in server.files
     await copier.stop()
     await target.close()
+
+
+async def test_only_the_chosen_cameras_are_copied_and_kept(
+    server: DropboxServer, store: ClipStore, storage: LocalStorage, tmp_path: Path
+) -> None:
+    # Given clips of two cameras, and an off-site copy of camera "cam1" only
+    two_days_ago = NOW - timedelta(days=2)
+    await _stored_clip(store, storage, tmp_path, "mine", size=10, start=two_days_ago)
+    other = await _stored_clip(store, storage, tmp_path, "other", size=10, start=two_days_ago)
+    await store.upsert_state(replace(other, camera_id="cam2", camera_name="Garden"))
+    copier = OffsiteCopier(
+        store, storage, _target(server), replace(FAST, cameras=frozenset({"cam1"}))
+    )
+    settings = RetentionSettings(
+        max_age_days=1, max_total_gb=0, offsite_copy_days=30, offsite_cameras=frozenset({"cam1"})
+    )
+    # When the local retention runs before any copy
+    report = await apply_retention(store, storage, settings, now=NOW)
+    # Then the other camera's clip (no copy required) is deleted; cam1's uncopied one is kept
+    assert report.clips == ["other"]
+    # When the copier runs
+    copied = await copier.run_once()
+    # Then only cam1's clip went to Dropbox, and the backlog counts cam1 only
+    assert copied == 1
+    assert all("/front door/" in k for k in server.files)
+    assert copier.status.backlog == 0
+    await copier.target.close()  # type: ignore[attr-defined]

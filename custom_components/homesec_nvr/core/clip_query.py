@@ -157,6 +157,9 @@ class QueryPlan:
     count_params: list[Any]
     page_sql: str
     page_params: list[Any]
+    # The page's rows carry the total as a second column (count_sql is then needed only for
+    # an empty page).
+    counted: bool = False
 
 
 def query_plan(query: ClipQuery, *, fts: bool) -> QueryPlan:
@@ -166,6 +169,8 @@ def query_plan(query: ClipQuery, *, fts: bool) -> QueryPlan:
     alone when it has no other filter; otherwise it walks the time index (the camera's, or
     every camera's) newest first, keeping the clips the full-text index names: it stops
     after the page, and never looks up every matching row (SQLite would, for a common word).
+    A text search with other filters counts in the same statement as its page (the
+    full-text index is read once).
     """
     where, params = where_clause(query, fts=fts)
     text = fts and bool(query_words(query.text))
@@ -173,18 +178,21 @@ def query_plan(query: ClipQuery, *, fts: bool) -> QueryPlan:
     if text:
         by = "camera_time" if query.camera_ids else "start"
         index = f" INDEXED BY idx_clip_states_{by}"
-    if text and replace(query, text="", limit=DEFAULT_LIMIT, offset=0) == ClipQuery():
+    text_only = text and replace(query, text="", limit=DEFAULT_LIMIT, offset=0) == ClipQuery()
+    if text_only:
         count_sql = f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?"
         count_params: list[Any] = [fts_match(query_words(query.text))]
     else:
         count_sql = f"SELECT count(*) FROM clip_states{index} WHERE {where}"
         count_params = params
+    counted = text and not text_only
     return QueryPlan(
         count_sql,
         count_params,
-        f"SELECT rowid FROM clip_states{index} WHERE {where} "
-        "ORDER BY start_ts DESC, rowid DESC LIMIT ? OFFSET ?",
+        f"SELECT rowid{', count(*) OVER ()' if counted else ''} FROM clip_states{index} "
+        f"WHERE {where} ORDER BY start_ts DESC, rowid DESC LIMIT ? OFFSET ?",
         [*params, query.limit, query.offset],
+        counted,
     )
 
 

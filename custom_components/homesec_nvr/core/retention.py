@@ -20,6 +20,8 @@ class RetentionSettings:
     # With an off-site copy: clips started within this many days (0: all of them) are never
     # deleted locally before their copy exists. None: no copy is required.
     offsite_copy_days: float | None = None
+    # The cameras whose clips are copied (None: every camera).
+    offsite_cameras: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -60,7 +62,7 @@ async def apply_retention(
     if settings.offsite_copy_days is not None:
         days = settings.offsite_copy_days
         keep_since = now - timedelta(days=days) if days > 0 else datetime(1970, 1, 1, tzinfo=UTC)
-    candidates = await store.retention_candidates(keep_since)
+    candidates = await store.retention_candidates(keep_since, settings.offsite_cameras)
     loop = asyncio.get_running_loop()
 
     def sizes() -> list[int]:

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -737,8 +737,12 @@ class ClipStore:
         plan = query_plan(q, fts=fts)
         db.execute("BEGIN")  # one snapshot: the page and the count agree
         try:
-            total = int(db.execute(plan.count_sql, plan.count_params).fetchone()[0])
-            page = [int(row[0]) for row in db.execute(plan.page_sql, plan.page_params)]
+            found = db.execute(plan.page_sql, plan.page_params).fetchall()
+            page = [int(row[0]) for row in found]
+            if plan.counted and found:
+                total = int(found[0][1])
+            else:
+                total = int(db.execute(plan.count_sql, plan.count_params).fetchone()[0])
             rows = {
                 int(row[0]): row
                 for row in db.execute(
@@ -844,22 +848,33 @@ class ClipStore:
         return [_row_to_state(r) for r in rows]
 
     async def retention_candidates(
-        self, keep_offsite_pending_since: datetime | None = None
+        self,
+        keep_offsite_pending_since: datetime | None = None,
+        offsite_cameras: Collection[str] | None = None,
     ) -> list[ClipState]:
         """Done clips that still hold stored media, oldest first.
 
-        With `keep_offsite_pending_since`, clips from then on whose off-site copy is still
-        missing are left out (their local file is the only copy).
+        With `keep_offsite_pending_since`, clips from then on (of `offsite_cameras`, None:
+        every camera) whose off-site copy is still missing are left out (their local file is
+        the only copy).
         """
-        return await self._run(self._retention_candidates, keep_offsite_pending_since)
+        return await self._run(
+            self._retention_candidates, keep_offsite_pending_since, offsite_cameras
+        )
 
-    def _retention_candidates(self, pending_since: datetime | None) -> list[ClipState]:
-        keep = "" if pending_since is None else " AND NOT (offsite_done = 0 AND start_ts >= ?)"
-        args: tuple[str, ...] = (ClipStatus.DONE.value, ClipStatus.ERROR.value)
+    def _retention_candidates(
+        self, pending_since: datetime | None, cameras: Collection[str] | None
+    ) -> list[ClipState]:
+        args: list[str] = [ClipStatus.DONE.value, ClipStatus.ERROR.value]
+        keep = ""
+        if pending_since is not None:
+            in_cameras, camera_args = _cameras_clause(cameras)
+            keep = f" AND NOT (offsite_done = 0 AND start_ts >= ?{in_cameras})"
+            args += [_ts(pending_since), *camera_args]
         rows = self._db().execute(
             f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
             f"WHERE status IN (?, ?) AND clip_uri IS NOT NULL{keep} ORDER BY start_ts",
-            args if pending_since is None else (*args, _ts(pending_since)),
+            args,
         )
         return [_row_to_state(r) for r in rows]
 
@@ -869,26 +884,35 @@ class ClipStore:
         "WHERE offsite_done = 0 AND start_ts >= ? AND status IN (?, ?) AND clip_uri IS NOT NULL"
     )
 
-    async def offsite_backlog(self, since: datetime, limit: int = 50) -> list[ClipState]:
-        """Stored clips from `since` on without an off-site copy, oldest first."""
-        return await self._run(self._offsite_backlog, since, limit)
+    async def offsite_backlog(
+        self, since: datetime, limit: int = 50, cameras: Collection[str] | None = None
+    ) -> list[ClipState]:
+        """Stored clips from `since` on (of `cameras`, None: every camera) without an
+        off-site copy, oldest first."""
+        return await self._run(self._offsite_backlog, since, limit, cameras)
 
-    def _offsite_backlog(self, since: datetime, limit: int) -> list[ClipState]:
+    def _offsite_backlog(
+        self, since: datetime, limit: int, cameras: Collection[str] | None
+    ) -> list[ClipState]:
+        in_cameras, camera_args = _cameras_clause(cameras)
         rows = self._db().execute(
-            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states {self._OFFSITE_WHERE} "
-            "ORDER BY start_ts LIMIT ?",
-            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value, limit),
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states {self._OFFSITE_WHERE}"
+            f"{in_cameras} ORDER BY start_ts LIMIT ?",
+            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value, *camera_args, limit),
         )
         return [_row_to_state(r) for r in rows]
 
-    async def offsite_backlog_count(self, since: datetime) -> int:
+    async def offsite_backlog_count(
+        self, since: datetime, cameras: Collection[str] | None = None
+    ) -> int:
         """How many stored clips from `since` on wait for their off-site copy."""
-        return await self._run(self._offsite_backlog_count, since)
+        return await self._run(self._offsite_backlog_count, since, cameras)
 
-    def _offsite_backlog_count(self, since: datetime) -> int:
+    def _offsite_backlog_count(self, since: datetime, cameras: Collection[str] | None) -> int:
+        in_cameras, camera_args = _cameras_clause(cameras)
         row = self._db().execute(
-            f"SELECT COUNT(*) FROM clip_states {self._OFFSITE_WHERE}",
-            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value),
+            f"SELECT COUNT(*) FROM clip_states {self._OFFSITE_WHERE}{in_cameras}",
+            (_ts(since), ClipStatus.DONE.value, ClipStatus.ERROR.value, *camera_args),
         )
         return int(row.fetchone()[0])
 
@@ -967,6 +991,14 @@ _UPSERT_SQL = (
     + ",".join(f"{c} = excluded.{c}" for c in _SAVED_COLUMNS if c != "clip_id")
     + " RETURNING review, reviewed_at"
 )
+
+
+def _cameras_clause(cameras: Collection[str] | None) -> tuple[str, list[str]]:
+    """` AND camera_id IN (?, ...)` and its values; nothing for None (every camera)."""
+    if cameras is None:
+        return "", []
+    values = sorted(cameras)
+    return f" AND camera_id IN ({','.join('?' * len(values))})", values
 
 
 def _close_quietly(conn: sqlite3.Connection | None) -> None:

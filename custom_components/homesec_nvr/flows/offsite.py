@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_entry_oauth2_flow, selector
 
 from ..const import (
+    CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_OFFSITE_ROOT,
@@ -24,11 +25,17 @@ from ..core.offsite import normalize_root
 from ..schema_compat import vol
 from .fields import number
 
-OFFSITE_KEYS = (CONF_OFFSITE_ENABLED, CONF_OFFSITE_ROOT, CONF_OFFSITE_RETENTION_DAYS)
+OFFSITE_KEYS = (
+    CONF_OFFSITE_ENABLED,
+    CONF_OFFSITE_ROOT,
+    CONF_OFFSITE_RETENTION_DAYS,
+    CONF_OFFSITE_CAMERAS,
+)
 
 
-def offsite_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
-    """The page's fields."""
+def offsite_fields(values: Mapping[str, Any], cameras: Mapping[str, str]) -> dict[Any, Any]:
+    """The page's fields; `cameras`: camera id -> name of the hub's cameras."""
+    known = [c for c in values.get(CONF_OFFSITE_CAMERAS) or [] if c in cameras]
     return {
         vol.Required(
             CONF_OFFSITE_ENABLED, default=bool(values.get(CONF_OFFSITE_ENABLED, False))
@@ -40,6 +47,16 @@ def offsite_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
             CONF_OFFSITE_RETENTION_DAYS,
             default=values.get(CONF_OFFSITE_RETENTION_DAYS, DEFAULT_OFFSITE_RETENTION_DAYS),
         ): number(0, 3650, 1, "d"),
+        vol.Optional(CONF_OFFSITE_CAMERAS, default=known): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[
+                    selector.SelectOptionDict(value=cid, label=name)
+                    for cid, name in sorted(cameras.items(), key=lambda item: item[1])
+                ],
+                multiple=True,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
     }
 
 
@@ -47,6 +64,7 @@ async def async_check_offsite(hass: HomeAssistant, user_input: dict[str, Any]) -
     """Errors of the page (normalizes the folder in place)."""
     user_input[CONF_OFFSITE_ROOT] = normalize_root(str(user_input.get(CONF_OFFSITE_ROOT, "")))[1:]
     user_input[CONF_OFFSITE_RETENTION_DAYS] = int(user_input[CONF_OFFSITE_RETENTION_DAYS])
+    user_input[CONF_OFFSITE_CAMERAS] = list(user_input.get(CONF_OFFSITE_CAMERAS) or [])
     if not user_input.get(CONF_OFFSITE_ENABLED):
         return {}
     if not await config_entry_oauth2_flow.async_get_implementations(hass, DOMAIN):

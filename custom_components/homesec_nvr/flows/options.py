@@ -241,7 +241,9 @@ class HomeSecOptionsFlow(OptionsFlow):
             errors = await async_check_offsite(self.hass, user_input)
             if not errors:
                 return self.async_create_entry(data={**current, **user_input})
-        fields = offsite_fields({**current, **(user_input or {})})
+        hub = getattr(self.config_entry, "runtime_data", None)
+        cameras = {cid: cam.name for cid, cam in hub.cameras.items()} if hub is not None else {}
+        fields = offsite_fields({**current, **(user_input or {})}, cameras)
         return self.async_show_form(
             step_id="offsite", data_schema=vol.Schema(fields), errors=errors
         )

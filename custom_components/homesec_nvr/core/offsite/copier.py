@@ -54,6 +54,8 @@ class OffsiteSettings:
     catch_up_interval_s: float = 3600.0
     # Retry-After above this is capped (a misbehaving server must not stall copies for days).
     max_retry_after_s: float = 3600.0
+    # The cameras whose clips are copied (None: every camera).
+    cameras: frozenset[str] | None = None
 
     def window_start(self, now: datetime) -> datetime:
         """Clips from then on need a copy (older ones would be deleted there at once)."""
@@ -138,7 +140,9 @@ class OffsiteCopier:
         await self._refresh_backlog(since)
         copied = 0
         while True:
-            batch = await self._store.offsite_backlog(since, self._settings.batch_size)
+            batch = await self._store.offsite_backlog(
+                since, self._settings.batch_size, self._settings.cameras
+            )
             if not batch:
                 break
             for state in batch:
@@ -198,7 +202,7 @@ class OffsiteCopier:
         )
 
     async def _refresh_backlog(self, since: datetime) -> None:
-        count = await self._store.offsite_backlog_count(since)
+        count = await self._store.offsite_backlog_count(since, self._settings.cameras)
         if count != self.status.backlog:
             self.status.backlog = count
             self._changed()
