@@ -177,8 +177,8 @@ class OffsiteGlue:
     def _changed(self) -> None:
         assert self.copier is not None
         status = self.copier.status
-        if status.blocked == BLOCKED_AUTH:
-            self._ask_sign_in("revoked")
+        if status.blocked == BLOCKED_AUTH and self.signed_in:
+            self._ask_sign_in("revoked")  # once: not again with every backlog change
         if status.blocked == BLOCKED_SPACE:
             ir.async_create_issue(
                 self.hass,
