@@ -122,6 +122,10 @@ async def _analyze_stored(hub: HomeSecHub, clip_id: str) -> Analysed:
     )
     began = time.monotonic()
     analysis = await _run_model(hub, clip, state.filter_result or _NOTHING_DETECTED)
+    try:  # as stored now: the retention or a review may have changed it meanwhile
+        state = await hub.store.get_state(clip_id) or state
+    except StoreError as err:
+        raise _store_failed(err) from err
     previous = state.analysis
     state.analysis, state.analysis_skipped_reason, state.vlm_done = analysis, None, True
     event = ClipEvent(
