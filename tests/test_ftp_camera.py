@@ -1,6 +1,7 @@
 """FTP cameras in a real Home Assistant: the subentry form and the "FTP server" options page
-validate (login, port in use, address, passive range), a real upload becomes a processed
-clip, the password stays out of diagnostics, and unloading frees the port."""
+validate (login, port in use, address, passive range, FTPS certificate), a real upload (plain
+and FTPS) becomes a processed clip, the password stays out of diagnostics, and unloading frees
+the port."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import ftplib
 import io
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ from custom_components.homesec_nvr.const import (
     CONF_FTP_PASSIVE_MAX,
     CONF_FTP_PASSIVE_MIN,
     CONF_FTP_PORT,
+    CONF_FTP_TLS_CERTFILE,
+    CONF_FTP_TLS_KEYFILE,
+    CONF_FTP_TLS_REQUIRED,
     CONF_SNAPSHOT_GAP_S,
     SUBENTRY_FTP,
 )
@@ -32,6 +37,7 @@ from custom_components.homesec_nvr.core.sources.ftp_server import port_bindable
 from custom_components.homesec_nvr.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import SetupHub
+from .core.ftp_rig import self_signed
 from .helpers import EventWaiter, open_options
 from .video import write_clip
 
@@ -210,3 +216,75 @@ async def test_ftp_server_options_are_validated(hass: HomeAssistant, setup_hub: 
     assert saved["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_FTP_PORT] == other
     assert entry.options[CONF_FTP_MAX_UPLOAD_MB] == 100
+
+
+async def test_ftps_options_are_validated_and_required_tls_works(
+    hass: HomeAssistant, setup_hub: SetupHub, tmp_path: Path
+) -> None:
+    # Given a hub with an FTP camera, a certificate and a file that is no certificate
+    port, passive = _free_ports(2)
+    entry = await setup_hub(subentries=[], **_server_options(port, passive))
+    created = await _camera_form(hass, entry.entry_id)
+    assert created["type"] is FlowResultType.CREATE_ENTRY
+    certfile, keyfile = await hass.async_add_executor_job(self_signed, tmp_path)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    base = {**_server_options(port, passive), CONF_FTP_MAX_UPLOAD_MB: 100, CONF_FTP_MAX_SESSIONS: 8}
+
+    async def submit(**changes: Any) -> Any:
+        result = await open_options(hass, entry.entry_id, "ftp_server")
+        return await hass.config_entries.options.async_configure(
+            result["flow_id"], {**base, **changes}
+        )
+
+    # When the user requires FTPS without a certificate, or gives a file that is none
+    no_cert = await submit(**{CONF_FTP_TLS_REQUIRED: True})
+    bad_cert = await submit(**{CONF_FTP_TLS_CERTFILE: str(junk), CONF_FTP_TLS_KEYFILE: str(junk)})
+
+    # Then both are refused
+    assert no_cert["errors"] == {CONF_FTP_TLS_REQUIRED: "tls_certificate_missing"}
+    assert bad_cert["errors"] == {CONF_FTP_TLS_CERTFILE: "tls_certificate_invalid"}
+
+    # When a real certificate is saved with FTPS required (the hub reloads)
+    saved = await submit(
+        **{
+            CONF_FTP_TLS_CERTFILE: str(certfile),
+            CONF_FTP_TLS_KEYFILE: str(keyfile),
+            CONF_FTP_TLS_REQUIRED: True,
+        }
+    )
+    await hass.async_block_till_done()
+    assert saved["type"] is FlowResultType.CREATE_ENTRY
+    server = running_server(hass, entry.entry_id)
+    assert server is not None
+    await asyncio.wait_for(server.listening.wait(), 10)
+
+    # Then a plain login is refused and an FTPS upload is processed
+    def plain_login() -> str:
+        with ftplib.FTP() as client:
+            client.connect(HOST, port, timeout=10)
+            try:
+                client.login("driveway", PASSWORD)
+            except ftplib.error_perm as err:
+                return str(err)
+            return "logged in"
+
+    def tls_upload(data: bytes) -> str:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the test's self-signed certificate
+        with ftplib.FTP_TLS(context=context) as client:
+            client.connect(HOST, port, timeout=10)
+            client.login("driveway", PASSWORD)
+            client.prot_p()
+            return client.storbinary("STOR tls.mp4", io.BytesIO(data))
+
+    assert (await hass.async_add_executor_job(plain_login)).startswith("530")
+    processed = EventWaiter(hass)
+    clip = await hass.async_add_executor_job(write_clip, tmp_path / "tls.mp4")
+    reply = await hass.async_add_executor_job(tls_upload, clip.read_bytes())
+    payload = (await processed.wait(1))[0].data
+    processed.close()
+    await hass.async_block_till_done()
+    assert reply.startswith("226")
+    assert payload["camera"] == "Driveway"

@@ -238,6 +238,10 @@ DEFAULT_FTP_MAX_UPLOAD_MB: Final = 512
 DEFAULT_FTP_MAX_SESSIONS: Final = 16
 DEFAULT_SNAPSHOT_GAP_S: Final = 5.0
 FTP_UPLOADS_DIR: Final = "homesec/ftp_uploads"
+# Explicit FTPS (options): the certificate and key (PEM files); required refuses plain FTP.
+CONF_FTP_TLS_CERTFILE: Final = "ftp_tls_certfile"
+CONF_FTP_TLS_KEYFILE: Final = "ftp_tls_keyfile"
+CONF_FTP_TLS_REQUIRED: Final = "ftp_tls_required"
 
 # The off-site copy (Dropbox): hub options; the OAuth2 grant is in the entry data under
 # "auth_implementation" and "token" (Home Assistant's OAuth2 layout).

@@ -24,6 +24,9 @@ from ..const import (
     CONF_FTP_PASSIVE_MAX,
     CONF_FTP_PASSIVE_MIN,
     CONF_FTP_PORT,
+    CONF_FTP_TLS_CERTFILE,
+    CONF_FTP_TLS_KEYFILE,
+    CONF_FTP_TLS_REQUIRED,
     CONF_SNAPSHOT_GAP_S,
     DEFAULT_FTP_BIND_ADDRESS,
     DEFAULT_FTP_MAX_SESSIONS,
@@ -37,7 +40,7 @@ from ..const import (
     SUBENTRY_FTP,
 )
 from ..core.sources.ftp import FtpSource
-from ..core.sources.ftp_server import FtpServer, FtpServerConfig
+from ..core.sources.ftp_server import FtpServer, FtpServerConfig, tls_context
 from ..core.supervisor import SupervisedTask
 from ..runtime import CameraRuntime, HubRuntime, SubmitClip
 from .base import CameraKind, clip_callback
@@ -60,7 +63,13 @@ def ftp_server_config(options: Mapping[str, Any]) -> FtpServerConfig:
         max_upload_bytes=int(
             float(options.get(CONF_FTP_MAX_UPLOAD_MB, DEFAULT_FTP_MAX_UPLOAD_MB)) * 1024 * 1024
         ),
+        require_tls=bool(options.get(CONF_FTP_TLS_CERTFILE))
+        and bool(options.get(CONF_FTP_TLS_REQUIRED, False)),
     )
+
+
+class FtpCertificateError(Exception):
+    """The FTPS certificate or key cannot be loaded (the server does not start)."""
 
 
 def ftp_folder(hass: HomeAssistant, subentry_id: str) -> Path:
@@ -80,8 +89,23 @@ class HubFtpServer:
     def acquire(self, subentry_id: str) -> FtpServer:
         self.users.add(subentry_id)
         if self.task is None:
-            self.task = self.hub.supervisor.start(SERVER_TASK, self.server.serve)
+            self.task = self.hub.supervisor.start(SERVER_TASK, self._serve)
         return self.server
+
+    async def _serve(self) -> None:
+        """Load the FTPS certificate (again at each restart, so a fixed file is picked up),
+        then serve."""
+        options = self.hub.entry.options
+        if certfile := str(options.get(CONF_FTP_TLS_CERTFILE) or ""):
+            keyfile = str(options.get(CONF_FTP_TLS_KEYFILE) or certfile)
+            try:
+                self.server.config.tls = await self.hub.hass.async_add_executor_job(
+                    tls_context, certfile, keyfile
+                )
+            except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+                self.server.last_error = f"cannot load the FTPS certificate {certfile}: {err}"
+                raise FtpCertificateError(self.server.last_error) from None
+        await self.server.serve()
 
     async def release(self, subentry_id: str) -> bool:
         """Forget a camera; the last one stops the server (and frees its port). True then."""

@@ -21,6 +21,9 @@ from ..const import (
     CONF_FTP_PASSIVE_MAX,
     CONF_FTP_PASSIVE_MIN,
     CONF_FTP_PORT,
+    CONF_FTP_TLS_CERTFILE,
+    CONF_FTP_TLS_KEYFILE,
+    CONF_FTP_TLS_REQUIRED,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_SNAPSHOT_GAP_S,
     DEFAULT_FTP_BIND_ADDRESS,
@@ -35,7 +38,7 @@ from ..const import (
     SECTION_OBJECT_FILTER,
     SUBENTRY_FTP,
 )
-from ..core.sources.ftp_server import port_bindable
+from ..core.sources.ftp_server import port_bindable, tls_context
 from ..schema_compat import vol
 from .camera_base import CameraSubentryFlow, async_check_filter, camera_fields, flatten_section
 from .fields import FILTER_KEYS, number
@@ -47,6 +50,9 @@ FTP_SERVER_KEYS = (
     CONF_FTP_PASSIVE_MAX,
     CONF_FTP_MAX_UPLOAD_MB,
     CONF_FTP_MAX_SESSIONS,
+    CONF_FTP_TLS_CERTFILE,
+    CONF_FTP_TLS_KEYFILE,
+    CONF_FTP_TLS_REQUIRED,
 )
 FTP_SERVER_DEFAULTS: dict[str, Any] = {
     CONF_FTP_BIND_ADDRESS: DEFAULT_FTP_BIND_ADDRESS,
@@ -55,6 +61,7 @@ FTP_SERVER_DEFAULTS: dict[str, Any] = {
     CONF_FTP_PASSIVE_MAX: DEFAULT_FTP_PASSIVE_MAX,
     CONF_FTP_MAX_UPLOAD_MB: DEFAULT_FTP_MAX_UPLOAD_MB,
     CONF_FTP_MAX_SESSIONS: DEFAULT_FTP_MAX_SESSIONS,
+    CONF_FTP_TLS_REQUIRED: False,
 }
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
@@ -77,6 +84,9 @@ def ftp_server_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
         vol.Required(CONF_FTP_MAX_SESSIONS, default=values[CONF_FTP_MAX_SESSIONS]): number(
             1, 256, 1
         ),
+        vol.Optional(CONF_FTP_TLS_CERTFILE): str,
+        vol.Optional(CONF_FTP_TLS_KEYFILE): str,
+        vol.Required(CONF_FTP_TLS_REQUIRED, default=values[CONF_FTP_TLS_REQUIRED]): bool,
     }
 
 
@@ -84,8 +94,10 @@ async def async_check_ftp_server(
     hass: HomeAssistant, entry: ConfigEntry, user_input: dict[str, Any]
 ) -> dict[str, str]:
     """Errors of the "FTP server" page; normalises its values in place."""
-    for key in FTP_SERVER_KEYS[1:]:
+    for key in FTP_SERVER_KEYS[1:6]:
         user_input[key] = int(user_input[key])
+    if error := await _async_check_tls(hass, user_input):
+        return error
     address = str(user_input[CONF_FTP_BIND_ADDRESS]).strip()
     try:
         ipaddress.ip_address(address)
@@ -106,6 +118,29 @@ async def async_check_ftp_server(
         return {}  # HomeSec's own server holds it (it is restarted with the new settings)
     if not await hass.async_add_executor_job(port_bindable, address, port):
         return {CONF_FTP_PORT: "port_in_use"}
+    return {}
+
+
+async def _async_check_tls(hass: HomeAssistant, user_input: dict[str, Any]) -> dict[str, str]:
+    """The FTPS certificate and key load (both absolute paths; the key may be in the
+    certificate's file); FTPS can only be required with a certificate."""
+    certfile = str(user_input.get(CONF_FTP_TLS_CERTFILE) or "").strip()
+    keyfile = str(user_input.get(CONF_FTP_TLS_KEYFILE) or "").strip()
+    # A field cleared in the form is left out of it: stored as empty.
+    user_input[CONF_FTP_TLS_CERTFILE], user_input[CONF_FTP_TLS_KEYFILE] = certfile, keyfile
+    if not certfile:
+        if keyfile:
+            return {CONF_FTP_TLS_CERTFILE: "tls_certificate_missing"}
+        if user_input.get(CONF_FTP_TLS_REQUIRED):
+            return {CONF_FTP_TLS_REQUIRED: "tls_certificate_missing"}
+        return {}
+    for key, path in ((CONF_FTP_TLS_CERTFILE, certfile), (CONF_FTP_TLS_KEYFILE, keyfile)):
+        if path and not path.startswith("/"):
+            return {key: "path_not_absolute"}
+    try:
+        await hass.async_add_executor_job(tls_context, certfile, keyfile or certfile)
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return {CONF_FTP_TLS_CERTFILE: "tls_certificate_invalid"}
     return {}
 
 

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import random
+import ssl
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,8 +51,15 @@ class DataChannel:
         self._released = asyncio.Event()
         self.writer: asyncio.StreamWriter | None = None
 
-    async def listen(self, bind: str, ports: tuple[int, int] | None, peer_ip: str) -> int | None:
-        """Listen for the client's data connection; the port, or None when none is free."""
+    async def listen(
+        self,
+        bind: str,
+        ports: tuple[int, int] | None,
+        peer_ip: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> int | None:
+        """Listen for the client's data connection (over TLS with `tls`, after PROT P); the
+        port, or None when none is free."""
         loop = asyncio.get_running_loop()
         self._connected = loop.create_future()
 
@@ -74,7 +82,13 @@ class DataChannel:
         for port in candidates:
             try:
                 self._server = await asyncio.start_server(
-                    accepted, host=bind, port=port, reuse_address=True, backlog=1
+                    accepted,
+                    host=bind,
+                    port=port,
+                    reuse_address=True,
+                    backlog=1,
+                    ssl=tls,
+                    ssl_handshake_timeout=30 if tls is not None else None,
                 )
             except OSError:
                 continue

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ class FtpServerConfig:
     resume_window_s: float = 60.0
     line_limit: int = 4096
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # Explicit FTPS (AUTH TLS): the server's certificate; `require_tls` refuses plain logins
+    # and unprotected data connections.
+    tls: ssl.SSLContext | None = None
+    require_tls: bool = False
 
 
 def port_bindable(host: str, port: int) -> bool:
@@ -57,6 +62,15 @@ def port_bindable(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """Blocking: the server's TLS context from a PEM certificate (chain) and key (raises
+    ssl.SSLError or OSError when they cannot be loaded)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 class FtpServer:
@@ -206,6 +220,8 @@ class FtpServer:
             "host": self.config.host,
             "port": self.port or self.config.port,
             "passive_ports": list(self.config.passive_ports or ()),
+            "tls": self.config.tls is not None,
+            "tls_required": self.config.require_tls,
             "listening": self.listening.is_set(),
             "last_error": self.last_error,
             "logins": len(self.accounts),

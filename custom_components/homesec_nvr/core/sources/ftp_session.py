@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import re
+import ssl
 import stat
 import time
 from datetime import UTC, datetime
@@ -30,9 +31,12 @@ from .ftp_paths import FtpPathError, normalise, partial_path, to_host
 _LOGGER = logging.getLogger(__name__)
 
 _IAC = re.compile(rb"\xff[\xf0-\xff]")
-_PRE_LOGIN = {"USER", "PASS", "QUIT", "FEAT", "SYST", "NOOP", "OPTS", "AUTH", "HELP"}
+_PRE_LOGIN = {
+    "USER", "PASS", "QUIT", "FEAT", "SYST", "NOOP", "OPTS", "AUTH", "HELP", "PBSZ", "PROT",
+}  # fmt: skip
 _DURING_TRANSFER = {"ABOR", "QUIT", "STAT", "NOOP"}
 FEATURES = ("EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "UTF8")
+TLS_FEATURES = ("AUTH TLS", "PBSZ", "PROT")
 
 
 class SessionHost(Protocol):
@@ -64,6 +68,10 @@ class SessionLimits(Protocol):
     def max_upload_bytes(self) -> int: ...
     @property
     def passive_ports(self) -> tuple[int, int] | None: ...
+    @property
+    def tls(self) -> ssl.SSLContext | None: ...
+    @property
+    def require_tls(self) -> bool: ...
 
 
 class FtpSession:
@@ -84,6 +92,9 @@ class FtpSession:
         self.data: DataChannel | None = None
         self.transfer: asyncio.Task[None] | None = None
         self.closing = False
+        # Explicit FTPS: the control connection after AUTH TLS, data connections after PROT P.
+        self.secure = False
+        self.protect_data = False
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -186,6 +197,9 @@ class FtpSession:
         if self.account is not None:
             self.reply(530, "Already logged in")
             return
+        if self.server.config.require_tls and not self.secure:
+            self.reply(530, "TLS required: send AUTH TLS first")
+            return
         self.username = arg.strip()[:128]
         self.reply(331, "Password required")
 
@@ -228,12 +242,52 @@ class FtpSession:
         self.closing = True
 
     async def cmd_auth(self, arg: str, rest: int) -> None:
-        self.reply(502, "TLS is not offered")
+        context = self.server.config.tls
+        if context is None:
+            self.reply(502, "TLS is not offered")
+            return
+        if self.secure:
+            self.reply(503, "TLS is already on")
+            return
+        if arg.strip().upper() not in ("TLS", "TLS-C", "SSL"):
+            self.reply(504, "Only AUTH TLS")
+            return
+        self.reply(234, "AUTH TLS successful")
+        await self.writer.drain()
+        try:
+            await asyncio.wait_for(self.writer.start_tls(context), 15)
+        except (ssl.SSLError, TimeoutError, OSError) as err:
+            _LOGGER.info("FTP TLS handshake with %s failed: %s", self.peer_ip, err)
+            self.closing = True
+            return
+        self.secure = True
+        # RFC 4217: the login starts over on the protected connection.
+        self.username = None
+
+    async def cmd_pbsz(self, arg: str, rest: int) -> None:
+        if not self.secure:
+            self.reply(503, "AUTH TLS first")
+            return
+        self.reply(200, "PBSZ=0")
+
+    async def cmd_prot(self, arg: str, rest: int) -> None:
+        level = arg.strip().upper()
+        if not self.secure:
+            self.reply(503, "AUTH TLS first")
+        elif level == "P":
+            self.protect_data = True
+            self.reply(200, "Data connections protected")
+        elif level == "C" and not self.server.config.require_tls:
+            self.protect_data = False
+            self.reply(200, "Data connections in the clear")
+        else:
+            self.reply(534 if level == "C" else 504, "Only PROT P")
 
     # -- small talk ---------------------------------------------------------------------
 
     async def cmd_feat(self, arg: str, rest: int) -> None:
-        self.reply_lines(211, "Features:", list(FEATURES), "End")
+        tls = TLS_FEATURES if self.server.config.tls is not None else ()
+        self.reply_lines(211, "Features:", sorted((*FEATURES, *tls)), "End")
 
     async def cmd_syst(self, arg: str, rest: int) -> None:
         self.reply(215, "UNIX Type: L8")
@@ -355,11 +409,14 @@ class FtpSession:
         if channel is None:
             return
         try:
-            _reader, writer = await channel.open(self.server.config.data_timeout_s)
+            # 150 first ("about to open"): a TLS client may start its handshake on the data
+            # connection before or after it reads this reply.
             self.reply(150, "Here comes the listing")
+            await self.writer.drain()
+            _reader, writer = await channel.open(self.server.config.data_timeout_s)
             writer.write("".join(f"{line}\r\n" for line in lines).encode())
             await asyncio.wait_for(writer.drain(), self.server.config.data_timeout_s)
-        except (TimeoutError, OSError):
+        except (TimeoutError, OSError, ssl.SSLError):
             self.reply(425, "Cannot open the data connection")
             return
         finally:
@@ -395,7 +452,8 @@ class FtpSession:
         self.data = DataChannel()
         config = self.server.config
         bind = self.writer.get_extra_info("sockname")[0]
-        port = await self.data.listen(bind, config.passive_ports, self.peer_ip)
+        tls = config.tls if self.protect_data else None
+        port = await self.data.listen(bind, config.passive_ports, self.peer_ip, tls)
         if port is None:
             self.data = None
             self.reply(425, "No passive port free")
@@ -417,6 +475,9 @@ class FtpSession:
         await self._active(fields[1], int(fields[2]))
 
     async def _active(self, host: str, port: int) -> None:
+        if self.protect_data:
+            self.reply(522, "Use passive mode (PASV or EPSV) with TLS")
+            return
         if host.removeprefix("::ffff:") != self.peer_ip.removeprefix("::ffff:"):
             self.reply(504, "Data connections only to the client's own address")
             return
@@ -430,6 +491,9 @@ class FtpSession:
         self.reply(200, "PORT command successful")
 
     def _take_channel(self) -> DataChannel | None:
+        if self.server.config.require_tls and not self.protect_data:
+            self.reply(521, "Data connections must be protected: send PROT P")
+            return None
         channel, self.data = self.data, None
         if channel is None or not channel.ready:
             self.reply(425, "Use PASV or PORT first")
@@ -487,11 +551,13 @@ class FtpSession:
         started = time.monotonic()
         try:
             try:
+                # 150 first ("about to open"), as for listings.
+                self.reply(150, f"Ready to receive {virtual}")
+                await self.writer.drain()
                 reader, _writer = await channel.open(config.data_timeout_s)
-            except (TimeoutError, OSError):
+            except (TimeoutError, OSError, ssl.SSLError):
                 self.reply(425, "Cannot open the data connection")
                 return
-            self.reply(150, f"Ready to receive {virtual}")
             await receive(reader, sink, config.max_upload_bytes, config.data_timeout_s)
             await asyncio.get_running_loop().run_in_executor(None, _complete, partial, final)
         except TransferError as err:
