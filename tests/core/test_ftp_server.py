@@ -501,3 +501,26 @@ async def test_leftover_files_are_cleaned_up_at_start(tmp_path: Path) -> None:
 
     # Then the partial is removed
     assert os.listdir(folder) == []
+
+
+async def test_the_same_name_uploaded_again_never_overwrites_a_waiting_clip(
+    tmp_path: Path,
+) -> None:
+    # Given a camera that always uploads under the same name, and a slow pipeline that has not
+    # taken the first upload yet
+    first = write_clip(tmp_path / "one.mp4", seconds=2).read_bytes()
+    second = write_clip(tmp_path / "two.mp4", seconds=3).read_bytes()
+    async with running_rig(tmp_path) as rig:
+        # When it uploads twice in a row
+        await asyncio.to_thread(_upload, rig, "motion.mp4", first)
+        await asyncio.to_thread(_upload, rig, "motion.mp4", second)
+        clips = await rig.clips["front"].wait(2)
+
+    # Then both clips exist side by side, each with its own content
+    assert clips[0].path != clips[1].path
+    assert sorted([clips[0].path.read_bytes(), clips[1].path.read_bytes()]) == sorted(
+        [first, second]
+    )
+    names = sorted(str(c.metadata["file_name"]) for c in clips)
+    assert names[0].startswith("/motion-")
+    assert names[1] == "/motion.mp4"

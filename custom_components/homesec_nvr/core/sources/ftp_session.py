@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import posixpath
 import re
 import ssl
 import stat
@@ -559,7 +560,10 @@ class FtpSession:
                 self.reply(425, "Cannot open the data connection")
                 return
             await receive(reader, sink, config.max_upload_bytes, config.data_timeout_s)
-            await asyncio.get_running_loop().run_in_executor(None, _complete, partial, final)
+            final = await asyncio.get_running_loop().run_in_executor(
+                None, _complete, partial, final
+            )
+            virtual = posixpath.join(posixpath.dirname(virtual), final.name)
         except TransferError as err:
             await self._failed(sink, partial, virtual, err.resumable)
             self.reply(err.code, err.text)
@@ -616,9 +620,15 @@ def _file_size(path: Path, partial: Path) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _complete(partial: Path, final: Path) -> None:
+def _complete(partial: Path, final: Path) -> Path:
+    """The partial file becomes the client's file. A file of that name still there (its
+    clip not yet stored: cameras that always upload `snapshot.jpg`) is never overwritten:
+    the new one gets a unique name."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        final = final.with_name(f"{final.stem}-{time.time_ns()}{final.suffix}")
     os.replace(partial, final)
+    return final
 
 
 def _list_lines(path: Path, names_only: bool) -> list[str] | None:
