@@ -38,7 +38,7 @@ from custom_components.homesec_nvr.diagnostics import async_get_config_entry_dia
 
 from .conftest import SetupHub
 from .core.ftp_rig import self_signed
-from .helpers import EventWaiter, open_options
+from .helpers import EventWaiter, open_options, start_subentry_reconfigure
 from .video import write_clip
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -288,3 +288,36 @@ async def test_ftps_options_are_validated_and_required_tls_works(
     await hass.async_block_till_done()
     assert reply.startswith("226")
     assert payload["camera"] == "Driveway"
+
+
+async def test_reconfiguring_keeps_the_password_when_left_empty(
+    hass: HomeAssistant, setup_hub: SetupHub
+) -> None:
+    # Given an FTP camera
+    port, passive = _free_ports(2)
+    entry = await setup_hub(subentries=[], **_server_options(port, passive))
+    assert (await _camera_form(hass, entry.entry_id))["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    subentry_id = next(s.subentry_id for s in entry.subentries.values())
+
+    # When the user renames it and leaves the password empty
+    result = await start_subentry_reconfigure(hass, entry, subentry_id)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {CONF_NAME: "Driveway left", CONF_USERNAME: "driveway", CONF_SNAPSHOT_GAP_S: 8},
+    )
+    await hass.async_block_till_done()
+
+    # Then the change is saved and the stored password kept (it still logs in)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    subentry = entry.subentries[subentry_id]
+    assert subentry.title == "Driveway left"
+    assert subentry.data[CONF_PASSWORD] == PASSWORD
+    assert subentry.data[CONF_SNAPSHOT_GAP_S] == 8
+    server = running_server(hass, entry.entry_id)
+    assert server is not None
+    await asyncio.wait_for(server.listening.wait(), 10)
+    reply = await hass.async_add_executor_job(_upload, port, "note.txt", b"test")
+    assert reply.startswith("226")
