@@ -223,6 +223,9 @@ async def test_bad_identifiers_are_refused_with_a_clear_message(
         (f"{ROOT}/{camera_id}/yesterday", "'yesterday' is not a date"),
         (f"{day}/missing", "has no clip"),
         (f"{day}/incident/ev-9", f"HomeSec has no incident ev-9 on {later.isoformat()}"),
+        # (days no clip can have: the day after 9999-12-31 is past what datetime holds)
+        (f"{ROOT}/{camera_id}/9999-12-31", "not a day HomeSec can have clips of"),
+        (f"{ROOT}/{camera_id}/0001-01-01/c1", "not a day HomeSec can have clips of"),
     ]
     for media_id, message in cases:
         with pytest.raises(BrowseError, match=message):

@@ -208,6 +208,8 @@ def test_identifiers_round_trip_even_with_slashes_in_them() -> None:
         ("cam/2026-12-01/other/x", "expected 'incident'"),
         ("cam//c1", "expected <camera>"),
         ("cam/2026-12-01/incident/a/b", "expected <camera>"),
+        ("cam/9999-12-31", "not a day HomeSec can have clips of"),
+        ("cam/0001-01-01/incident/ev", "not a day HomeSec can have clips of"),
     ],
 )
 def test_a_malformed_identifier_says_what_is_wrong(identifier: str, message: str) -> None:

@@ -25,6 +25,10 @@ from .models import EVENT_KEY, ClipState, RiskLevel
 from .payload import MediaLinks
 
 INCIDENT_SEGMENT = "incident"
+# The days an identifier may name: a day's bounds (its local midnight and the next, in UTC)
+# must fit a datetime, which the first and last days of the calendar do not.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 SEPARATOR = " · "
 
 
@@ -149,6 +153,8 @@ def parse_identifier(identifier: str) -> ParsedIdentifier:
         day = date.fromisoformat(parts[1])
     except ValueError:
         raise ValueError(f"{parts[1]!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{parts[1]} is not a day HomeSec can have clips of")
     if len(parts) == 2:
         return ParsedIdentifier(NodeKind.DAY, camera_id, day)
     if len(parts) == 3:
