@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components.camera import async_get_image
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
 from .core.interfaces import PipelineError
 from .core.media import probe_duration
 from .core.models import (
@@ -37,6 +36,8 @@ from .core.models import (
 from .core.payload import clip_payload
 from .core.store import StoreError
 from .hub import HomeSecHub
+from .service_errors import failed
+from .service_errors import invalid as _error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ class Analysed:
     clip: Clip
     analysis: AnalysisResult
     state: ClipState | None  # the stored clip, as saved with its new analysis
-
-
-def _error(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    )
 
 
 async def async_analyze(
@@ -91,11 +86,7 @@ async def _run_model(hub: HomeSecHub, clip: Clip, filter_result: FilterResult) -
         return await hub.vision.analyzer.analyze(clip, filter_result)
     except PipelineError as err:
         _LOGGER.warning("Analysis of %s failed: %s", clip.clip_id, err)
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="analyze_failed",
-            translation_placeholders={"error": str(err) or type(err).__name__},
-        ) from err
+        raise failed("analyze_failed", err) from err
 
 
 async def _analyze_stored(hub: HomeSecHub, clip_id: str) -> Analysed:
@@ -168,11 +159,7 @@ def _show(hub: HomeSecHub, state: ClipState, payload: dict[str, Any]) -> None:
 
 
 def _store_failed(err: StoreError) -> HomeAssistantError:
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key="history_failed",
-        translation_placeholders={"error": str(err) or type(err).__name__},
-    )
+    return failed("history_failed", err)
 
 
 def _adhoc_clip(clip_id: str, name: str, path: Path, duration_s: float) -> Clip:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util.json import JsonValueType
 
 from .const import (
@@ -33,9 +31,9 @@ from .const import (
 )
 from .core.models import ReviewState
 from .core.store import StoreError
-from .hub import HomeSecHub, loaded_hub
 from .review import async_review_clips
 from .schema_compat import vol
+from .service_errors import device_camera, failed, hub_or_raise, invalid
 from .services_history import async_setup_history_services
 
 CLEANUP_SCHEMA = vol.Schema({vol.Optional(ATTR_DRY_RUN, default=False): bool})
@@ -62,25 +60,15 @@ REVIEW_SCHEMA = vol.Schema(
 MAX_IDS_SHOWN = 5
 
 
-def _loaded_hub(hass: HomeAssistant) -> HomeSecHub:
-    if (hub := loaded_hub(hass)) is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_loaded")
-    return hub
-
-
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the service actions (once, at integration setup)."""
 
     async def cleanup(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_hub(hass)
+        hub = hub_or_raise(hass)
         try:
             report = await hub.async_run_retention(dry_run=bool(call.data[ATTR_DRY_RUN]))
         except (StoreError, sqlite3.Error, OSError) as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="cleanup_failed",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
+            raise failed("cleanup_failed", err) from err
         clips: list[JsonValueType] = list(report.clips)
         return {
             "dry_run": report.dry_run,
@@ -91,44 +79,26 @@ def async_setup_services(hass: HomeAssistant) -> None:
         }
 
     async def snooze(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_hub(hass)
-        device = dr.async_get(hass).async_get(call.data[ATTR_DEVICE_ID])
-        camera_ids = [i for d, i in (device.identifiers if device else ()) if d == DOMAIN]
-        camera = next((hub.cameras[c] for c in camera_ids if c in hub.cameras), None)
-        if camera is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_camera",
-                translation_placeholders={"device_id": str(call.data[ATTR_DEVICE_ID])},
-            )
+        hub = hub_or_raise(hass)
+        camera = hub.cameras[device_camera(hass, hub, str(call.data[ATTR_DEVICE_ID]))]
         if hub.alert_policy is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="alerts_disabled"
-            )
+            raise invalid("alerts_disabled")
         until = hub.async_snooze(camera.camera_id, float(call.data[ATTR_MINUTES]))
         return {"camera": camera.name, "snoozed_until": until.isoformat() if until else None}
 
     async def review(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_hub(hass)
+        hub = hub_or_raise(hass)
         value = str(call.data[ATTR_REVIEW])
         verdict = None if value == REVIEW_NONE else ReviewState(value)
         try:
             outcome = await async_review_clips(hub, call.data[ATTR_CLIP_ID], verdict)
         except StoreError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="review_failed",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
+            raise failed("review_failed", err) from err
         if not outcome.updated:
             shown = ", ".join(outcome.unknown[:MAX_IDS_SHOWN])
             if len(outcome.unknown) > MAX_IDS_SHOWN:
                 shown += f" (+{len(outcome.unknown) - MAX_IDS_SHOWN})"
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_clips",
-                translation_placeholders={"clip_ids": shown},
-            )
+            raise invalid("unknown_clips", clip_ids=shown)
         updated: list[JsonValueType] = [
             {
                 "clip_id": state.clip_id,

@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
@@ -24,8 +22,9 @@ from .core.clip_query import DEFAULT_LIMIT, MAX_LIMIT, ClipQuery
 from .core.models import ActivityType, RiskLevel
 from .core.payload import clip_payload
 from .core.store import StoreError
-from .hub import HomeSecHub, loaded_hub
+from .hub import HomeSecHub
 from .schema_compat import vol
+from .service_errors import device_camera, failed, hub_or_raise, invalid
 
 SERVICE_GET_CLIPS = "get_clips"
 SERVICE_ANALYZE = "analyze"
@@ -72,28 +71,9 @@ ANALYZE_SCHEMA = vol.Schema(
 )
 
 
-def _loaded_hub(hass: HomeAssistant) -> HomeSecHub:
-    if (hub := loaded_hub(hass)) is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_loaded")
-    return hub
-
-
 def _camera_ids(hass: HomeAssistant, hub: HomeSecHub, device_ids: list[str]) -> tuple[str, ...]:
     """The HomeSec cameras of these devices (a device that is none is an error)."""
-    registry = dr.async_get(hass)
-    found: list[str] = []
-    for device_id in device_ids:
-        device = registry.async_get(device_id)
-        ids = [i for d, i in (device.identifiers if device else ()) if d == DOMAIN]
-        camera = next((c for c in ids if c in hub.cameras), None)
-        if camera is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_camera",
-                translation_placeholders={"device_id": device_id},
-            )
-        found.append(camera)
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys(device_camera(hass, hub, device_id) for device_id in device_ids))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -104,22 +84,10 @@ def build_query(hass: HomeAssistant, hub: HomeSecHub, data: dict[str, Any]) -> C
     """The store's query for the service's fields; translated errors for wrong ones."""
     limit, offset = int(data[ATTR_LIMIT]), int(data[ATTR_OFFSET])
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="bad_page",
-            translation_placeholders={
-                "limit": str(limit),
-                "offset": str(offset),
-                "max": str(MAX_LIMIT),
-            },
-        )
+        raise invalid("bad_page", limit=str(limit), offset=str(offset), max=str(MAX_LIMIT))
     start, end = _utc(data.get(ATTR_START)), _utc(data.get(ATTR_END))
     if start is not None and end is not None and end < start:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="end_before_start",
-            translation_placeholders={"start": start.isoformat(), "end": end.isoformat()},
-        )
+        raise invalid("end_before_start", start=start.isoformat(), end=end.isoformat())
     min_risk = data.get(ATTR_MIN_RISK)
     return ClipQuery(
         camera_ids=_camera_ids(hass, hub, data.get(ATTR_DEVICE_ID, [])),
@@ -140,16 +108,12 @@ def async_setup_history_services(hass: HomeAssistant) -> None:
     """Register get_clips and analyze (once, at integration setup)."""
 
     async def get_clips(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_hub(hass)
+        hub = hub_or_raise(hass)
         query = build_query(hass, hub, dict(call.data))
         try:
             states, total = await hub.store.query(query)
         except StoreError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="history_failed",
-                translation_placeholders={"error": str(err) or type(err).__name__},
-            ) from err
+            raise failed("history_failed", err) from err
         clips: list[JsonValueType] = [
             {
                 **clip_payload(state, hub.links_for(state)),
@@ -167,7 +131,7 @@ def async_setup_history_services(hass: HomeAssistant) -> None:
         }
 
     async def analyze(call: ServiceCall) -> ServiceResponse:
-        hub = _loaded_hub(hass)
+        hub = hub_or_raise(hass)
         result = await async_analyze(
             hub,
             clip_id=call.data.get(ATTR_CLIP_ID),
