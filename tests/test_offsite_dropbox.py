@@ -28,6 +28,7 @@ from custom_components.homesec_nvr import application_credentials, ha_offsite
 from custom_components.homesec_nvr.const import (
     CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
+    CONF_OFFSITE_MAX_GB,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_OFFSITE_ROOT,
     DOMAIN,
@@ -281,3 +282,27 @@ async def test_options_page_chooses_the_cameras_to_copy(
     copier = entry.runtime_data.offsite.copier
     assert copier is not None
     assert copier._settings.cameras == frozenset({camera_id})
+
+
+async def test_options_page_sets_the_largest_offsite_copy(
+    hass: HomeAssistant, dropbox: DropboxServer, setup_hub: SetupHub
+) -> None:
+    # Given a signed-in hub whose off-site copy has no size limit yet
+    entry = await setup_hub(entry_data=_signed_in(dropbox), **OFFSITE)
+    copier = entry.runtime_data.offsite.copier
+    assert copier is not None and copier._settings.max_total_gb == 0
+    # When the user sets the largest off-site copy to 2.5 GB on the off-site page
+    result = await open_options(hass, entry.entry_id, "offsite")
+    assert CONF_OFFSITE_MAX_GB in result["data_schema"].schema
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**OFFSITE, CONF_OFFSITE_MAX_GB: "2.5"}
+    )
+    await hass.async_block_till_done()
+    # Then it is saved as a number, the reloaded hub's copier keeps the copy under it,
+    # and diagnostics show the limit
+    assert result["type"] == "create_entry"
+    assert entry.options[CONF_OFFSITE_MAX_GB] == 2.5
+    copier = entry.runtime_data.offsite.copier
+    assert copier is not None and copier._settings.max_total_gb == 2.5
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["offsite"]["settings"]["max_total_gb"] == 2.5

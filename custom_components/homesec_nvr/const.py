@@ -252,6 +252,9 @@ CONF_OFFSITE_RETENTION_DAYS: Final = "offsite_retention_days"
 CONF_OFFSITE_CAMERAS: Final = "offsite_cameras"
 DEFAULT_OFFSITE_ROOT: Final = "HomeSec"
 DEFAULT_OFFSITE_RETENTION_DAYS: Final = 30
+# The largest the copy may grow (GB); the oldest day folders go first. 0: no limit.
+CONF_OFFSITE_MAX_GB: Final = "offsite_max_total_gb"
+DEFAULT_OFFSITE_MAX_GB: Final = 0.0
 # A reauth flow with this in its data is the Dropbox sign-in (else: the vision model key).
 REAUTH_KIND: Final = "reauth_kind"
 REAUTH_DROPBOX: Final = "dropbox"

@@ -25,8 +25,10 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_OFFSITE_CAMERAS,
     CONF_OFFSITE_ENABLED,
+    CONF_OFFSITE_MAX_GB,
     CONF_OFFSITE_RETENTION_DAYS,
     CONF_OFFSITE_ROOT,
+    DEFAULT_OFFSITE_MAX_GB,
     DEFAULT_OFFSITE_RETENTION_DAYS,
     DEFAULT_OFFSITE_ROOT,
     DOMAIN,
@@ -65,6 +67,7 @@ def offsite_settings(options: Mapping[str, Any]) -> OffsiteSettings:
         retention_days=int(
             options.get(CONF_OFFSITE_RETENTION_DAYS, DEFAULT_OFFSITE_RETENTION_DAYS)
         ),
+        max_total_gb=float(options.get(CONF_OFFSITE_MAX_GB, DEFAULT_OFFSITE_MAX_GB)),
     )
 
 
@@ -214,6 +217,7 @@ class OffsiteGlue:
             "settings": {
                 "root": offsite_settings(self.entry.options).root,
                 "retention_days": offsite_settings(self.entry.options).retention_days,
+                "max_total_gb": offsite_settings(self.entry.options).max_total_gb,
                 "cameras": sorted(offsite_cameras(self.entry.options) or []) or "all",
             },
         }

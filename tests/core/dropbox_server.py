@@ -10,7 +10,10 @@ API host and the other way round, as Dropbox does).
   a new access token with `expires_in`; an unknown code, a revoked refresh token or a wrong
   app secret -> 400 `{"error": "invalid_grant"}`.
 - RPC routes (JSON body, `Authorization: Bearer`): `users/get_current_account`,
-  `files/delete_v2`, `files/list_folder`, `files/get_temporary_link`.
+  `files/delete_v2`, `files/list_folder` (`recursive`, `limit`), `files/list_folder/continue`,
+  `files/get_temporary_link`. A listing comes in pages of at most `page_size` entries (or the
+  request's `limit`) with a cursor; `has_more` says whether to continue. An unknown cursor,
+  or any cursor after `reset_cursors()`, -> 409 `reset`.
 - Content routes (`Dropbox-API-Arg` header, octet-stream body): `files/upload`,
   `files/upload_session/start|append_v2|finish`, each chunk checked against its
   `content_hash` (Dropbox's 4 MiB block hash).
@@ -19,7 +22,8 @@ API host and the other way round, as Dropbox does).
   or finish at the wrong offset -> 409 `incorrect_offset` with `correct_offset`.
 - `fail(route, ...)` scripts the next answers of a route: a status (429 with Retry-After,
   500), a body truncated mid-way (the connection closes before Content-Length is reached),
-  or an answer given after the upload was taken (the client cannot know it landed).
+  an answer given after the upload was taken (the client cannot know it landed), or a route
+  error (409) such as a listing cursor's `reset`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Failure:
     retry_after: int | None = None
     truncate: bool = False
     after_taking: bool = False  # the upload is kept, then the error is answered
+    error: dict[str, Any] | None = None  # a route error (409) instead, e.g. {".tag": "reset"}
 
 
 @dataclass(slots=True)
@@ -85,6 +90,8 @@ class DropboxServer:
         self.calls: list[str] = []
         self.quota_bytes: int | None = None
         self.failures: dict[str, list[Failure]] = {}
+        self.page_size = 2000
+        self._listings: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -117,6 +124,10 @@ class DropboxServer:
 
     def fail(self, route: str, *failures: Failure) -> None:
         self.failures.setdefault(route, []).extend(failures)
+
+    def reset_cursors(self) -> None:
+        """Dropbox invalidated the listing cursors it handed out."""
+        self._listings.clear()
 
     def count(self, route: str) -> int:
         return self.calls.count(route)
@@ -259,6 +270,11 @@ class DropboxServer:
     def _rpc(self, route: str, arg: Any) -> web.Response:
         if route == "users/get_current_account":
             return _json(_ACCOUNT)
+        if route == "files/list_folder/continue":
+            listing = self._listings.pop(str(arg["cursor"]), None)
+            if listing is None:
+                return _route_error({".tag": "reset"})
+            return self._page(*listing)
         path = str(arg["path"]).lower().rstrip("/")
         if route == "files/delete_v2":
             doomed = [k for k in self.files if k == path or k.startswith(path + "/")]
@@ -270,20 +286,10 @@ class DropboxServer:
             meta = _file_metadata(path, b"") if tag == "file" else _folder_metadata(path)
             return _json({"metadata": {".tag": tag, **meta}})
         if route == "files/list_folder":
-            names: dict[str, bool] = {}
-            for key in self.files:
-                if key.startswith(path + "/"):
-                    rest = key[len(path) + 1 :]
-                    names[rest.split("/")[0]] = "/" in rest
-            if not names:
+            entries = self._entries(path, bool(arg.get("recursive")))
+            if not entries:
                 return _route_error({".tag": "path", "path": {".tag": "not_found"}})
-            entries = [
-                {".tag": "folder", **_folder_metadata(f"{path}/{n}")}
-                if folder
-                else {".tag": "file", **_file_metadata(f"{path}/{n}", self.files[f"{path}/{n}"])}
-                for n, folder in sorted(names.items())
-            ]
-            return _json({"entries": entries, "cursor": "c0", "has_more": False})
+            return self._page(entries, int(arg.get("limit") or self.page_size))
         if route == "files/get_temporary_link":
             if path not in self.files:
                 return _route_error({".tag": "path", "path": {".tag": "not_found"}})
@@ -294,6 +300,30 @@ class DropboxServer:
                 }
             )
         return web.Response(status=400, text=f"Unknown API function: {route}")
+
+    def _entries(self, path: str, recursive: bool) -> list[dict[str, Any]]:
+        """The entries below `path`: its children, or (recursive) every folder and file."""
+        folders: set[str] = set()
+        files: list[str] = []
+        for key in self.files:
+            if not key.startswith(path + "/"):
+                continue
+            parts = key[len(path) + 1 :].split("/")
+            depth = len(parts) if recursive else 1
+            for i in range(1, min(depth, len(parts) - 1) + 1):
+                folders.add(f"{path}/{'/'.join(parts[:i])}")
+            if len(parts) == 1 or recursive:
+                files.append(key)
+        entries = [{".tag": "folder", **_folder_metadata(f)} for f in folders]
+        entries += [{".tag": "file", **_file_metadata(k, self.files[k])} for k in files]
+        return sorted(entries, key=lambda e: str(e["path_lower"]))
+
+    def _page(self, entries: list[dict[str, Any]], limit: int) -> web.Response:
+        page, rest = entries[:limit], entries[limit:]
+        cursor = secrets.token_urlsafe(12)
+        if rest:
+            self._listings[cursor] = (rest, limit)
+        return _json({"entries": page, "cursor": cursor, "has_more": bool(rest)})
 
 
 class _LocalAdapter(HTTPAdapter):
@@ -311,6 +341,8 @@ class _LocalAdapter(HTTPAdapter):
 
 
 async def _fail(request: web.Request, failure: Failure) -> web.StreamResponse:
+    if failure.error is not None:
+        return _route_error(failure.error)
     if failure.truncate:
         body = json.dumps(_file_metadata("/truncated", b"x")).encode()
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})

@@ -210,3 +210,72 @@ async def test_list_delete_and_link(server: DropboxServer, tmp_path: Path) -> No
     assert await target.delete("/HomeSec/Door/2026-11-01") is False
     assert await target.list_folder("/HomeSec/Nobody") == []
     await target.close()
+
+
+async def test_recursive_listing_follows_the_cursor(server: DropboxServer, tmp_path: Path) -> None:
+    # Given five files in two cameras' day folders, and pages of two entries
+    target = _target(server)
+    paths = ["Door/2026-11-01/a.mp4", "Door/2026-11-01/a.jpg", "Door/2026-12-01/b.mp4"]
+    paths += ["Yard/2026-11-30/c.mp4", "Yard/2026-11-30/c.jpg"]
+    for i, path in enumerate(paths):
+        await target.upload(_file(tmp_path, 10 + i), f"/HomeSec/{path}")
+    server.page_size = 2
+    # When every file below the root is listed
+    files = await target.list_files("/HomeSec")
+    # Then all five come with their sizes (folders left out), over several pages
+    assert sorted((f.path, f.size) for f in files) == [
+        ("/homesec/door/2026-11-01/a.jpg", 11),
+        ("/homesec/door/2026-11-01/a.mp4", 10),
+        ("/homesec/door/2026-12-01/b.mp4", 12),
+        ("/homesec/yard/2026-11-30/c.jpg", 14),
+        ("/homesec/yard/2026-11-30/c.mp4", 13),
+    ]
+    assert server.count("files/list_folder") == 1
+    assert server.count("files/list_folder/continue") >= 3  # 10 entries with the folders
+    # And a missing root is an empty copy
+    assert await target.list_files("/Nobody") == []
+    await target.close()
+
+
+@pytest.mark.parametrize("failure", [Failure(status=429, retry_after=3), Failure(status=500)])
+async def test_listing_that_fails_halfway_is_retryable(
+    server: DropboxServer, tmp_path: Path, failure: Failure
+) -> None:
+    # Given a listing of several pages whose continuation fails
+    target = _target(server)
+    for name in ("a", "b", "c"):
+        await target.upload(_file(tmp_path, 10), f"/HomeSec/Door/2026-11-01/{name}.mp4")
+    server.page_size = 1
+    server.fail("files/list_folder/continue", failure)
+    # When the files are listed
+    with pytest.raises(OffsiteError) as caught:
+        await target.list_files("/HomeSec")
+    # Then the error is retryable (with the Retry-After of a 429) and the next listing works
+    assert caught.value.retryable
+    assert caught.value.retry_after_s == (3.0 if failure.status == 429 else None)
+    assert len(await target.list_files("/HomeSec")) == 3
+    await target.close()
+
+
+async def test_reset_cursor_and_revoked_grant_while_listing(
+    server: DropboxServer, tmp_path: Path
+) -> None:
+    # Given a paged listing whose cursor Dropbox resets before the next page
+    target = _target(server)
+    for name in ("a", "b"):
+        await target.upload(_file(tmp_path, 10), f"/HomeSec/Door/2026-11-01/{name}.mp4")
+    server.page_size = 1
+    server.fail("files/list_folder/continue", Failure(error={".tag": "reset"}))
+    # When the files are listed
+    with pytest.raises(OffsiteError, match="go on listing") as caught:
+        await target.list_files("/HomeSec")
+    # Then it is retryable (the next listing starts over)
+    assert caught.value.retryable
+    assert not isinstance(caught.value, OffsiteAuthError)
+    # When the user revoked the app's access and the files are listed
+    server.revoke()
+    server.expired_tokens.add(target.access_token)
+    with pytest.raises(OffsiteAuthError):
+        await target.list_files("/HomeSec")
+    # Then it asks for a new sign-in
+    await target.close()

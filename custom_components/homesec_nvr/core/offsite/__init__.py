@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 
@@ -25,6 +26,14 @@ class OffsiteAuthError(PermanentError):
 
 class OffsiteSpaceError(PermanentError):
     """The off-site account is full: nothing more can be copied until space is freed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file somewhere below a listed remote folder (path in lower case, as Dropbox has it)."""
+
+    path: str
+    size: int
 
 
 class OffsiteTarget(ABC):
@@ -47,6 +56,10 @@ class OffsiteTarget(ABC):
     @abstractmethod
     async def list_folder(self, remote: str) -> list[str]:
         """Names of a remote folder's entries (empty when it does not exist)."""
+
+    @abstractmethod
+    async def list_files(self, remote: str) -> list[RemoteFile]:
+        """Every file below a remote folder, recursively (empty when it does not exist)."""
 
     @abstractmethod
     async def temporary_link(self, remote: str) -> str:

@@ -8,7 +8,10 @@ caught up on its own (at start, when a clip finishes, and every `catch_up_interv
 Failures: a retryable one (429 with its Retry-After, 5xx, network) waits with exponential
 backoff and tries again; an auth failure (revoked grant) or a full account stops copying
 and is reported (`blocked`) until `resume()` (new credentials) or, for a full account, the
-next catch-up. The off-site retention deletes day folders older than `retention_days`.
+next catch-up. The off-site retention runs once a day, before that day's first copies (so a
+full account gets space back): it deletes day folders older than `retention_days`, then,
+with `max_total_gb`, the oldest day folders (never today's) until the copy fits the limit
+(between two runs the copy can grow past it by up to a day of clips).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from . import (
     parse_day,
     remote_path,
 )
+from .size_retention import over_the_limit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,10 +49,11 @@ BLOCKED_SPACE = "space"
 
 @dataclass(frozen=True, slots=True)
 class OffsiteSettings:
-    """Where copies go and how long they are kept there (0 days: forever)."""
+    """Where copies go and how long they are kept there (0 days: forever; 0 GB: any size)."""
 
     root: str = "HomeSec"
     retention_days: int = 30
+    max_total_gb: float = 0.0
     batch_size: int = 20
     backoff: Backoff = field(default_factory=lambda: Backoff(base_delay_s=30.0, max_delay_s=3600.0))
     catch_up_interval_s: float = 3600.0
@@ -138,6 +143,8 @@ class OffsiteCopier:
         now = datetime.now(UTC)
         since = self._settings.window_start(now)
         await self._refresh_backlog(since)
+        if self._retention_day != now.astimezone(self._tz).date():
+            await self.apply_remote_retention(now)
         copied = 0
         while True:
             batch = await self._store.offsite_backlog(
@@ -150,24 +157,27 @@ class OffsiteCopier:
                 copied += 1
             await self._refresh_backlog(since)
         await self._refresh_backlog(since)
-        if self._retention_day != now.astimezone(self._tz).date():
-            await self.apply_remote_retention(now)
         return copied
 
     async def apply_remote_retention(self, now: datetime | None = None) -> int:
-        """Delete remote day folders past `retention_days`; the folders deleted."""
-        if self._settings.retention_days <= 0:
-            return 0
+        """Delete remote day folders past `retention_days`, then the oldest ones past
+        `max_total_gb`; the folders deleted."""
         now = now or datetime.now(UTC)
         today = now.astimezone(self._tz).date()
-        oldest_kept = today - timedelta(days=self._settings.retention_days)
         root = normalize_root(self._settings.root)
         deleted = 0
-        for camera in await self._target.list_folder(root):
-            for name in await self._target.list_folder(f"{root}/{camera}"):
-                day = parse_day(name)
-                doomed = day is not None and day < oldest_kept
-                if doomed and await self._target.delete(f"{root}/{camera}/{name}"):
+        if self._settings.retention_days > 0:
+            oldest_kept = today - timedelta(days=self._settings.retention_days)
+            for camera in await self._target.list_folder(root):
+                for name in await self._target.list_folder(f"{root}/{camera}"):
+                    day = parse_day(name)
+                    doomed = day is not None and day < oldest_kept
+                    if doomed and await self._target.delete(f"{root}/{camera}/{name}"):
+                        deleted += 1
+        if self._settings.max_total_gb > 0:
+            files = await self._target.list_files(root)
+            for folder in over_the_limit(root, files, self._settings.max_total_gb, today):
+                if await self._target.delete(folder.path):
                     deleted += 1
         self._retention_day = today
         self.status.remote_deleted += deleted

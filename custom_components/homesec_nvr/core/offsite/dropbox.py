@@ -9,7 +9,8 @@ copier decides when to try again (Retry-After of a 429 included).
 Errors: 429, 5xx, network failures and malformed responses -> OffsiteError (retryable, with
 retry_after_s for a 429); an expired access token is refreshed once by the SDK (refresh
 token + app key); a grant that cannot be refreshed or is revoked -> OffsiteAuthError;
-`insufficient_space` -> OffsiteSpaceError.
+`insufficient_space` -> OffsiteSpaceError. A listing that fails halfway (429, 5xx, a cursor
+Dropbox reset) is retryable as a whole.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import requests
 from dropbox import exceptions as dbx_exc
 from dropbox import files as dbx_files
 
-from . import OffsiteAuthError, OffsiteError, OffsiteSpaceError, OffsiteTarget
+from . import OffsiteAuthError, OffsiteError, OffsiteSpaceError, OffsiteTarget, RemoteFile
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ class DropboxTarget(OffsiteTarget):
 
     async def list_folder(self, remote: str) -> list[str]:
         return await self._run(self._list_folder, remote)
+
+    async def list_files(self, remote: str) -> list[RemoteFile]:
+        return await self._run(self._list_files, remote)
 
     async def temporary_link(self, remote: str) -> str:
         return await self._run(self._temporary_link, remote)
@@ -215,11 +219,38 @@ class DropboxTarget(OffsiteTarget):
             names += [str(e.name) for e in result.entries]
         return names
 
+    def _list_files(self, remote: str) -> list[RemoteFile]:
+        """files/list_folder recursive, then list_folder/continue while has_more."""
+        try:
+            result = self._client.files_list_folder(remote, recursive=True)
+        except dbx_exc.ApiError as err:
+            if err.error.is_path() and err.error.get_path().is_not_found():
+                return []
+            raise OffsiteError(f"Dropbox could not list {remote}: {err.error}") from None
+        files = _files_of(result.entries)
+        while result.has_more:
+            try:
+                result = self._client.files_list_folder_continue(result.cursor)
+            except dbx_exc.ApiError as err:  # reset (cursor no longer valid) or gone
+                raise OffsiteError(
+                    f"Dropbox could not go on listing {remote}: {err.error}"
+                ) from None
+            files += _files_of(result.entries)
+        return files
+
     def _temporary_link(self, remote: str) -> str:
         try:
             return str(self._client.files_get_temporary_link(remote).link)
         except dbx_exc.ApiError as err:
             raise OffsiteError(f"Dropbox has no link for {remote}: {err.error}") from None
+
+
+def _files_of(entries: list[Any]) -> list[RemoteFile]:
+    return [
+        RemoteFile(str(e.path_lower), int(e.size))
+        for e in entries
+        if isinstance(e, dbx_files.FileMetadata)
+    ]
 
 
 def _is(union: Any, tag: str) -> bool:
