@@ -79,7 +79,9 @@ def test_every_key_the_code_uses_is_translated() -> None:
     selectors_used = set(re.findall(r'translation_key="(\w+)"', _code(*_flow_modules())))
     errors_used = set(re.findall(r'errors\[[^\]]+\] = "(\w+)"', code))
     issues_used = set(re.findall(r'ISSUE_\w+: Final = "(\w+)"', _code("const.py")))
-    exceptions_used = set(re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', code))
+    exceptions_used = set(
+        re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', code)
+    ) | set(re.findall(r'\b(?:invalid|failed|_error)\(\s*"(\w+)"', code))  # service_errors.py
 
     # Then each one has a string (and the scan found the keys at all)
     assert len(entity_used) >= 20
