@@ -134,3 +134,24 @@ async def test_server_that_cannot_listen_is_restarted_until_it_can(tmp_path: Pat
     await supervisor.stop_all()
     await source.stop()
     assert await asyncio.to_thread(port_bindable, HOST, port)
+
+
+async def test_stopping_while_the_server_starts_never_leaks_its_port(tmp_path: Path) -> None:
+    # Given a fixed free port
+    probe = socket.socket()
+    probe.bind((HOST, 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    leaks = []
+    for steps in range(6):
+        # When the server is stopped after `steps` turns of the loop (while it binds)
+        server = FtpServer(fast_config(port=port))
+        task = asyncio.get_running_loop().create_task(server.serve())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        # Then the port is free again every time
+        if not await asyncio.to_thread(port_bindable, HOST, port):
+            leaks.append(steps)
+    assert leaks == []

@@ -17,8 +17,9 @@ import errno
 import os
 import random
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK_BYTES = 256 * 1024
 FLUSH_BYTES = 1024 * 1024
@@ -81,7 +82,7 @@ class DataChannel:
         random.shuffle(candidates)
         for port in candidates:
             try:
-                self._server = await asyncio.start_server(
+                self._server = await start_server_safely(
                     accepted,
                     host=bind,
                     port=port,
@@ -136,6 +137,22 @@ class DataChannel:
                 await asyncio.wait_for(writer.wait_closed(), 2)
         if self._connected is not None and not self._connected.done():
             self._connected.cancel()
+
+
+async def start_server_safely(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    **kwargs: Any,
+) -> asyncio.Server:
+    """`asyncio.start_server` that never leaks its socket: cancelled while it starts (the
+    socket is already bound then), the server it made is closed before the cancellation goes
+    on, so the port is free again."""
+    starting = asyncio.ensure_future(asyncio.start_server(handler, **kwargs))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            (await starting).close()
+        raise
 
 
 def _same_ip(a: str, b: str) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .ftp_auth import FtpAccount, LoginLimiter
+from .ftp_data import start_server_safely
 from .ftp_paths import PARTIAL_DIR
 from .ftp_session import FtpSession
 
@@ -108,7 +109,7 @@ class FtpServer:
     async def serve(self) -> None:
         """Bind, serve until cancelled, then close every session and free the port."""
         try:
-            self._server = await asyncio.start_server(
+            self._server = await start_server_safely(
                 self._connected,
                 host=self.config.host,
                 port=self.config.port,
