@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,18 @@ async def test_small_file_is_one_upload(server: DropboxServer, tmp_path: Path) -
     assert server.count("files/upload_session/start") == 0
     assert await target.account() == "owner@example.com"
     await target.close()
+
+
+async def test_close_ends_the_worker_thread(server: DropboxServer, tmp_path: Path) -> None:
+    # Given a target whose worker thread uploaded a file
+    target = _target(server)
+    await target.upload(_file(tmp_path, 1000), "/HomeSec/Door/2026-12-01/clip.mp4")
+    workers = [t for t in threading.enumerate() if t.name.startswith("homesec-dropbox")]
+    assert workers
+    # When it is closed (the hub unloads)
+    await target.close()
+    # Then its worker thread has ended by the time close returns
+    assert not any(t.is_alive() for t in workers)
 
 
 async def test_large_file_goes_by_session(server: DropboxServer, tmp_path: Path) -> None:

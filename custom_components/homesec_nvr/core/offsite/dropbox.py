@@ -106,9 +106,11 @@ class DropboxTarget(OffsiteTarget):
         return await loop.run_in_executor(self._executor, _mapped, func, *args)
 
     async def close(self) -> None:
-        """Stop the worker thread and the HTTP connection pool."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._client.close)
-        self._executor.shutdown(wait=False)
+        """Stop the HTTP connection pool and the worker thread (ended when this returns)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._client.close)
+        # Waited for on another thread: an unload must not leave the worker thread behind.
+        await loop.run_in_executor(None, self._executor.shutdown)
 
     async def account(self) -> str:
         return await self._run(self._account)
