@@ -232,3 +232,32 @@ async def test_a_folder_watcher_that_dies_of_a_bug_is_restarted_and_takes_later_
     assert "HomeSec task homesec folder watcher Garden died (TypeError" in caplog.text
     await source.stop()
     assert supervisor.tasks == {}
+
+
+async def test_an_expected_failure_is_logged_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a loop that cannot start for an expected reason (its port is taken)
+    from custom_components.homesec_nvr.core.interfaces import PipelineError
+
+    runs = 0
+
+    async def loop() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise PipelineError("cannot listen on 0.0.0.0:2121: address already in use")
+        await asyncio.Event().wait()
+
+    task = SupervisedTask("ftp server", loop, backoff=FAST, on_change=lambda _t: None)
+
+    # When it runs under supervision
+    task.start()
+    await _until(lambda: runs == 2)
+
+    # Then the failure is logged with its reason and no traceback, and the task is restarted
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "address already in use" in error.getMessage()
+    assert error.exc_info is None
+    assert task.restarts == 1
+    await task.stop()

@@ -39,6 +39,7 @@ from ..const import (
     FTP_UPLOADS_DIR,
     SUBENTRY_FTP,
 )
+from ..core.interfaces import PipelineError
 from ..core.sources.ftp import FtpSource
 from ..core.sources.ftp_server import FtpServer, FtpServerConfig, tls_context
 from ..core.supervisor import SupervisedTask
@@ -68,7 +69,7 @@ def ftp_server_config(options: Mapping[str, Any]) -> FtpServerConfig:
     )
 
 
-class FtpCertificateError(Exception):
+class FtpCertificateError(PipelineError):
     """The FTPS certificate or key cannot be loaded (the server does not start)."""
 
 

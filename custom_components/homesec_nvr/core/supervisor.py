@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from .interfaces import TaskFactory, default_task_factory
+from .interfaces import PipelineError, TaskFactory, default_task_factory
 from .runner import Backoff
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class SupervisedTask:
                 message,
                 self.restarts,
                 delay,
-                exc_info=error,
+                # An expected failure (a port in use, a bad certificate) says why on its own;
+                # a bug gets its traceback.
+                exc_info=None if isinstance(error, PipelineError) else error,
             )
             self._changed()
             await asyncio.sleep(delay)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..interfaces import PipelineError
 from .ftp_auth import FtpAccount, LoginLimiter
 from .ftp_data import start_server_safely
 from .ftp_paths import PARTIAL_DIR
@@ -118,7 +119,7 @@ class FtpServer:
             )
         except OSError as err:
             self.last_error = f"cannot listen on {self.config.host}:{self.config.port}: {err}"
-            raise
+            raise PipelineError(self.last_error) from err
         sockets = self._server.sockets
         self.port = int(sockets[0].getsockname()[1]) if sockets else self.config.port
         self.last_error = None
