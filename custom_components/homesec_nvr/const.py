@@ -91,6 +91,10 @@ CONF_VLM_PRICE_COMPLETION: Final = "vlm_price_completion_per_million"
 CONF_VLM_MAX_CALLS_PER_DAY: Final = "vlm_max_calls_per_day"
 CONF_VLM_MAX_TOKENS_PER_DAY: Final = "vlm_max_tokens_per_day"
 CONF_CAMERA_CONTEXT: Final = "camera_context"
+# The owner's notes for every camera (hub) and the activity types a camera can see (per camera;
+# a camera's vlm_response_language overrides the hub's).
+CONF_VLM_HOUSEHOLD_NOTES: Final = "vlm_household_notes"
+CONF_VISIBLE_ACTIVITY_TYPES: Final = "visible_activity_types"
 DEFAULT_VLM_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_VLM_MODEL: Final = "gpt-4o-mini"
 ISSUE_VLM_MODEL_NOT_FOUND: Final = "vlm_model_not_found"

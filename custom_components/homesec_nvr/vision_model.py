@@ -16,7 +16,6 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import (
-    CONF_CAMERA_CONTEXT,
     DOMAIN,
     ISSUE_VLM_MODEL_NOT_FOUND,
     VLM_USAGE_STORAGE_KEY,
@@ -24,6 +23,7 @@ from .const import (
 from .core.vlm.openai_compatible import OpenAICompatibleAnalyzer, VLMError, VLMSettings
 from .core.vlm.prompt import CameraContext
 from .core.vlm.usage import UsageTracker
+from .prompt_context import camera_prompt_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class VisionModel:
         if found is None:
             return CameraContext(camera_id)
         name, config = found
-        return CameraContext(name, str(config.get(CONF_CAMERA_CONTEXT) or ""))
+        return camera_prompt_context(name, config)
 
     async def async_restore_usage(self) -> None:
         """Today's calls and tokens survive a restart (so the daily budget holds), and what

@@ -135,9 +135,10 @@ def test_the_clip_text_has_camera_context_local_time_and_frame_labels() -> None:
         frames=FRAMES,
     )
 
-    # Then it names the camera, its context, the local time and the labelled frame times
+    # Then it names the camera, its context (the owner's notes), the local time and the
+    # labelled frame times
     assert "Camera: Garage" in text
-    assert "About this camera: Private driveway; nobody should be here at night." in text
+    assert "For this camera: Private driveway; nobody should be here at night." in text
     assert "Monday 06:10 local time (morning), 5.0 s long" in text
     assert "2 frames follow, at t=0.0s, t=2.5s." in text
 

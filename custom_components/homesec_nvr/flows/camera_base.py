@@ -1,5 +1,6 @@
 """What every camera subentry flow shares: the add/reconfigure form base, the per-camera
-fields (alert overrides, vision model, object filter), the filter check and sections."""
+fields (alert overrides, vision model and the owner's words for it, object filter), their
+checks and sections."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from ..const import (
     CONF_MIN_RISK_LEVEL,
     CONF_NOTIFY_ON_ACTIVITY_TYPES,
     CONF_NOTIFY_ON_MOTION,
+    CONF_VISIBLE_ACTIVITY_TYPES,
+    CONF_VLM_RESPONSE_LANGUAGE,
     CONF_VLM_RUN_MODE,
     FILTER_ONNX,
     SECTION_MOTION,
     SECTION_OBJECT_FILTER,
 )
+from ..core.vlm.prompt import MAX_NOTES_CHARS
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
 from ..settings import INHERIT, model_path
@@ -67,6 +71,8 @@ def camera_fields(values: Mapping[str, Any], filters: list[str]) -> dict[Any, An
         vol.Optional(CONF_CAMERA_CONTEXT): selector.TextSelector(
             selector.TextSelectorConfig(multiline=True)
         ),
+        vol.Optional(CONF_VLM_RESPONSE_LANGUAGE): selector.LanguageSelector(),
+        vol.Optional(CONF_VISIBLE_ACTIVITY_TYPES): activity_selector(),
         vol.Required(
             CONF_FILTER, default=values.get(CONF_FILTER, filters[0])
         ): selector.SelectSelector(
@@ -82,10 +88,17 @@ def camera_fields(values: Mapping[str, Any], filters: list[str]) -> dict[Any, An
     }
 
 
+def notes_too_long(text: object) -> bool:
+    """True when the owner's notes are longer than the prompt takes."""
+    return isinstance(text, str) and len(text.strip()) > MAX_NOTES_CHARS
+
+
 async def async_check_filter(
     hass: HomeAssistant, entry: ConfigEntry, data: dict[str, Any]
 ) -> tuple[str, str] | None:
-    """(field, error) when a camera's ONNX filter cannot work."""
+    """(field, error) when a camera's notes are too long or its ONNX filter cannot work."""
+    if notes_too_long(data.get(CONF_CAMERA_CONTEXT)):
+        return CONF_CAMERA_CONTEXT, "notes_too_long"
     if data.get(CONF_FILTER) != FILTER_ONNX:
         return None
     path = model_path(data, entry.options)

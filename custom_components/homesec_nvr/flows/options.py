@@ -36,6 +36,7 @@ from ..const import (
     CONF_VLM_API_KEY,
     CONF_VLM_BASE_URL,
     CONF_VLM_ENABLED,
+    CONF_VLM_HOUSEHOLD_NOTES,
     CONF_VLM_IMAGE_DETAIL,
     CONF_VLM_JPEG_QUALITY,
     CONF_VLM_MAX_CALLS_PER_DAY,
@@ -61,6 +62,7 @@ from ..ha_mqtt import valid_topic_prefix
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
 from ..settings import vlm_settings_from
+from .camera_base import notes_too_long
 from .email import EMAIL_DEFAULTS, SECRETS, async_check_email, email_schema, submitted
 from .fields import (
     FILTER_KEYS,
@@ -76,6 +78,7 @@ from .fields import (
 )
 from .ftp import async_check_ftp_server, ftp_server_fields
 from .offsite import async_check_offsite, offsite_fields
+from .prompt_preview import PromptPreviewSteps
 
 
 def _pipeline_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
@@ -182,14 +185,21 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
 OPTIONAL_LISTS = (CONF_NOTIFY_SERVICES, CONF_NOTIFY_ON_ACTIVITY_TYPES)
 
 
-class HomeSecOptionsFlow(OptionsFlow):
+class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
     """Concurrency, retention, alert-policy defaults and notifications."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to configure."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=[*OPTION_PAGES, "email", "vision_model", "offsite", "ftp_server"],
+            menu_options=[
+                *OPTION_PAGES,
+                "email",
+                "vision_model",
+                "prompt_preview",
+                "offsite",
+                "ftp_server",
+            ],
         )
 
     async def async_step_pipeline(
@@ -341,7 +351,10 @@ class HomeSecOptionsFlow(OptionsFlow):
         if user_input is not None:
             values = {**user_input}
             api_key = str(values.pop(CONF_VLM_API_KEY, "") or "").strip() or None
-            if values.get(CONF_VLM_ENABLED) and (
+            values.setdefault(CONF_VLM_HOUSEHOLD_NOTES, "")  # left out of the form when cleared
+            if notes_too_long(values[CONF_VLM_HOUSEHOLD_NOTES]):
+                errors[CONF_VLM_HOUSEHOLD_NOTES] = "notes_too_long"
+            elif values.get(CONF_VLM_ENABLED) and (
                 error := await async_check_vision_model(
                     self.hass,
                     vlm_settings_from(
@@ -371,6 +384,9 @@ class HomeSecOptionsFlow(OptionsFlow):
                 vol.Required(CONF_VLM_MODEL): selector.TextSelector(),
                 vol.Required(CONF_VLM_RUN_MODE): run_mode_selector(with_inherit=False),
                 vol.Optional(CONF_VLM_RESPONSE_LANGUAGE): selector.LanguageSelector(),
+                vol.Optional(CONF_VLM_HOUSEHOLD_NOTES): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
                 vol.Required(CONF_VLM_MAX_FRAMES): number(1, 32, 1),
                 vol.Required(CONF_VLM_MAX_IMAGE_SIDE): number(256, 4096, 64, "px"),
                 vol.Required(CONF_VLM_JPEG_QUALITY): number(30, 100, 1),

@@ -127,6 +127,8 @@ class VLMSettings:
     temperature: float = 0.2
     # A language code ("de", "pt-BR") or name ("German") for the free-text fields.
     response_language: str = "en"
+    # The owner's notes for every camera (quoted in the prompt's household notes section).
+    household_notes: str = ""
     price_prompt_per_million: float = 0.0
     price_completion_per_million: float = 0.0
     # Daily budget (0 = unlimited), used when the analyzer builds its own UsageTracker.
@@ -527,12 +529,15 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
                 filter_result=filter_result,
                 frames=prepared.frames,
                 image_detail=self.settings.image_detail,
+                household_notes=self.settings.household_notes,
             ),
         }
         tokens = _Tokens()
         follow_up: list[ChatCompletionMessageParam] = []
         while True:
-            messages = functools.partial(self._messages, user=user, follow_up=tuple(follow_up))
+            messages = functools.partial(
+                self._messages, camera=camera, user=user, follow_up=tuple(follow_up)
+            )
             completion = await self._complete(messages, tokens)
             text, problem = await self._answer_text(completion)
             try:
@@ -571,6 +576,7 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
         self,
         mode: ResponseMode,
         *,
+        camera: CameraContext,
         user: ChatCompletionUserMessageParam,
         follow_up: tuple[ChatCompletionMessageParam, ...],
     ) -> list[ChatCompletionMessageParam]:
@@ -579,6 +585,7 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
             "content": build_system_prompt(
                 language=self.settings.response_language,
                 include_schema=mode is not ResponseMode.JSON_SCHEMA,
+                camera=camera,
             ),
         }
         return [system, user, *follow_up]
