@@ -242,3 +242,25 @@ async def test_the_prompt_preview_shows_what_a_camera_is_sent(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert dict(entry.options) == before
+
+
+async def test_with_one_camera_the_preview_opens_at_once_and_without_one_it_says_so(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a hub with a single camera that has notes
+    entry = await setup_hub([camera_subentry("Garden", incoming, **{CONF_CAMERA_CONTEXT: CAT})])
+
+    # When the preview is opened
+    result = await open_options(hass, entry.entry_id, "prompt_preview")
+
+    # Then no camera has to be chosen: its prompt is shown
+    assert result["step_id"] == "prompt_preview_show"
+    assert result["description_placeholders"] is not None
+    assert f"For this camera: {CAT}" in result["description_placeholders"]["user"]
+
+    # And once the camera is removed, the preview says a camera is needed
+    hass.config_entries.async_remove_subentry(entry, next(iter(entry.subentries)))
+    await hass.async_block_till_done()
+    result = await open_options(hass, entry.entry_id, "prompt_preview")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_cameras"
