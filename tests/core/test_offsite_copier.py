@@ -232,6 +232,28 @@ async def test_remote_retention_deletes_old_day_folders(
     await target.close()
 
 
+async def test_remote_retention_leaves_folders_that_only_look_like_dates(
+    server: DropboxServer, store: ClipStore, storage: LocalStorage, tmp_path: Path
+) -> None:
+    # Given old folders of the user's own under a camera's folder whose names Python also
+    # reads as dates (basic and week forms), beside an old HomeSec day folder
+    old = NOW - timedelta(days=400)
+    target = _target(server)
+    local = tmp_path / "x.mp4"
+    local.write_bytes(b"x")
+    names = (_day(old), old.strftime("%Y%m%d"), old.strftime("%G-W%V-%u"))
+    for name in names:
+        await target.upload(local, f"/HomeSec/Front door/{name}/x.mp4")
+    copier = OffsiteCopier(store, storage, target, FAST)
+    # When the off-site retention (30 days) runs
+    deleted = await copier.apply_remote_retention(NOW)
+    # Then only HomeSec's YYYY-MM-DD folder is deleted
+    assert deleted == 1
+    kept = sorted(f"/homesec/front door/{n.lower()}/x.mp4" for n in names[1:])
+    assert sorted(server.files) == kept
+    await target.close()
+
+
 async def test_local_retention_keeps_a_clip_whose_copy_is_missing(
     server: DropboxServer, store: ClipStore, storage: LocalStorage, tmp_path: Path
 ) -> None:

@@ -93,7 +93,11 @@ def remote_path(root: str, camera: str, start: datetime, file_name: str, tz: tzi
 
 
 def parse_day(name: str) -> date | None:
-    """The day of a `YYYY-MM-DD` folder name, None for anything else."""
+    """The day of a `YYYY-MM-DD` folder name, None for anything else (also for the other
+    forms `date.fromisoformat` takes, such as `20261201` or `2026-W49-2`: a folder of the
+    user's by such a name is not one of HomeSec's and the retention never deletes it)."""
+    if len(name) != 10 or name[4] != "-" or name[7] != "-":
+        return None
     try:
         return date.fromisoformat(name)
     except ValueError:
