@@ -132,7 +132,12 @@ async def test_sign_in_then_clips_are_copied(
 
     # Then without a sign-in the hub raises a repair issue and the Dropbox sign-in flow
     issues = ir.async_get(hass)
-    assert issues.async_get_issue(DOMAIN, ISSUE_OFFSITE_SIGN_IN) is not None
+    issue = issues.async_get_issue(DOMAIN, ISSUE_OFFSITE_SIGN_IN)
+    assert issue is not None
+    assert (issue.translation_key, issue.translation_placeholders) == (
+        "offsite_sign_in_missing",
+        None,
+    )
     flows = _dropbox_reauth_flows(hass)
     assert len(flows) == 1
 
@@ -216,6 +221,11 @@ async def test_revoked_grant_asks_for_reauthentication(
     assert not dropbox.files
     assert entry.runtime_data.offsite.copier is not None
     assert flows[0]["context"]["entry_id"] == entry.entry_id
+    # And the issue's text says the grant was revoked, in words of the translation
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_OFFSITE_SIGN_IN)
+    assert issue is not None
+    assert issue.translation_key == "offsite_sign_in_revoked"
+    assert not issue.translation_placeholders
 
 
 async def test_full_dropbox_raises_a_repair_issue(

@@ -89,7 +89,14 @@ def test_every_key_the_code_uses_is_translated() -> None:
     assert entity_used - entity_keys == set()
     assert selectors_used - set(strings["selector"]) == set()
     assert errors_used - flow_errors == set()
-    assert issues_used - set(strings["issues"]) == set()
+    # (an issue whose text depends on its cause has one translation per cause, <id>_<cause>)
+    untranslated_issues = {
+        issue
+        for issue in issues_used
+        if issue not in strings["issues"]
+        and not any(key.startswith(f"{issue}_") for key in strings["issues"])
+    }
+    assert untranslated_issues == set()
     assert len(exceptions_used) >= 3
     assert exceptions_used - set(strings["exceptions"]) == set()
 

@@ -197,6 +197,8 @@ class OffsiteGlue:
         self._on_change()
 
     def _ask_sign_in(self, why: str) -> None:
+        """Raise the sign-in issue (its text says why: "missing" or "revoked", each its own
+        translation) and start the Dropbox reauthentication."""
         self.signed_in = False
         ir.async_create_issue(
             self.hass,
@@ -204,8 +206,7 @@ class OffsiteGlue:
             ISSUE_OFFSITE_SIGN_IN,
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_OFFSITE_SIGN_IN,
-            translation_placeholders={"reason": why},
+            translation_key=f"{ISSUE_OFFSITE_SIGN_IN}_{why}",
         )
         self.entry.async_start_reauth(self.hass, data={REAUTH_KIND: REAUTH_DROPBOX})
 
