@@ -98,6 +98,13 @@ CONF_VISIBLE_ACTIVITY_TYPES: Final = "visible_activity_types"
 DEFAULT_VLM_BASE_URL: Final = "https://api.openai.com/v1"
 DEFAULT_VLM_MODEL: Final = "gpt-4o-mini"
 ISSUE_VLM_MODEL_NOT_FOUND: Final = "vlm_model_not_found"
+# The vision model backend: an OpenAI-compatible server or Home Assistant's AI Task (2025.8+).
+CONF_VLM_BACKEND: Final = "vlm_backend"
+CONF_VLM_AI_TASK_ENTITY: Final = "vlm_ai_task_entity"
+VLM_BACKEND_OPENAI: Final = "openai_compatible"
+VLM_BACKEND_AI_TASK: Final = "ai_task"
+ISSUE_VLM_AI_TASK_MISSING: Final = "vlm_ai_task_entity_missing"
+ISSUE_VLM_AI_TASK_NO_ATTACHMENTS: Final = "vlm_ai_task_no_attachments"
 VLM_USAGE_STORAGE_KEY: Final = "homesec_nvr.vlm_usage"
 
 # Frigate subentries (match keys are the core's: cameras, labels, sub_labels, min_score,

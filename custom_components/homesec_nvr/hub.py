@@ -88,6 +88,8 @@ from .settings import (
     onnx_filter_settings,
     pipeline_settings,
     retention_settings,
+    vlm_ai_task_entity,
+    vlm_backend,
     vlm_settings,
 )
 from .subentry_changes import EntrySnapshot
@@ -153,7 +155,14 @@ class HomeSecHub:
         vlm = vlm_settings(entry.data, entry.options, hass.config.language)
         self.mqtt = mqtt_settings(entry.options)
         self.vision: VisionModel | None = (
-            VisionModel(hass, vlm, self._camera_lookup, lambda: entry.async_start_reauth(hass))
+            VisionModel(
+                hass,
+                vlm,
+                self._camera_lookup,
+                lambda: entry.async_start_reauth(hass),
+                backend=vlm_backend(entry.options),
+                ai_task_entity=vlm_ai_task_entity(entry.options),
+            )
             if vlm is not None
             else None
         )

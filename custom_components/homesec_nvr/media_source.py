@@ -47,6 +47,7 @@ from .core.models import ClipState, RiskLevel
 from .core.store import StoreError
 from .hub import HomeSecHub, loaded_hub
 from .views import CONTENT_TYPES
+from .vlm_frames import resolve_frame
 
 # The most clips one day lists (the rest are counted as not shown).
 MAX_DAY_CLIPS = 2000
@@ -140,7 +141,12 @@ class HomeSecMediaSource(MediaSource):
     # -- resolve -----------------------------------------------------------------------
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
-        """The signed link of a clip's video."""
+        """The signed link of a clip's video (or a frame an AI Task analysis is sending)."""
+        try:
+            if (frame := resolve_frame(self.hass, item.identifier)) is not None:
+                return frame
+        except KeyError:
+            raise _error(Unresolvable, "media_not_playable", identifier=item.identifier) from None
         hub = _hub(self.hass, Unresolvable)
         parsed = _parse(item.identifier, Unresolvable)
         if parsed.kind is not NodeKind.CLIP or parsed.clip_id is None:

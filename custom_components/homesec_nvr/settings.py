@@ -33,7 +33,9 @@ from .const import (
     CONF_PER_CAMERA_ALERT,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
+    CONF_VLM_AI_TASK_ENTITY,
     CONF_VLM_API_KEY,
+    CONF_VLM_BACKEND,
     CONF_VLM_BASE_URL,
     CONF_VLM_ENABLED,
     CONF_VLM_HOUSEHOLD_NOTES,
@@ -68,6 +70,8 @@ from .const import (
     DEFAULT_RETENTION_DAYS,
     DEFAULT_TRIGGER_CLASSES,
     FILTER_NONE,
+    VLM_BACKEND_AI_TASK,
+    VLM_BACKEND_OPENAI,
 )
 from .core.alert_policy import AlertPolicySettings
 from .core.filters.onnx import OnnxFilterSettings
@@ -219,7 +223,9 @@ def vlm_settings(
     data: Mapping[str, Any], options: Mapping[str, Any], default_language: str
 ) -> VLMSettings | None:
     """The vision model settings, or None when no vision model is enabled."""
-    if not options.get(CONF_VLM_ENABLED) or not options.get(CONF_VLM_MODEL):
+    if not options.get(CONF_VLM_ENABLED):
+        return None
+    if vlm_backend(options) == VLM_BACKEND_OPENAI and not options.get(CONF_VLM_MODEL):
         return None
     return vlm_settings_from(
         {**options, CONF_VLM_API_KEY: data.get(CONF_VLM_API_KEY)}, default_language
@@ -230,9 +236,9 @@ def vlm_settings_from(values: Mapping[str, Any], default_language: str) -> VLMSe
     """VLMSettings from form or stored values (the API key included in `values`)."""
     defaults = VLMSettings(base_url="", model="")
     return VLMSettings(
-        base_url=str(values[CONF_VLM_BASE_URL]).strip(),
+        base_url=str(values.get(CONF_VLM_BASE_URL) or "").strip(),
         api_key=(str(values.get(CONF_VLM_API_KEY) or "").strip() or None),
-        model=str(values[CONF_VLM_MODEL]).strip(),
+        model=str(values.get(CONF_VLM_MODEL) or "").strip(),
         max_frames=int(values.get(CONF_VLM_MAX_FRAMES, defaults.max_frames)),
         max_image_side=int(values.get(CONF_VLM_MAX_IMAGE_SIDE, defaults.max_image_side)),
         jpeg_quality=int(values.get(CONF_VLM_JPEG_QUALITY, defaults.jpeg_quality)),
@@ -247,6 +253,17 @@ def vlm_settings_from(values: Mapping[str, Any], default_language: str) -> VLMSe
         max_calls_per_day=int(values.get(CONF_VLM_MAX_CALLS_PER_DAY, 0)),
         max_tokens_per_day=int(values.get(CONF_VLM_MAX_TOKENS_PER_DAY, 0)),
     )
+
+
+def vlm_backend(options: Mapping[str, Any]) -> str:
+    """The vision model backend: `openai_compatible` (the default) or `ai_task`."""
+    backend = options.get(CONF_VLM_BACKEND)
+    return VLM_BACKEND_AI_TASK if backend == VLM_BACKEND_AI_TASK else VLM_BACKEND_OPENAI
+
+
+def vlm_ai_task_entity(options: Mapping[str, Any]) -> str | None:
+    """The AI Task entity analyses go to; None for Home Assistant's preferred one."""
+    return str(options.get(CONF_VLM_AI_TASK_ENTITY) or "").strip() or None
 
 
 PER_CAMERA_ALERT_KEYS = (CONF_MIN_RISK_LEVEL, CONF_NOTIFY_ON_ACTIVITY_TYPES, CONF_NOTIFY_ON_MOTION)

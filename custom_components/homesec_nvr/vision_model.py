@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -17,17 +17,29 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     DOMAIN,
+    ISSUE_VLM_AI_TASK_MISSING,
+    ISSUE_VLM_AI_TASK_NO_ATTACHMENTS,
     ISSUE_VLM_MODEL_NOT_FOUND,
+    VLM_BACKEND_AI_TASK,
+    VLM_BACKEND_OPENAI,
     VLM_USAGE_STORAGE_KEY,
 )
 from .core.vlm.openai_compatible import OpenAICompatibleAnalyzer, VLMError, VLMSettings
 from .core.vlm.prompt import CameraContext
 from .core.vlm.usage import UsageTracker
+
+if TYPE_CHECKING:
+    from .ha_ai_task import AITaskAnalyzer
 from .prompt_context import camera_prompt_context
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
+# The repair issue of each AI Task failure reason (see ha_ai_task).
+_AI_TASK_ISSUES = {
+    "ai_task_entity_missing": ISSUE_VLM_AI_TASK_MISSING,
+    "ai_task_no_attachments": ISSUE_VLM_AI_TASK_NO_ATTACHMENTS,
+}
 SAVE_DELAY_S = 10
 
 
@@ -40,6 +52,9 @@ class VisionModel:
         settings: VLMSettings,
         camera_lookup: Callable[[str], tuple[str, dict[str, Any]] | None],
         on_invalid_auth: Callable[[], None],
+        *,
+        backend: str = VLM_BACKEND_OPENAI,
+        ai_task_entity: str | None = None,
     ) -> None:
         self.hass = hass
         self._on_invalid_auth = on_invalid_auth
@@ -47,14 +62,30 @@ class VisionModel:
         self.usage = UsageTracker(settings.usage_limits(), today=lambda: dt_util.now().date())
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, VLM_USAGE_STORAGE_KEY)
         self._camera_lookup = camera_lookup
-        self.analyzer = OpenAICompatibleAnalyzer(
-            settings,
-            get_async_client(hass),
-            camera_context=self._camera_context,
-            now=dt_util.now,
-            usage=self.usage,
-            on_outcome=self._on_outcome,
-        )
+        self.ai_task_entity = ai_task_entity
+        self.analyzer: OpenAICompatibleAnalyzer | AITaskAnalyzer
+        if backend == VLM_BACKEND_AI_TASK:
+            # Imported here: Home Assistant before 2025.8 has no AI Task.
+            from .ha_ai_task import AITaskAnalyzer
+
+            self.analyzer = AITaskAnalyzer(
+                hass,
+                settings,
+                entity_id=ai_task_entity,
+                camera_context=self._camera_context,
+                now=dt_util.now,
+                usage=self.usage,
+                on_outcome=self._on_outcome,
+            )
+        else:
+            self.analyzer = OpenAICompatibleAnalyzer(
+                settings,
+                get_async_client(hass),
+                camera_context=self._camera_context,
+                now=dt_util.now,
+                usage=self.usage,
+                on_outcome=self._on_outcome,
+            )
         self._unsub_usage = self.usage.add_listener(self._schedule_save)
 
     def _camera_context(self, camera_id: str) -> CameraContext:
@@ -93,9 +124,27 @@ class VisionModel:
     @callback
     def _on_outcome(self, error: VLMError | None) -> None:
         """A refused key asks the user for a new one (reauthentication); an unknown model
-        raises a repair issue, cleared once a call works."""
+        raises a repair issue, cleared once a call works; so does an AI Task entity that is
+        gone or cannot take images."""
         if error is None:
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_VLM_MODEL_NOT_FOUND)
+            for issue in (
+                ISSUE_VLM_MODEL_NOT_FOUND,
+                ISSUE_VLM_AI_TASK_MISSING,
+                ISSUE_VLM_AI_TASK_NO_ATTACHMENTS,
+            ):
+                ir.async_delete_issue(self.hass, DOMAIN, issue)
+        elif (ai_issue := _AI_TASK_ISSUES.get(error.reason)) is not None:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                ai_issue,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ai_issue,
+                translation_placeholders={
+                    "entity_id": self.ai_task_entity or "",
+                },
+            )
         elif error.reason == "invalid_auth":
             self._on_invalid_auth()
         elif error.reason == "model_not_found":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,8 @@ from ..const import (
     CONF_PERSISTENT_NOTIFICATION,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
+    CONF_VLM_AI_TASK_ENTITY,
+    CONF_VLM_BACKEND,
     CONF_VLM_BASE_URL,
     CONF_VLM_ENABLED,
     CONF_VLM_IMAGE_DETAIL,
@@ -75,6 +78,8 @@ from ..const import (
     DEFAULT_TRIGGER_CLASSES,
     DEFAULT_VLM_BASE_URL,
     DEFAULT_VLM_MODEL,
+    VLM_BACKEND_AI_TASK,
+    VLM_BACKEND_OPENAI,
 )
 from ..core.filters.coco import COCO80_NAMES
 from ..core.models import ActivityType, RiskLevel, VLMRunMode
@@ -278,3 +283,42 @@ async def async_check_vision_model(hass: HomeAssistant, settings: VLMSettings) -
     except VLMError as err:
         return err.reason if err.reason in ("invalid_auth", "model_not_found") else "cannot_connect"
     return None
+
+
+# -- the vision model backend ----------------------------------------------------------------
+
+
+@functools.cache
+def ai_task_available() -> bool:
+    """True when the running Home Assistant has AI Task (2025.8+)."""
+    try:
+        import homeassistant.components.ai_task  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def vision_backend_fields() -> dict[Any, Any]:
+    """The backend choice and the AI Task entity; nothing where HA has no AI Task."""
+    if not ai_task_available():
+        return {}
+    return {
+        vol.Required(CONF_VLM_BACKEND, default=VLM_BACKEND_OPENAI): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[VLM_BACKEND_OPENAI, VLM_BACKEND_AI_TASK],
+                mode=selector.SelectSelectorMode.LIST,
+                translation_key="vlm_backend",
+            )
+        ),
+        vol.Optional(CONF_VLM_AI_TASK_ENTITY): selector.EntitySelector(
+            selector.EntitySelectorConfig(domain="ai_task")
+        ),
+    }
+
+
+def check_ai_task_entity(hass: HomeAssistant, entity_id: str | None) -> str | None:
+    """The form error when the AI Task entity (empty: HA's preferred one) is missing or
+    cannot take images, else None."""
+    from ..ha_ai_task import entity_problem  # only where AI Task exists
+
+    return entity_problem(hass, entity_id)

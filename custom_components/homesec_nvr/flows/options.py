@@ -33,7 +33,9 @@ from ..const import (
     CONF_PERSISTENT_NOTIFICATION,
     CONF_RETENTION_DAYS,
     CONF_TRIGGER_CLASSES,
+    CONF_VLM_AI_TASK_ENTITY,
     CONF_VLM_API_KEY,
+    CONF_VLM_BACKEND,
     CONF_VLM_BASE_URL,
     CONF_VLM_ENABLED,
     CONF_VLM_HOUSEHOLD_NOTES,
@@ -57,6 +59,7 @@ from ..const import (
     DEFAULT_LIVE_ALERTS,
     DEFAULT_MQTT_QOS,
     DEFAULT_MQTT_TOPIC_PREFIX,
+    VLM_BACKEND_AI_TASK,
 )
 from ..ha_mqtt import valid_topic_prefix
 from ..object_filters import async_validate_model
@@ -68,6 +71,7 @@ from .fields import (
     FILTER_KEYS,
     activity_selector,
     async_check_vision_model,
+    check_ai_task_entity,
     classes_selector,
     default_options,
     default_vlm_options,
@@ -75,6 +79,7 @@ from .fields import (
     number,
     risk_selector,
     run_mode_selector,
+    vision_backend_fields,
 )
 from .ftp import async_check_ftp_server, ftp_server_fields
 from .offsite import async_check_offsite, offsite_fields
@@ -343,7 +348,8 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
     async def async_step_vision_model(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """The OpenAI-compatible vision model, checked with a real call before saving."""
+        """The vision model (an OpenAI-compatible server, checked with a real call before
+        saving, or where HA has it an AI Task entity that takes images)."""
         entry = self.config_entry
         errors: dict[str, str] = {}
         current = {**default_vlm_options(), **entry.options}
@@ -351,15 +357,28 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
         if user_input is not None:
             values = {**user_input}
             api_key = str(values.pop(CONF_VLM_API_KEY, "") or "").strip() or None
+            ai_task = values.get(CONF_VLM_BACKEND) == VLM_BACKEND_AI_TASK
+            if ai_task:
+                values.setdefault(CONF_VLM_AI_TASK_ENTITY, "")  # left out when cleared
+                if values.get(CONF_VLM_ENABLED) and (
+                    problem := check_ai_task_entity(
+                        self.hass, values[CONF_VLM_AI_TASK_ENTITY] or None
+                    )
+                ):
+                    errors[CONF_VLM_AI_TASK_ENTITY] = problem
             values.setdefault(CONF_VLM_HOUSEHOLD_NOTES, "")  # left out of the form when cleared
             if notes_too_long(values[CONF_VLM_HOUSEHOLD_NOTES]):
                 errors[CONF_VLM_HOUSEHOLD_NOTES] = "notes_too_long"
-            elif values.get(CONF_VLM_ENABLED) and (
-                error := await async_check_vision_model(
-                    self.hass,
-                    vlm_settings_from(
-                        {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
-                    ),
+            elif (
+                values.get(CONF_VLM_ENABLED)
+                and not ai_task
+                and (
+                    error := await async_check_vision_model(
+                        self.hass,
+                        vlm_settings_from(
+                            {**values, CONF_VLM_API_KEY: api_key}, self.hass.config.language
+                        ),
+                    )
                 )
             ):
                 errors["base"] = error
@@ -375,6 +394,7 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
         schema = vol.Schema(
             {
                 vol.Required(CONF_VLM_ENABLED): bool,
+                **vision_backend_fields(),
                 vol.Required(CONF_VLM_BASE_URL): selector.TextSelector(
                     selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
                 ),
