@@ -240,3 +240,26 @@ async def test_analyze_without_a_vision_model_is_refused(
     # Then HomeSec says a vision model must be set up first
     assert err.value.translation_key == "vision_model_not_configured"
     assert "No vision model is set up" in str(err.value)
+
+
+async def test_analyzing_a_file_that_is_no_video_is_a_translated_error(
+    hass: HomeAssistant, setup_hub: SetupHub, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # Given a file in an allowed folder that is not a video (text named .mp4)
+    await setup_hub(**vlm(server))
+    allowed = tmp_path / "videos"
+    allowed.mkdir()
+    hass.config.allowlist_external_dirs = {str(allowed)}
+    notes = allowed / "notes.mp4"
+    await hass.async_add_executor_job(notes.write_text, "not a video")
+    calls = len(server.chat_bodies)
+
+    # When it is analysed
+    with pytest.raises(HomeAssistantError) as err:
+        await analyze(hass, file_path=str(notes))
+
+    # Then the error is HomeSec's translated one (no stray decoder exception) and the
+    # model is not asked
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "analyze_failed"
+    assert len(server.chat_bodies) == calls
