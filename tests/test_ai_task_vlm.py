@@ -40,7 +40,10 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
-from custom_components.homesec_nvr.const import DOMAIN
+from custom_components.homesec_nvr.const import DOMAIN, VLM_USAGE_STORAGE_KEY
+from custom_components.homesec_nvr.core.vlm.openai_compatible import VLMSettings
+from custom_components.homesec_nvr.diagnostics import async_get_config_entry_diagnostics
+from custom_components.homesec_nvr.vision_model import VisionModel
 
 from .conftest import SetupHub
 from .helpers import EventWaiter, open_options
@@ -188,6 +191,11 @@ async def test_analysis_lands_with_the_frames_as_attachments(
     assert not any(a.path.exists() for a in task.attachments or [])
     # and the budget counted the analysis (AI Task reports no tokens)
     assert hass.states.get("sensor.homesec_vision_model_calls_today").state == "1"
+    # and diagnostics name the backend and the entity that answered
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    analyzer = diagnostics["vision_model"]["analyzer"]
+    assert analyzer["backend"] == "ai_task"
+    assert analyzer["resolved_entity_id"] == "ai_task.vision"
     processed.close()
 
 
@@ -376,3 +384,43 @@ async def test_options_offer_ai_task_and_check_the_entity(
     assert entry.options["vlm_backend"] == "ai_task"
     assert entry.options["vlm_ai_task_entity"] == "ai_task.vision"
     assert entry.runtime_data.vision.analyzer.name == "ai_task"
+
+
+async def test_switching_to_ai_task_keeps_what_the_server_taught(
+    hass: HomeAssistant, hass_storage: dict[str, Any], ai_entities: dict[str, VisionTaskEntity]
+) -> None:
+    # Given what an OpenAI-compatible server taught HomeSec, stored by an earlier run
+    learned = {
+        "base_url": "http://127.0.0.1:11434/v1",
+        "model": "llava",
+        "response_mode": "json_object",
+        "limit_parameter": "max_tokens",
+        "sends_temperature": True,
+    }
+    hass_storage[VLM_USAGE_STORAGE_KEY] = {
+        "version": 1,
+        "key": VLM_USAGE_STORAGE_KEY,
+        "data": {
+            "day": "2020-01-01",
+            "calls": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "learned": learned,
+        },
+    }
+
+    # When the vision model runs on AI Task and saves its usage
+    vision = VisionModel(
+        hass,
+        VLMSettings(base_url="", model=""),
+        lambda camera_id: None,
+        lambda: None,
+        backend="ai_task",
+        ai_task_entity="ai_task.vision",
+    )
+    await vision.async_restore_usage()
+    await vision.async_close()
+
+    # Then what the server taught is still stored, for a switch back
+    assert vision.analyzer.name == "ai_task"
+    assert hass_storage[VLM_USAGE_STORAGE_KEY]["data"]["learned"] == learned

@@ -63,6 +63,7 @@ class VisionModel:
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, VLM_USAGE_STORAGE_KEY)
         self._camera_lookup = camera_lookup
         self.ai_task_entity = ai_task_entity
+        self._stored_learned: dict[str, Any] = {}
         self.analyzer: OpenAICompatibleAnalyzer | AITaskAnalyzer
         if backend == VLM_BACKEND_AI_TASK:
             # Imported here: Home Assistant before 2025.8 has no AI Task.
@@ -102,6 +103,7 @@ class VisionModel:
         if not stored:
             return
         if isinstance(learned := stored.get("learned"), dict):
+            self._stored_learned = learned
             self.analyzer.restore_learned(learned)
         try:
             day = date.fromisoformat(str(stored["day"]))
@@ -119,7 +121,9 @@ class VisionModel:
         self._store.async_delay_save(self._data_to_save, SAVE_DELAY_S)
 
     def _data_to_save(self) -> dict[str, Any]:
-        return {**self.usage.snapshot().to_dict(), "learned": self.analyzer.learned()}
+        # An AI Task analyzer learns nothing: what a server taught is kept for a switch back.
+        learned = self.analyzer.learned() or self._stored_learned
+        return {**self.usage.snapshot().to_dict(), "learned": learned}
 
     @callback
     def _on_outcome(self, error: VLMError | None) -> None:
