@@ -36,3 +36,22 @@ async def test_vision_model_page_has_no_backend_choice(
     assert "vlm_model" in fields
     assert not {"vlm_backend", "vlm_ai_task_entity"} & fields
     assert ai_task_available() is False
+
+
+async def test_ai_task_options_from_a_newer_installation_do_not_break_the_hub(
+    hass: HomeAssistant, setup_hub: SetupHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given options that chose AI Task (restored from a newer Home Assistant)
+    # When the hub starts on a Home Assistant without AI Task
+    entry = await setup_hub(
+        vlm_enabled=True,
+        vlm_backend="ai_task",
+        vlm_ai_task_entity="ai_task.vision",
+        vlm_base_url="http://127.0.0.1:9/v1",
+        vlm_model="llava",
+    )
+
+    # Then it runs, on the OpenAI-compatible server settings, and says why
+    assert entry.runtime_data.vision is not None
+    assert entry.runtime_data.vision.analyzer.name == "openai_compatible"
+    assert "does not have" in caplog.text

@@ -65,19 +65,9 @@ class VisionModel:
         self.ai_task_entity = ai_task_entity
         self._stored_learned: dict[str, Any] = {}
         self.analyzer: OpenAICompatibleAnalyzer | AITaskAnalyzer
-        if backend == VLM_BACKEND_AI_TASK:
-            # Imported here: Home Assistant before 2025.8 has no AI Task.
-            from .ha_ai_task import AITaskAnalyzer
-
-            self.analyzer = AITaskAnalyzer(
-                hass,
-                settings,
-                entity_id=ai_task_entity,
-                camera_context=self._camera_context,
-                now=dt_util.now,
-                usage=self.usage,
-                on_outcome=self._on_outcome,
-            )
+        ai_task = self._ai_task_analyzer() if backend == VLM_BACKEND_AI_TASK else None
+        if ai_task is not None:
+            self.analyzer = ai_task
         else:
             self.analyzer = OpenAICompatibleAnalyzer(
                 settings,
@@ -88,6 +78,28 @@ class VisionModel:
                 on_outcome=self._on_outcome,
             )
         self._unsub_usage = self.usage.add_listener(self._schedule_save)
+
+    def _ai_task_analyzer(self) -> AITaskAnalyzer | None:
+        """The AI Task analyzer; None (with a warning) where Home Assistant has no AI Task
+        (before 2025.8, e.g. options restored from a newer installation)."""
+        try:
+            from .ha_ai_task import AITaskAnalyzer  # AI Task may be missing
+        except ImportError as err:
+            _LOGGER.warning(
+                "The vision model is set to Home Assistant AI Task, which this Home Assistant "
+                "does not have (%s); using the OpenAI-compatible server settings instead",
+                err,
+            )
+            return None
+        return AITaskAnalyzer(
+            self.hass,
+            self.settings,
+            entity_id=self.ai_task_entity,
+            camera_context=self._camera_context,
+            now=dt_util.now,
+            usage=self.usage,
+            on_outcome=self._on_outcome,
+        )
 
     def _camera_context(self, camera_id: str) -> CameraContext:
         found = self._camera_lookup(camera_id)
