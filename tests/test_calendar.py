@@ -3,6 +3,7 @@ them), grouped by their source event, through Home Assistant's calendar action a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import async_get_platforms
 from homeassistant.util import dt as dt_util
 
+from custom_components.homesec_nvr.const import DOMAIN, EVENT_CLIP_PROCESSED
 from custom_components.homesec_nvr.core.models import EVENT_KEY, Clip
 from custom_components.homesec_nvr.hub import HomeSecHub
 
@@ -178,3 +181,52 @@ async def test_an_empty_history_has_no_events(
     state = hass.states.get(CALENDAR)
     assert state.state == "off"
     assert "message" not in state.attributes
+
+
+async def _refreshed(hass: HomeAssistant) -> None:
+    """Until the calendar's background reads of the latest incident are done."""
+    await hass.async_block_till_done()
+    (calendar,) = [
+        p.entities[CALENDAR] for p in async_get_platforms(hass, DOMAIN) if CALENDAR in p.entities
+    ]
+    async with asyncio.timeout(10):
+        while calendar._refreshing:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+
+
+async def test_a_burst_of_finished_clips_reads_the_latest_incident_twice_at_most(
+    hass: HomeAssistant,
+    calendar_hub: HomeSecHub,
+    server: OpenAIServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an enabled calendar with one incident, whose reads of the history are counted
+    base = dt_util.utcnow().replace(microsecond=0) - timedelta(hours=1)
+    await _submit(hass, calendar_hub, server, "a1", base, "A van stops.", event_key="ev-1")
+    store = calendar_hub.store
+    query, reads = store.query, []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return await query(*args, **kwargs)
+
+    monkeypatch.setattr(store, "query", counted)
+
+    # When thirty clips finish in one go (a catch-up after an outage)
+    for _ in range(30):
+        hass.bus.async_fire(EVENT_CLIP_PROCESSED, {})
+    await _refreshed(hass)
+
+    # Then the latest incident was read once for the burst and once after it, not thirty
+    # times, and the entity still shows it
+    assert 1 <= len(reads) <= 2
+    state = hass.states.get(CALENDAR)
+    assert state.attributes["description"] == "A van stops."
+
+    # When one more clip finishes later
+    before = len(reads)
+    hass.bus.async_fire(EVENT_CLIP_PROCESSED, {})
+    await _refreshed(hass)
+
+    # Then it is read again, once
+    assert len(reads) == before + 1

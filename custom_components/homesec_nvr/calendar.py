@@ -69,6 +69,9 @@ class HomeSecIncidentCalendar(HomeSecHubEntity, CalendarEntity):
         super().__init__(hub, "incidents")
         self._latest: CalendarEvent | None = None
         self._labels = BrowseLabels()
+        # Clips finished while the latest incident is being read: one more read follows.
+        self._refresh_wanted = False
+        self._refreshing = False
 
     @property
     def event(self) -> CalendarEvent | None:
@@ -84,9 +87,22 @@ class HomeSecIncidentCalendar(HomeSecHubEntity, CalendarEntity):
 
     @callback
     def _on_clip(self, _event: Event[dict[str, Any]]) -> None:
-        self.hub.entry.async_create_background_task(
-            self.hass, self._async_refresh(), "homesec calendar refresh"
-        )
+        """A clip finished: read the latest incident again; a burst of clips (a Frigate
+        catch-up, a busy FTP upload) is one read under way and one after it, not one each."""
+        self._refresh_wanted = True
+        if not self._refreshing:
+            self._refreshing = True
+            self.hub.entry.async_create_background_task(
+                self.hass, self._async_refresh_while_wanted(), "homesec calendar refresh"
+            )
+
+    async def _async_refresh_while_wanted(self) -> None:
+        try:
+            while self._refresh_wanted:
+                self._refresh_wanted = False
+                await self._async_refresh()
+        finally:
+            self._refreshing = False
 
     async def _async_refresh(self) -> None:
         try:
