@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import av
 
+from ..media import open_input
+
 _LOGGER = logging.getLogger(__name__)
 
 JPEG_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg"})
@@ -41,7 +43,7 @@ class SnapshotError(Exception):
 
 
 def _decode(path: Path) -> Any:
-    with av.open(str(path)) as container:
+    with open_input(path) as container:
         for frame in container.decode(video=0):
             return frame
     raise SnapshotError(f"{path.name} holds no picture")
