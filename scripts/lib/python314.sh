@@ -23,7 +23,7 @@ PY314_ROOT_PACKAGES=(
     mosquitto python3-gi gir1.2-gst-rtsp-server-1.0
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libturbojpeg0
-    chromium
+    chromium curl
 )
 PY314_STAMP="$PY314_ROOT/.homesec-packages"
 
