@@ -85,3 +85,27 @@ async def test_unloading_stops_the_offsite_copier_and_its_dropbox_thread(
 def _no_leftovers_before() -> None:
     """Other tests' threads must not be counted as this test's."""
     assert _homesec_threads() == []
+
+
+async def test_a_part_that_fails_to_stop_does_not_leave_the_others_running(
+    hass: HomeAssistant, setup_hub: SetupHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a running hub whose watched-folder camera fails while stopping (a bug)
+    entry = await setup_hub()
+    hub = entry.runtime_data
+    (kind,) = hub.kinds.values()
+
+    async def broken_stop() -> None:
+        raise RuntimeError("stop bug")
+
+    kind.async_stop = broken_stop  # type: ignore[method-assign]
+
+    # When the hub is unloaded
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # Then the failure is logged, and the pipeline, the store and every thread are stopped
+    assert "Stopping HomeSec's camera Front door failed" in caplog.text
+    assert hub.store._conn is None
+    assert _homesec_threads() == []
+    assert _homesec_tasks() == []

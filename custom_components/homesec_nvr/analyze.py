@@ -239,6 +239,8 @@ async def _notify(hub: HomeSecHub, result: Analysed) -> None:
             await notifier.send(alert)
         except PipelineError as err:
             _LOGGER.warning("Notifier %s could not send the analysis: %s", notifier.name, err)
+        except Exception:  # a notifier's bug must not fail the service call
+            _LOGGER.exception("Notifier %s failed unexpectedly sending the analysis", notifier.name)
 
 
 def analysis_response(result: Analysed) -> dict[str, Any]:

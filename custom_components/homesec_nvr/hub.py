@@ -291,24 +291,44 @@ class HomeSecHub:
                 camera._alert_off()
                 camera._alert_off = None
         self.live.async_stop()
-        for kind in self.kinds.values():
-            await kind.async_stop()
-        await self.supervisor.stop_all()
+        # Each part is stopped even when one before it fails: nothing is left running.
+        for name, stop in self._stop_steps():
+            try:
+                await stop()
+            except Exception:
+                _LOGGER.exception("Stopping HomeSec's %s failed; the rest is stopped", name)
+
+    def _stop_steps(self) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+        """What unloading stops, in order (sources first, the store last)."""
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            (f"camera {kind.title}", kind.async_stop) for kind in self.kinds.values()
+        ]
+        steps += [
+            ("background tasks", self.supervisor.stop_all),
+            ("periodic jobs", self._async_cancel_jobs),
+            ("pipeline", self.pipeline.stop),
+        ]
+        if self.vision is not None:
+            steps.append(("vision model", self.vision.async_close))
+        steps += [(f"object filter {k}", f.close) for k, f in self._filters.items()]
+        steps += [
+            ("object filter thread", self._async_close_filter_executor),
+            ("off-site copy", self.offsite.async_stop),
+            ("clip database", self.store.close),
+        ]
+        return steps
+
+    async def _async_cancel_jobs(self) -> None:
         for task in (self._retention_task, self._health_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.health.async_clear()
-        await self.pipeline.stop()
-        if self.vision is not None:
-            await self.vision.async_close()
-        for object_filter in self._filters.values():
-            await object_filter.close()
+
+    async def _async_close_filter_executor(self) -> None:
         self._filters.clear()
         await self.hass.async_add_executor_job(self._filter_executor.shutdown)
-        await self.offsite.async_stop()
-        await self.store.close()
 
     async def _async_submit(self, clip: Clip) -> bool:
         """A source's clip: into its event (the group window), then into the pipeline."""
