@@ -355,6 +355,8 @@ ALL_OPTIONS: dict[str, Any] = {
     "alert_cooldown_seconds": 90,
     "live_alerts": False,
     "group_window_seconds": 45,
+    "camera_groups": "Front: Front door",
+    "incident_gap_seconds": 30,
     CONF_NOTIFY_SERVICES: ["notify.phone"],
     CONF_PERSISTENT_NOTIFICATION: False,
     CONF_LINK_EXPIRY_HOURS: 12,

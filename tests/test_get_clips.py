@@ -27,7 +27,8 @@ ITEM_KEYS = {
     "clip_id", "camera", "camera_id", "source", "start_time", "end_time", "status", "risk_level",
     "activity_type", "summary", "observations", "requires_review", "detected_classes",
     "analysis_skipped_reason", "alert", "reason", "error", "review", "media_url",
-    "snapshot_url", "media_content_id", "metadata", "event_key", "reviewed_at",
+    "snapshot_url", "media_content_id", "metadata", "event_key", "reviewed_at", "incident_id",
+    "cameras", "camera_ids",
 }  # fmt: skip
 ANSWERS = [
     ("Front door", {"summary": "A courier leaves a parcel.", "risk_level": "low"}),

@@ -160,6 +160,11 @@ CONF_LIVE_ALERTS: Final = "live_alerts"
 # event (one notification, updated), for sources that do not name events (watched folder).
 CONF_GROUP_WINDOW_S: Final = "group_window_seconds"
 DEFAULT_GROUP_WINDOW_S: Final = 0
+# Camera groups (an area each), a line per group: "Front: Driveway, Front door". Clips of one
+# group's cameras that overlap or follow within the incident gap are one incident.
+CONF_CAMERA_GROUPS: Final = "camera_groups"
+CONF_INCIDENT_GAP_S: Final = "incident_gap_seconds"
+DEFAULT_INCIDENT_GAP_S: Final = 60
 DEFAULT_LIVE_ALERTS: Final = True
 DEFAULT_ALERT_COOLDOWN_S: Final = 0
 # The notifications' "Snooze 1 h" action: HOMESEC_SNOOZE_<camera id>.

@@ -37,13 +37,16 @@ from homeassistant.util import dt as dt_util
 from .cameras import CAMERA_KINDS, CameraKind
 from .const import (
     CONF_ALERTS_ENABLED,
+    CONF_CAMERA_GROUPS,
     CONF_GROUP_WINDOW_S,
+    CONF_INCIDENT_GAP_S,
     CONF_LINK_SECRET,
     CONF_NOTIFY_SERVICES,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_STORAGE_PATH,
     DB_RELATIVE_PATH,
     DEFAULT_GROUP_WINDOW_S,
+    DEFAULT_INCIDENT_GAP_S,
     DOMAIN,
     EVENT_ALERT,
     EVENT_CLIP_PROCESSED,
@@ -55,6 +58,7 @@ from .const import (
     SNOOZE_ACTION_PREFIX,
 )
 from .core.alert_policy import AlertPolicySettings, DefaultAlertPolicy, NoopAlertPolicy
+from .core.camera_groups import parse_camera_groups
 from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
 from .core.filters.onnx import OnnxObjectFilter
@@ -177,8 +181,13 @@ class HomeSecHub:
             *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
         ]
         # Clips of sources that do not name events join the previous clip's within the window.
+        # Cameras of one group (an area) share incidents: one notification, updated.
         self.grouper = EventGrouper(
-            lambda _camera_id: float(entry.options.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S))
+            lambda _camera_id: float(
+                entry.options.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S)
+            ),
+            group_of=self._camera_group,
+            gap_s=lambda: float(entry.options.get(CONF_INCIDENT_GAP_S, DEFAULT_INCIDENT_GAP_S)),
         )
         # Also used by the analyze service action (its `notify`).
         self.notifiers = notifiers
@@ -329,6 +338,14 @@ class HomeSecHub:
     async def _async_close_filter_executor(self) -> None:
         self._filters.clear()
         await self.hass.async_add_executor_job(self._filter_executor.shutdown)
+
+    def _camera_group(self, camera_id: str) -> str | None:
+        """The camera's group in the `camera_groups` option (None: in none)."""
+        text = str(self.entry.options.get(CONF_CAMERA_GROUPS) or "")
+        if not text:
+            return None
+        names = {cid: cam.name for cid, cam in self.cameras.items()}
+        return parse_camera_groups(text, names).group_of.get(camera_id)
 
     async def _async_submit(self, clip: Clip) -> bool:
         """A source's clip: into its event (the group window), then into the pipeline."""

@@ -1,8 +1,10 @@
 """Incidents for the calendar: the finished clips of one source event, as one entry.
 
 Clips sharing `metadata.event_key` (an RTSP motion event, a Frigate event, clips grouped by the
-hub's window) are one incident; a clip without one is an incident of its own. An incident runs
-from its first clip's start to its last clip's end, and is described by its riskiest clip.
+hub's window) are one incident; a clip without one is an incident of its own. The clips of a
+camera group's incident (they carry its cameras) are one incident across their cameras. An
+incident runs from its first clip's start to its last clip's end, and is described by its
+riskiest clip.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from .grouping import INCIDENT_CAMERA_IDS
 from .models import EVENT_KEY, ClipState, RiskLevel
 
 SEPARATOR = " · "
@@ -18,7 +21,8 @@ SEPARATOR = " · "
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """One source event of one camera and its finished clips (oldest first)."""
+    """One source event of one camera (or one incident of a camera group) and its finished
+    clips (oldest first)."""
 
     uid: str
     clips: tuple[ClipState, ...]
@@ -35,8 +39,8 @@ class Incident:
 
     @property
     def camera_name(self) -> str:
-        """The camera it happened at."""
-        return self.clips[0].camera_name
+        """The camera it happened at ("Driveway, Front door": a camera group's cameras)."""
+        return ", ".join(dict.fromkeys(c.camera_name for c in self.clips))
 
     @property
     def alerted(self) -> bool:
@@ -54,7 +58,11 @@ class Incident:
 
 def _key(state: ClipState) -> str:
     key = state.metadata.get(EVENT_KEY)
-    return f"{state.camera_id}/{key}" if isinstance(key, str) and key else state.clip_id
+    if not isinstance(key, str) or not key:
+        return state.clip_id
+    if INCIDENT_CAMERA_IDS in state.metadata:
+        return f"incident/{key}"
+    return f"{state.camera_id}/{key}"
 
 
 def group_incidents(states: Iterable[ClipState]) -> list[Incident]:

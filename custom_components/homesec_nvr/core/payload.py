@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
 from .models import (
     EVENT_KEY,
     Alert,
@@ -62,7 +63,23 @@ def clip_payload(state: ClipState, links: MediaLinks) -> dict[str, Any]:
         # The source event the clip belongs to (RTSP motion event, Frigate event), or None:
         # its live alert and clips share one notification, tagged homesec_<event_key>.
         "event_key": state.metadata.get(EVENT_KEY),
+        # The incident the clip is part of (the event key; the clip's own id when it starts
+        # one) and the cameras of the incident so far (a camera group's clips: several).
+        "incident_id": _incident_id(state),
+        "cameras": _names(state.metadata.get(INCIDENT_CAMERAS), state.camera_name),
+        "camera_ids": _names(state.metadata.get(INCIDENT_CAMERA_IDS), state.camera_id),
     }
+
+
+def _incident_id(state: ClipState) -> str:
+    key = state.metadata.get(EVENT_KEY)
+    return key if isinstance(key, str) else state.clip_id
+
+
+def _names(stored: object, own: str) -> list[str]:
+    if isinstance(stored, list) and stored and all(isinstance(n, str) for n in stored):
+        return [str(n) for n in stored]
+    return [own]
 
 
 def live_payload(

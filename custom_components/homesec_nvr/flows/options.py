@@ -14,8 +14,10 @@ from ..const import (
     CONF_ALERT_COOLDOWN_S,
     CONF_ALERT_HOLD_S,
     CONF_ALERTS_ENABLED,
+    CONF_CAMERA_GROUPS,
     CONF_FILTER_MODEL_PATH,
     CONF_GROUP_WINDOW_S,
+    CONF_INCIDENT_GAP_S,
     CONF_LINK_EXPIRY_HOURS,
     CONF_LIVE_ALERTS,
     CONF_MAX_ATTEMPTS,
@@ -55,12 +57,14 @@ from ..const import (
     CONF_VLM_TEMPERATURE,
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_GROUP_WINDOW_S,
+    DEFAULT_INCIDENT_GAP_S,
     DEFAULT_LINK_EXPIRY_HOURS,
     DEFAULT_LIVE_ALERTS,
     DEFAULT_MQTT_QOS,
     DEFAULT_MQTT_TOPIC_PREFIX,
     VLM_BACKEND_AI_TASK,
 )
+from ..core.camera_groups import parse_camera_groups
 from ..ha_mqtt import valid_topic_prefix
 from ..object_filters import async_validate_model
 from ..schema_compat import vol
@@ -123,6 +127,12 @@ def _alert_fields(values: Mapping[str, Any]) -> dict[Any, Any]:
         vol.Required(
             CONF_GROUP_WINDOW_S, default=values.get(CONF_GROUP_WINDOW_S, DEFAULT_GROUP_WINDOW_S)
         ): number(0, 600, 1, "s"),
+        vol.Optional(CONF_CAMERA_GROUPS, default=values.get(CONF_CAMERA_GROUPS, "")): (
+            selector.TextSelector(selector.TextSelectorConfig(multiline=True))
+        ),
+        vol.Required(
+            CONF_INCIDENT_GAP_S, default=values.get(CONF_INCIDENT_GAP_S, DEFAULT_INCIDENT_GAP_S)
+        ): number(0, 600, 1, "s"),
     }
 
 
@@ -174,6 +184,8 @@ OPTION_PAGES: dict[str, tuple[str, ...]] = {
         CONF_ALERT_COOLDOWN_S,
         CONF_LIVE_ALERTS,
         CONF_GROUP_WINDOW_S,
+        CONF_CAMERA_GROUPS,
+        CONF_INCIDENT_GAP_S,
     ),
     "notifications": (
         CONF_NOTIFY_SERVICES,
@@ -271,9 +283,12 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
             errors = await self._validate_page(user_input)
             if not errors:
                 # A list cleared in the UI is left out of the submitted form.
-                cleared: dict[str, list[str]] = {
+                cleared: dict[str, list[str] | str] = {
                     k: [] for k in OPTIONAL_LISTS if k in OPTION_PAGES[step_id]
                 }
+                # So is an emptied text.
+                if CONF_CAMERA_GROUPS in OPTION_PAGES[step_id]:
+                    cleared[CONF_CAMERA_GROUPS] = ""
                 if CONF_FILTER_MODEL_PATH in OPTION_PAGES[step_id] and not user_input.get(
                     CONF_FILTER_MODEL_PATH
                 ):
@@ -296,6 +311,11 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
             errors=errors,
         )
 
+    def _camera_names(self) -> dict[str, str] | None:
+        """The running hub's cameras (id to name); None when the hub is not loaded."""
+        hub = getattr(self.config_entry, "runtime_data", None)
+        return {cid: cam.name for cid, cam in hub.cameras.items()} if hub is not None else None
+
     async def _validate_page(self, user_input: dict[str, Any]) -> dict[str, str]:
         missing = [
             s
@@ -304,6 +324,12 @@ class HomeSecOptionsFlow(PromptPreviewSteps, OptionsFlow):
         ]
         if missing:
             return {CONF_NOTIFY_SERVICES: "notify_service_not_found"}
+        if CONF_CAMERA_GROUPS in user_input:
+            text = str(user_input[CONF_CAMERA_GROUPS] or "")
+            cameras = self._camera_names()
+            if cameras is not None and parse_camera_groups(text, cameras).unknown:
+                return {CONF_CAMERA_GROUPS: "unknown_camera"}
+            user_input[CONF_CAMERA_GROUPS] = text.strip()
         if CONF_MQTT_QOS in user_input:
             user_input[CONF_MQTT_QOS] = int(user_input[CONF_MQTT_QOS])
         if CONF_MQTT_TOPIC_PREFIX in user_input:
