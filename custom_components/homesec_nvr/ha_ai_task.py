@@ -33,13 +33,15 @@ from homeassistant.helpers import selector
 
 from .core.interfaces import VLMAnalyzer
 from .core.models import AnalysisResult, Clip, FilterResult
-from .core.vlm.frames import PreparedFrames, prepare_frames
+from .core.vlm.frames import PreparedFrames
 from .core.vlm.openai_compatible import (
     VLMError,
     VLMInvalidOutput,
     VLMPermanentError,
     VLMSettings,
     VLMUnavailable,
+    clip_camera_context,
+    clip_frames_job,
 )
 from .core.vlm.prompt import CameraContext, build_clip_text, build_system_prompt, correction_text
 from .core.vlm.schema import (
@@ -293,25 +295,11 @@ class AITaskAnalyzer(VLMAnalyzer):
             return str(data)
 
     def _context_for(self, clip: Clip) -> CameraContext:
-        if self._camera_context is not None:
-            try:
-                return self._camera_context(clip.camera_id)
-            except KeyError:
-                pass
-        return CameraContext(name=clip.camera_name)
+        return clip_camera_context(self._camera_context, clip)
 
     async def _prepare_frames(self, clip: Clip, filter_result: FilterResult) -> PreparedFrames:
         stop = threading.Event()
-        job = functools.partial(
-            prepare_frames,
-            clip.path,
-            detections=filter_result.detections,
-            max_frames=max(1, self.settings.max_frames),
-            max_side=max(16, self.settings.max_image_side),
-            jpeg_quality=min(95, max(10, self.settings.jpeg_quality)),
-            duration_s=clip.duration_s,
-            stop=stop,
-        )
+        job = clip_frames_job(self.settings, clip, filter_result, stop)
         try:
             return await self.hass.async_add_executor_job(job)
         except asyncio.CancelledError:

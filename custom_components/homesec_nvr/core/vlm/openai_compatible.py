@@ -415,6 +415,33 @@ def _rejects_param(err: openai.APIStatusError, name: str) -> bool:
 # -- analyzer -------------------------------------------------------------------------------
 
 
+def clip_camera_context(lookup: Callable[[str], CameraContext] | None, clip: Clip) -> CameraContext:
+    """The prompt context of a clip's camera (its name alone when the lookup lacks it)."""
+    if lookup is not None:
+        try:
+            return lookup(clip.camera_id)
+        except KeyError:
+            pass
+    return CameraContext(name=clip.camera_name)
+
+
+def clip_frames_job(
+    settings: VLMSettings, clip: Clip, filter_result: FilterResult, stop: threading.Event
+) -> Callable[[], PreparedFrames]:
+    """The blocking job that picks and encodes a clip's frames as the settings ask (every
+    backend sends the same frames; `stop` ends it early)."""
+    return functools.partial(
+        prepare_frames,
+        clip.path,
+        detections=filter_result.detections,
+        max_frames=max(1, settings.max_frames),
+        max_side=max(16, settings.max_image_side),
+        jpeg_quality=min(95, max(10, settings.jpeg_quality)),
+        duration_s=clip.duration_s,
+        stop=stop,
+    )
+
+
 class OpenAICompatibleAnalyzer(VLMAnalyzer):
     """Analyzes clips with a vision model behind an OpenAI-compatible API."""
 
@@ -591,25 +618,11 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
         return [system, user, *follow_up]
 
     def _context_for(self, clip: Clip) -> CameraContext:
-        if self._camera_context is not None:
-            try:
-                return self._camera_context(clip.camera_id)
-            except KeyError:
-                pass
-        return CameraContext(name=clip.camera_name)
+        return clip_camera_context(self._camera_context, clip)
 
     async def _prepare_frames(self, clip: Clip, filter_result: FilterResult) -> PreparedFrames:
         stop = threading.Event()
-        job = functools.partial(
-            prepare_frames,
-            clip.path,
-            detections=filter_result.detections,
-            max_frames=max(1, self.settings.max_frames),
-            max_side=max(16, self.settings.max_image_side),
-            jpeg_quality=min(95, max(10, self.settings.jpeg_quality)),
-            duration_s=clip.duration_s,
-            stop=stop,
-        )
+        job = clip_frames_job(self.settings, clip, filter_result, stop)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         except asyncio.CancelledError:
