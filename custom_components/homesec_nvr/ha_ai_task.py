@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import probatio
 from homeassistant.components.ai_task import AITaskEntityFeature, async_generate_data
 from homeassistant.components.ai_task.const import DATA_PREFERENCES
 from homeassistant.const import ATTR_SUPPORTED_FEATURES
@@ -52,6 +51,7 @@ from .core.vlm.schema import (
     parse_analysis,
 )
 from .core.vlm.usage import UsageTracker
+from .schema_compat import vol
 from .vlm_frames import async_frame_attachments
 
 _LOGGER = logging.getLogger(__name__)
@@ -101,16 +101,16 @@ def _selector_config(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def analysis_structure() -> probatio.Schema:
+def analysis_structure() -> vol.Schema:
     """HomeSec's answer schema as an AI Task `structure` (fields with selectors)."""
     schema = analysis_json_schema()
     required = set(schema["required"])
     fields: dict[Any, Any] = {}
     for name, prop in schema["properties"].items():
-        marker = probatio.Required if name in required else probatio.Optional
+        marker = vol.Required if name in required else vol.Optional
         key = marker(name, description=FIELD_DESCRIPTIONS.get(name))
         fields[key] = selector.selector(_selector_config(prop))
-    return probatio.Schema(fields)
+    return vol.Schema(fields)
 
 
 # -- the entity -------------------------------------------------------------------------------
