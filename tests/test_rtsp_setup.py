@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,6 +233,11 @@ async def test_recordings_left_by_a_previous_run_are_processed(
     recovered = [e.data for e in events if e.data["clip_id"] == "driveway-20261121T1200Z"]
     assert recovered
     assert recovered[0]["metadata"]["recovered"] is True
+    # (the source file is removed right after the clip is finished: give it a moment)
+    for _ in range(100):
+        if not await hass.async_add_executor_job(leftover.exists):
+            break
+        await asyncio.sleep(0.05)
     assert not await hass.async_add_executor_job(leftover.exists)
     processed.close()
 
