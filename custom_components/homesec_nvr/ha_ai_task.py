@@ -30,10 +30,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import selector
 
-from .core.interfaces import VLMAnalyzer
 from .core.models import AnalysisResult, Clip, FilterResult
 from .core.vlm.frames import PreparedFrames
 from .core.vlm.openai_compatible import (
+    BudgetedAnalyzer,
     VLMError,
     VLMInvalidOutput,
     VLMPermanentError,
@@ -148,7 +148,7 @@ def _problem_error(problem: str, entity_id: str | None) -> VLMError:
 # -- the analyzer -----------------------------------------------------------------------------
 
 
-class AITaskAnalyzer(VLMAnalyzer):
+class AITaskAnalyzer(BudgetedAnalyzer):
     """Analyses a clip with an AI Task entity."""
 
     name = BACKEND_NAME
@@ -190,22 +190,6 @@ class AITaskAnalyzer(VLMAnalyzer):
             "resolved_entity_id": ai_task_entity(self.hass, self.entity_id),
             "usage": self.usage.snapshot().to_dict(),
         }
-
-    async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
-        """Analyse the clip; raise PipelineError subclasses like the OpenAI backend."""
-        self.usage.check_budget()
-        try:
-            result = await self._analyze(clip, filter_result)
-        except VLMError as err:
-            self._outcome(err)
-            raise
-        self._outcome(None)
-        return result
-
-    def _outcome(self, error: VLMError | None) -> None:
-        self.last_error = error
-        if self._on_outcome is not None:
-            self._on_outcome(error)
 
     def _check_entity(self) -> str:
         if problem := entity_problem(self.hass, self.entity_id):

@@ -30,6 +30,7 @@ import logging
 import math
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -442,7 +443,37 @@ def clip_frames_job(
     )
 
 
-class OpenAICompatibleAnalyzer(VLMAnalyzer):
+class BudgetedAnalyzer(VLMAnalyzer):
+    """What every vision backend does around its request: check the daily budget first, and
+    report each outcome (the last error, or None) to `_on_outcome` (the hub's repair issues).
+    Subclasses set `usage`, `last_error` and `_on_outcome` and implement `_analyze`."""
+
+    usage: UsageTracker
+    last_error: VLMError | None
+    _on_outcome: Callable[[VLMError | None], None] | None
+
+    async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
+        """Analyze the clip; raise PipelineError subclasses (see the module docstring)."""
+        self.usage.check_budget()
+        try:
+            result = await self._analyze(clip, filter_result)
+        except VLMError as err:
+            self._outcome(err)
+            raise
+        self._outcome(None)
+        return result
+
+    @abstractmethod
+    async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
+        """The backend's own analysis (budget and outcome are handled by analyze)."""
+
+    def _outcome(self, error: VLMError | None) -> None:
+        self.last_error = error
+        if self._on_outcome is not None:
+            self._on_outcome(error)
+
+
+class OpenAICompatibleAnalyzer(BudgetedAnalyzer):
     """Analyzes clips with a vision model behind an OpenAI-compatible API."""
 
     name = BACKEND_NAME
@@ -525,22 +556,6 @@ class OpenAICompatibleAnalyzer(VLMAnalyzer):
             "adaptations": list(self._shape.notes),
             "usage": self.usage.snapshot().to_dict(),
         }
-
-    async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
-        """Analyze the clip; raise PipelineError subclasses (see the module docstring)."""
-        self.usage.check_budget()
-        try:
-            result = await self._analyze(clip, filter_result)
-        except VLMError as err:
-            self._outcome(err)
-            raise
-        self._outcome(None)
-        return result
-
-    def _outcome(self, error: VLMError | None) -> None:
-        self.last_error = error
-        if self._on_outcome is not None:
-            self._on_outcome(error)
 
     async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
         prepared = await self._prepare_frames(clip, filter_result)
