@@ -36,6 +36,7 @@ ATTR_ALERTED = "alerted"
 ATTR_REVIEWED = "reviewed"
 ATTR_OBJECTS = "objects"
 ATTR_QUERY = "query"
+ATTR_INCIDENT_ID = "incident_id"
 ATTR_LIMIT = "limit"
 ATTR_OFFSET = "offset"
 ATTR_FILE_PATH = "file_path"
@@ -57,6 +58,7 @@ GET_CLIPS_SCHEMA = vol.Schema(
         vol.Optional(ATTR_REVIEWED): cv.boolean,
         vol.Optional(ATTR_OBJECTS): _strings,
         vol.Optional(ATTR_QUERY): vol.All(cv.string, vol.Length(max=MAX_QUERY_CHARS)),
+        vol.Optional(ATTR_INCIDENT_ID): vol.All(cv.string, vol.Length(min=1)),
         vol.Optional(ATTR_LIMIT, default=DEFAULT_LIMIT): vol.Coerce(int),
         vol.Optional(ATTR_OFFSET, default=0): vol.Coerce(int),
     }
@@ -99,6 +101,7 @@ def build_query(hass: HomeAssistant, hub: HomeSecHub, data: dict[str, Any]) -> C
         reviewed=data.get(ATTR_REVIEWED),
         objects=tuple(dict.fromkeys(o.strip().lower() for o in data.get(ATTR_OBJECTS, []))),
         text=str(data.get(ATTR_QUERY) or ""),
+        incident_id=data.get(ATTR_INCIDENT_ID),
         limit=limit,
         offset=offset,
     )

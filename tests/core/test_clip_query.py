@@ -1,9 +1,9 @@
 """The history search (ClipStore.query over core/clip_query.py) on real SQLite files.
 
-Hypothesis generates clips and filters, free text included: no query ever raises, and every
-result page equals a brute-force Python filter over the same clips. The schema 6 migration
-fills the full-text index from a real schema 5 file; without FTS5 text search falls back to
-LIKE.
+Hypothesis generates clips and filters, free text and incidents included: no query ever
+raises, and every result page equals a brute-force Python filter over the same clips. The schema
+6 migration fills the full-text index from a real schema 5 file; without FTS5 text search falls
+back to LIKE.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from custom_components.homesec_nvr.core import clip_query
 from custom_components.homesec_nvr.core import store as store_module
 from custom_components.homesec_nvr.core.clip_query import ClipQuery, query_words
 from custom_components.homesec_nvr.core.models import (
+    EVENT_KEY,
     ActivityType,
     AlertDecision,
     AnalysisResult,
@@ -39,6 +40,8 @@ BASE = datetime(2026, 11, 1, tzinfo=UTC)
 WORDS = ["delivery", "courier", "package", "person", "dog", "car", "van", "door", "gate", "red"]
 CAMERAS = {"front": "Front door", "garage": "Garage", "yard": "Back yard"}
 OBJECTS = ["person", "car", "dog", "package"]
+# Event keys of generated clips (an incident's first clip keeps its own id as its key).
+INCIDENTS = ["inc-a", "inc-b", "front-5"]
 # ASCII text with FTS5's syntax characters and operators (tokenized alike by FTS5 and Python).
 QUERY_TEXT = st.lists(
     st.sampled_from([*WORDS, "deliv", "co", "d", "AND", "OR", "NOT", "NEAR", "front", "yard"])
@@ -57,6 +60,7 @@ class Row:
     objects: tuple[str, ...]
     alerted: bool | None
     review: ReviewState | None
+    incident: str | None = None  # the event key (None: the clip is its own incident)
 
 
 sentences = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
@@ -76,6 +80,7 @@ rows = st.lists(
         objects=st.lists(st.sampled_from(OBJECTS), unique=True, max_size=2).map(tuple),
         alerted=st.none() | st.booleans(),
         review=st.none() | st.sampled_from(ReviewState),
+        incident=st.none() | st.sampled_from(INCIDENTS),
     ),
     max_size=25,
     unique_by=lambda row: row.minute,  # distinct start times: one order for both sides
@@ -92,6 +97,7 @@ queries = st.builds(
     reviewed=st.none() | st.booleans(),
     objects=st.lists(st.sampled_from([*OBJECTS, "cat"]), unique=True, max_size=2).map(tuple),
     text=QUERY_TEXT,
+    incident_id=st.none() | st.sampled_from([*INCIDENTS, "front-7", "nope"]),
     limit=st.integers(1, 10),
     offset=st.integers(0, 12),
 )
@@ -123,6 +129,7 @@ def _state(row: Row) -> ClipState:
         analysis=row.analysis,
         filter_result=FilterResult(row.objects, {}, (), 1, "test", 1),
         alert_decision=None if row.alerted is None else AlertDecision(row.alerted, "test"),
+        metadata={} if row.incident is None else {EVENT_KEY: row.incident},
     )
 
 
@@ -161,6 +168,8 @@ def _matches(state: ClipState, q: ClipQuery) -> bool:
         return False
     detected = state.filter_result.detected_classes if state.filter_result else ()
     if q.objects and not set(detected) & set(q.objects):
+        return False
+    if q.incident_id is not None and state.metadata.get(EVENT_KEY, state.clip_id) != q.incident_id:
         return False
     document = _document(state)
     return all(any(token.startswith(word) for token in document) for word in query_words(q.text))
@@ -222,6 +231,67 @@ def test_no_free_text_ever_raises(text: str) -> None:
         assert len(page) == total <= 3
 
     asyncio.run(run())
+
+
+async def test_an_incident_is_found_by_its_keys_whatever_the_other_filters(
+    tmp_path: Path,
+) -> None:
+    # Given a store with an incident of two cameras, a clip that is its own incident, and clips
+    # of other incidents
+    generated = [
+        Row(5, "front", _analysis("A courier arrives"), ("person",), None, None, "front-5"),
+        Row(6, "garage", _analysis("The courier walks on"), ("person",), True, None, "front-5"),
+        Row(7, "front", None, (), None, None),
+        Row(8, "yard", None, (), None, None, "inc-b"),
+    ]
+    store, _ = await _filled_store(tmp_path / "homesec.db", generated)
+    try:
+        # When the incidents are asked for, alone and with other filters
+        found = {
+            name: [s.clip_id for s in (await store.query(q))[0]]
+            for name, q in {
+                "incident": ClipQuery(incident_id="front-5"),
+                "own": ClipQuery(incident_id="front-7"),
+                "camera": ClipQuery(incident_id="front-5", camera_ids=("garage",)),
+                "text": ClipQuery(incident_id="front-5", text="arrives"),
+                "alerted": ClipQuery(incident_id="front-5", alerted=False),
+                "unknown": ClipQuery(incident_id="garage-6"),
+            }.items()
+        }
+    finally:
+        await store.close()
+
+    # Then each finds the incident's clips (any camera, newest first) that the filters keep
+    assert found == {
+        "incident": ["garage-6", "front-5"],
+        "own": ["front-7"],
+        "camera": ["garage-6"],
+        "text": ["front-5"],
+        "alerted": ["front-5"],
+        "unknown": [],
+    }
+    # And SQLite looks the incident up by its keys, never walking another filter's index
+    conn = sqlite3.connect(tmp_path / "homesec.db")
+    q = ClipQuery(
+        incident_id="front-5",
+        camera_ids=("front", "garage"),
+        start=BASE,
+        end=BASE + timedelta(days=1),
+        min_risk=RiskLevel.LOW,
+        text="courier",
+    )
+    plan = clip_query.query_plan(q, fts=clip_query.has_fts(conn))
+    steps = [
+        str(row[3])
+        for sql, params in ((plan.page_sql, plan.page_params), (plan.count_sql, plan.count_params))
+        for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+    ]
+    conn.close()
+    searched = [step for step in steps if step.startswith(("SEARCH clip_states", "SCAN clip_st"))]
+    assert searched, steps
+    assert all("idx_clip_states_event_key" in step or "(clip_id=?)" in step for step in searched), (
+        steps
+    )
 
 
 def test_limits_are_checked() -> None:

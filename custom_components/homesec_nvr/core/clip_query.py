@@ -6,6 +6,10 @@ parameters only (no user text is ever part of the SQL). Free text goes through S
 split into words, each becomes a quoted prefix term ("deliv"* matches "delivery"), all must
 match; FTS5 syntax in the user's text is never interpreted. Without FTS5 in the SQLite build,
 each word is a LIKE substring test over the same text (slower, logged once).
+
+An incident (`incident_id`, the clip payload's) is the clips whose event key is that id, and
+the clip of that id when it has no event key (a clip that is its own incident): both are
+index look-ups (the event key's expression index, the clip id's primary key).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ MAX_WORD_CHARS = 64
 RISK_SQL = "json_extract(analysis, '$.risk_level')"
 _ACTIVITY_SQL = "json_extract(analysis, '$.activity_type')"
 _ALERTED_SQL = "COALESCE(json_extract(alert_decision, '$.notify'), 0)"
+# The clip's event key (models.EVENT_KEY) as the store writes it: one expression, the index on
+# it (store schema 8) is used.
+EVENT_KEY_SQL = "json_extract(metadata, '$.event_key')"
 
 
 def _joined(column: str, path: str) -> str:
@@ -67,6 +74,7 @@ class ClipQuery:
     reviewed: bool | None = None  # True: reviewed or false alarm; False: not reviewed
     objects: tuple[str, ...] = ()  # any of these detected classes
     text: str = ""
+    incident_id: str | None = None  # the clips of this incident (any camera)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
 
@@ -110,18 +118,21 @@ def where_clause(query: ClipQuery, *, fts: bool) -> tuple[str, list[Any]]:
     """The WHERE clause over clip_states (always valid SQL) and its parameters."""
     terms: list[str] = []
     params: list[Any] = []
+    # An incident's clips are found by its keys: a unary + keeps SQLite from walking another
+    # filter's index instead (a camera's, the time's, the risk's: thousands of rows).
+    by_key = "+" if query.incident_id is not None else ""
     if query.camera_ids:
-        terms.append(f"camera_id IN ({','.join('?' * len(query.camera_ids))})")
+        terms.append(f"{by_key}camera_id IN ({','.join('?' * len(query.camera_ids))})")
         params.extend(query.camera_ids)
     if query.start is not None:
-        terms.append("start_ts >= ?")
+        terms.append(f"{by_key}start_ts >= ?")
         params.append(_ts(query.start))
     if query.end is not None:
-        terms.append("start_ts <= ?")
+        terms.append(f"{by_key}start_ts <= ?")
         params.append(_ts(query.end))
     if query.min_risk is not None:
         levels = [r.value for r in RiskLevel if r >= query.min_risk]
-        terms.append(f"{RISK_SQL} IN ({','.join('?' * len(levels))})")
+        terms.append(f"{by_key}{RISK_SQL} IN ({','.join('?' * len(levels))})")
         params.extend(levels)
     if query.activity_types:
         terms.append(f"{_ACTIVITY_SQL} IN ({','.join('?' * len(query.activity_types))})")
@@ -137,6 +148,9 @@ def where_clause(query: ClipQuery, *, fts: bool) -> tuple[str, list[Any]]:
             f"WHERE value IN ({','.join('?' * len(query.objects))}))"
         )
         params.extend(query.objects)
+    if query.incident_id is not None:
+        terms.append(f"({EVENT_KEY_SQL} = ? OR (clip_id = ? AND {EVENT_KEY_SQL} IS NULL))")
+        params.extend((query.incident_id, query.incident_id))
     if words := query_words(query.text):
         if fts:
             terms.append(f"rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)")
@@ -170,12 +184,14 @@ def query_plan(query: ClipQuery, *, fts: bool) -> QueryPlan:
     every camera's) newest first, keeping the clips the full-text index names: it stops
     after the page, and never looks up every matching row (SQLite would, for a common word).
     A text search with other filters counts in the same statement as its page (the
-    full-text index is read once).
+    full-text index is read once). With an incident, a text search is not walked on the time
+    index: the incident's few clips are looked up by their keys and the full-text index tests
+    them.
     """
     where, params = where_clause(query, fts=fts)
     text = fts and bool(query_words(query.text))
     index = ""
-    if text:
+    if text and query.incident_id is None:
         by = "camera_time" if query.camera_ids else "start"
         index = f" INDEXED BY idx_clip_states_{by}"
     text_only = text and replace(query, text="", limit=DEFAULT_LIMIT, offset=0) == ClipQuery()

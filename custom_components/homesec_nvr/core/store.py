@@ -20,7 +20,15 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .clip_query import RISK_SQL, ClipQuery, ensure_fts, has_fts, query_plan, warn_like_fallback
+from .clip_query import (
+    EVENT_KEY_SQL,
+    RISK_SQL,
+    ClipQuery,
+    ensure_fts,
+    has_fts,
+    query_plan,
+    warn_like_fallback,
+)
 from .models import (
     AlertDecision,
     AnalysisResult,
@@ -36,7 +44,7 @@ from .models import (
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list): SQL
 # statements, or functions run on the connection inside the migration's transaction.
@@ -107,6 +115,10 @@ _MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
         # Written only by mark_offsite_done: saving a clip's state keeps it.
         "ALTER TABLE clip_states ADD COLUMN offsite_done INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX idx_clip_states_offsite ON clip_states (offsite_done, start_ts)",
+    ),
+    (
+        # get_clips' incident filter (clip_query.py): the clips of one incident by event key.
+        f"CREATE INDEX idx_clip_states_event_key ON clip_states ({EVENT_KEY_SQL})",
     ),
 )
 
