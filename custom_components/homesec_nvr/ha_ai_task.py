@@ -17,11 +17,10 @@ import dataclasses
 import functools
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from homeassistant.components.ai_task import AITaskEntityFeature, async_generate_data
 from homeassistant.components.ai_task.const import DATA_PREFERENCES
@@ -30,8 +29,16 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import selector
 
+from .core.interfaces import IncidentClip
 from .core.models import AnalysisResult, Clip, FilterResult
 from .core.vlm.frames import PreparedFrames
+from .core.vlm.incident import (
+    build_incident_text,
+    incident_camera,
+    incident_duration,
+    incident_frames,
+    incident_start,
+)
 from .core.vlm.openai_compatible import (
     BudgetedAnalyzer,
     VLMError,
@@ -39,8 +46,6 @@ from .core.vlm.openai_compatible import (
     VLMPermanentError,
     VLMSettings,
     VLMUnavailable,
-    clip_camera_context,
-    clip_frames_job,
 )
 from .core.vlm.prompt import CameraContext, build_clip_text, build_system_prompt, correction_text
 from .core.vlm.schema import (
@@ -55,6 +60,7 @@ from .schema_compat import vol
 from .vlm_frames import async_frame_attachments
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 BACKEND_NAME = "ai_task"
 ENTITY_MISSING = "ai_task_entity_missing"
@@ -201,7 +207,6 @@ class AITaskAnalyzer(BudgetedAnalyzer):
     async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
         target = self._check_entity()
         prepared = await self._prepare_frames(clip, filter_result)
-        self.last_frames = prepared
         camera = self._context_for(clip)
         local_start = clip.start_ts.astimezone(self._now().tzinfo)
         instructions = "\n\n".join(
@@ -220,22 +225,57 @@ class AITaskAnalyzer(BudgetedAnalyzer):
                 "The frames are attached as images, in this order.",
             )
         )
-        async with async_frame_attachments(
-            self.hass, [frame.jpeg for frame in prepared.frames]
-        ) as attachments:
+        jpegs = [frame.jpeg for frame in prepared.frames]
+        return await self._ask(target, instructions, jpegs, prepared.duration_s, clip.clip_id)
+
+    async def _analyze_incident(self, clips: Sequence[IncidentClip]) -> AnalysisResult:
+        target = self._check_entity()
+        parts = await self._incident_parts(clips)
+        frames = incident_frames(parts)
+        local_start = incident_start(clips).astimezone(self._now().tzinfo)
+        instructions = "\n\n".join(
+            (
+                build_system_prompt(
+                    language=self.settings.response_language,
+                    include_schema=False,
+                    camera=incident_camera(parts),
+                    incident=True,
+                ),
+                build_incident_text(
+                    parts,
+                    frames,
+                    local_start=local_start,
+                    household_notes=self.settings.household_notes,
+                ),
+                "The frames are attached as images, in this order.",
+            )
+        )
+        jpegs = [placed.frame.jpeg for placed in frames]
+        what = "incident of " + ", ".join(item.clip.clip_id for item in clips)
+        return await self._ask(target, instructions, jpegs, incident_duration(parts), what)
+
+    async def _ask(
+        self,
+        target: str,
+        instructions: str,
+        jpegs: Sequence[bytes],
+        duration_s: float,
+        what: str,
+    ) -> AnalysisResult:
+        """The task with the frames attached and, when the answer is not a valid analysis,
+        one re-ask."""
+        async with async_frame_attachments(self.hass, jpegs) as attachments:
             correction = ""
             while True:
                 text = await self._generate(target, instructions + correction, attachments)
                 try:
-                    result = parse_analysis(text, prepared.duration_s)
+                    result = parse_analysis(text, duration_s)
                 except AnalysisValidationError as err:
                     if correction:
                         raise VLMInvalidOutput(
                             f"the AI Task entity answered twice without a valid analysis: {err}"
                         ) from err
-                    _LOGGER.debug(
-                        "Invalid analysis for clip %s, asking again: %s", clip.clip_id, err
-                    )
+                    _LOGGER.debug("Invalid analysis for %s, asking again: %s", what, err)
                     correction = f"\n\nYour previous answer was:\n{text[:2000]}\n\n" + (
                         correction_text(err)
                     )
@@ -278,14 +318,5 @@ class AITaskAnalyzer(BudgetedAnalyzer):
         except (TypeError, ValueError):
             return str(data)
 
-    def _context_for(self, clip: Clip) -> CameraContext:
-        return clip_camera_context(self._camera_context, clip)
-
-    async def _prepare_frames(self, clip: Clip, filter_result: FilterResult) -> PreparedFrames:
-        stop = threading.Event()
-        job = clip_frames_job(self.settings, clip, filter_result, stop)
-        try:
-            return await self.hass.async_add_executor_job(job)
-        except asyncio.CancelledError:
-            stop.set()
-            raise
+    async def _in_executor(self, job: Callable[[], _T]) -> _T:
+        return await self.hass.async_add_executor_job(job)

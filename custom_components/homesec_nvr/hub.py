@@ -63,6 +63,7 @@ from .core.filters.frigate import FrigateDetectionFilter
 from .core.filters.none import PassthroughFilter
 from .core.filters.onnx import OnnxObjectFilter
 from .core.grouping import EventGrouper
+from .core.incident_batches import IncidentSettings
 from .core.interfaces import ObjectFilter
 from .core.links import LinkSigner, LinkTarget
 from .core.media import keyframe_jpeg
@@ -214,6 +215,14 @@ class HomeSecHub:
             listener=self,
             create_task=self.create_task,
             live=self.live.alerts,
+            # A group's incident is analysed once: its clips wait up to the gap for the rest.
+            incidents=IncidentSettings(
+                group_of=self._camera_group,
+                group_cameras=self._group_cameras,
+                wait_s=lambda: float(
+                    entry.options.get(CONF_INCIDENT_GAP_S, DEFAULT_INCIDENT_GAP_S)
+                ),
+            ),
         )
         self.health = HubHealth(
             hass,
@@ -341,11 +350,18 @@ class HomeSecHub:
 
     def _camera_group(self, camera_id: str) -> str | None:
         """The camera's group in the `camera_groups` option (None: in none)."""
+        return self._camera_groups().get(camera_id)
+
+    def _group_cameras(self, group: str) -> list[str]:
+        """The ids of a group's cameras."""
+        return [camera_id for camera_id, name in self._camera_groups().items() if name == group]
+
+    def _camera_groups(self) -> Mapping[str, str]:
         text = str(self.entry.options.get(CONF_CAMERA_GROUPS) or "")
         if not text:
-            return None
+            return {}
         names = {cid: cam.name for cid, cam in self.cameras.items()}
-        return parse_camera_groups(text, names).group_of.get(camera_id)
+        return parse_camera_groups(text, names).group_of
 
     async def _async_submit(self, clip: Clip) -> bool:
         """A source's clip: into its event (the group window), then into the pipeline."""

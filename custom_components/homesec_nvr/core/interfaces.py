@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -101,14 +102,29 @@ class ObjectFilter(ABC):
         """Release models and worker threads."""
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentClip:
+    """One clip of an incident across cameras, with what the object filter found in it."""
+
+    clip: Clip
+    filter_result: FilterResult
+
+
 class VLMAnalyzer(ABC):
-    """Asks a vision model for a structured analysis of a clip."""
+    """Asks a vision model for a structured analysis of a clip (or, when `supports_incidents`,
+    of an incident's clips of several cameras in one request)."""
 
     name: str
+    supports_incidents: bool = False
 
     @abstractmethod
     async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
         """Return the analysis; raise PipelineError on failure."""
+
+    async def analyze_incident(self, clips: Sequence[IncidentClip]) -> AnalysisResult:
+        """One analysis of an incident's clips (in time order); raise PipelineError on
+        failure. Only called when `supports_incidents`."""
+        raise PermanentError(f"the {self.name} vision model cannot analyse an incident")
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients."""

@@ -21,6 +21,8 @@ What never stops a clip or repeats an alert:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -33,8 +35,17 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .alert_policy import AlertPolicySettings
+from .grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
+from .incident_batches import (
+    INCIDENT_ALERTED_WITH,
+    INCIDENT_LEAD,
+    IncidentBatch,
+    IncidentBatches,
+    IncidentSettings,
+)
 from .interfaces import (
     AlertPolicy,
+    IncidentClip,
     Notifier,
     ObjectFilter,
     PermanentError,
@@ -49,6 +60,8 @@ from .live_alerts import LiveAlerts
 from .models import (
     EVENT_KEY,
     Alert,
+    AlertDecision,
+    AnalysisResult,
     Clip,
     ClipEvent,
     ClipEventType,
@@ -162,6 +175,10 @@ class _Job:
 
     state: ClipState
     crashes: int = 0
+    # Its incident batch closed (core/incident_batches.py): it is analysed now, not parked.
+    waited: bool = False
+    # The lead of a batch of several: the batch's other clips, parked until it hands over.
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +208,7 @@ class ClipPipeline:
         listener: PipelineListener,
         create_task: TaskFactory | None = None,
         live: LiveAlerts | None = None,
+        incidents: IncidentSettings | None = None,
     ) -> None:
         self._live = live
         self._store = store
@@ -204,6 +222,13 @@ class ClipPipeline:
         self._snapshot = snapshot
         self._listener = listener
         self._create_task: TaskFactory = create_task or default_task_factory
+        # Clips of a camera group's incident wait for the group's other cameras (parked: in
+        # _pending, in no worker) and are analysed together.
+        self._batches = (
+            IncidentBatches(incidents, self._incident_closed, self._create_task)
+            if incidents is not None
+            else None
+        )
         self._stage_limits: dict[str, asyncio.Semaphore] = {
             "upload": asyncio.Semaphore(settings.upload_workers),
             "filter": asyncio.Semaphore(settings.filter_workers),
@@ -359,6 +384,8 @@ class ClipPipeline:
     async def stop(self) -> None:
         """Stop the workers; clips in flight stay resumable (their state is in the store)."""
         self._stopped = True
+        if self._batches is not None:
+            self._batches.stop()
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
@@ -429,17 +456,51 @@ class ClipPipeline:
             self._worker_clip[index] = clip_id
             self._running.add(clip_id)
             self._counters_changed()
-            await self._process(job.state)
+            parked = await self._process(job)
             self._worker_clip.pop(index, None)
             self._running.discard(clip_id)
             self._worker_failures[index] = 0
-            self._job_done(clip_id)
+            if parked:
+                self._counters_changed()
+            else:
+                self._job_done(clip_id)
 
     def _job_done(self, clip_id: str) -> None:
-        self._pending.pop(clip_id, None)
+        job = self._pending.pop(clip_id, None)
+        if job is not None and job.members:
+            self._release(job)  # a lead that ended without handing over: each goes alone
         if not self._pending:
             self._idle.set()
         self._counters_changed()
+
+    def _requeue(self, job: _Job) -> None:
+        """Take a parked clip up again."""
+        if self._stopped or self._pending.get(job.state.clip_id) is not job:
+            return
+        self._queue.put_nowait(job.state.clip_id)
+        self._start_workers()
+        self._counters_changed()
+
+    def _incident_closed(self, batch: IncidentBatch) -> None:
+        """A batch closed: its earliest clip leads (analyses the batch), the others stay
+        parked until it hands over; a clip alone is analysed alone."""
+        jobs = [job for cid in batch.clip_ids if (job := self._pending.get(cid)) is not None]
+        if not jobs:
+            return
+        lead, *members = sorted(jobs, key=lambda job: job.state.start_ts)
+        lead.waited = True
+        lead.members = tuple(member.state.clip_id for member in members)
+        self._requeue(lead)
+
+    def _release(self, lead: _Job) -> None:
+        """The lead is done with its batch: its other clips continue (those without the
+        incident's analysis analyse alone)."""
+        members, lead.members = lead.members, ()
+        for clip_id in members:
+            job = self._pending.get(clip_id)
+            if job is not None:
+                job.waited = True
+                self._requeue(job)
 
     def _worker_died(self, index: int, err: Exception, delay: float) -> None:
         """Report a dead worker; its clip is queued again (or, after repeated deaths, left)."""
@@ -470,9 +531,11 @@ class ClipPipeline:
         )
         self._counters_changed()
 
-    async def _process(self, state: ClipState) -> None:
+    async def _process(self, job: _Job) -> bool:
+        """Run the clip's stages; True when it was parked in an incident batch."""
+        state = job.state
         try:
-            await self._run_stages(state)
+            return await self._run_stages(job)
         except asyncio.CancelledError:
             raise
         except StoreError as err:
@@ -492,8 +555,12 @@ class ClipPipeline:
             state.error = f"internal error: {err}"
             await self._save(state)
             self._tell(state, "finished")
+        return False
 
-    async def _run_stages(self, state: ClipState) -> None:
+    async def _run_stages(self, job: _Job) -> bool:
+        """The clip's stages from where it stands; True when it was parked (it waits in its
+        incident's batch for the group's other cameras and is taken up again later)."""
+        state = job.state
         clip = state.to_clip()
         camera = self._camera_settings(clip.camera_id)
 
@@ -510,7 +577,7 @@ class ClipPipeline:
                     state.status = ClipStatus.ERROR
                     await self._save(state)
                     self._tell(state, "finished")
-                    return
+                    return False
             if upload_task is not None:
                 await upload_task
         except BaseException:
@@ -521,9 +588,15 @@ class ClipPipeline:
         filter_result = state.filter_result
         assert filter_result is not None
 
-        # Stage 2: the vision model, by run mode.
+        # Stage 2: the vision model, by run mode; a clip of a camera group's incident first
+        # waits for the group's other cameras, and the batch is analysed once by its lead.
         if not state.vlm_done:
-            await self._run_vlm(state, clip, camera, filter_result)
+            skip_reason = self._vlm_skip_reason(camera, filter_result)
+            if skip_reason is None and self._parks(job, clip):
+                assert self._batches is not None
+                self._batches.park(clip.clip_id, clip.camera_id, str(clip.metadata[EVENT_KEY]))
+                return True
+            await self._run_vlm(job, clip, filter_result, skip_reason)
 
         # Stage 3: the alert decision.
         decided = state.alert_decision is None
@@ -550,6 +623,8 @@ class ClipPipeline:
             and live.wants_update(event_key, alerting=False)
         ):
             update_only = live.delivered(event_key)
+        if update_only is not None and INCIDENT_ALERTED_WITH in state.metadata:
+            update_only = None  # the incident's lead alerts for it
         if alerting and not state.alert_reported:
             # Stored before it is reported, and reported as soon as it is stored: a restart
             # never reports the alert twice.
@@ -557,6 +632,8 @@ class ClipPipeline:
             await self._save(state, after=lambda: self._tell(state, "alert"))
         elif decided:
             await self._save(state)
+        if job.members:
+            await self._hand_over(job, alerting=alerting)
 
         # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
         # without a stored notification_sent for this clip are called.
@@ -570,6 +647,7 @@ class ClipPipeline:
         state.status = ClipStatus.DONE
         await self._save(state, after=lambda: self._tell(state, "finished"))
         await self._after_store(state, clip)
+        return False
 
     async def _upload(
         self, state: ClipState, clip: Clip, errors: list[Exception] | None = None
@@ -704,41 +782,82 @@ class ClipPipeline:
         state.snapshot_path = str(path) if path else None
         return True
 
-    async def _run_vlm(
-        self,
-        state: ClipState,
-        clip: Clip,
-        camera: CameraPipelineSettings,
-        filter_result: FilterResult,
-    ) -> None:
-        skip_reason: str | None = None
+    def _vlm_skip_reason(
+        self, camera: CameraPipelineSettings, filter_result: FilterResult
+    ) -> str | None:
+        """Why the vision model does not run for a clip (None: it runs)."""
         if self._vlm is None:
-            skip_reason = "vlm_not_configured"
-        elif camera.vlm_run_mode is VLMRunMode.NEVER:
-            skip_reason = "run_mode_never"
-        elif camera.vlm_run_mode is VLMRunMode.TRIGGER_ONLY and not filter_result.has_trigger(
+            return "vlm_not_configured"
+        if camera.vlm_run_mode is VLMRunMode.NEVER:
+            return "run_mode_never"
+        if camera.vlm_run_mode is VLMRunMode.TRIGGER_ONLY and not filter_result.has_trigger(
             camera.alert.trigger_classes
         ):
-            skip_reason = "no_trigger_class"
+            return "no_trigger_class"
+        return None
+
+    def _parks(self, job: _Job, clip: Clip) -> bool:
+        """Whether the clip waits in its incident's batch before its analysis."""
+        return (
+            self._batches is not None
+            and self._vlm is not None
+            and self._vlm.supports_incidents
+            and not job.waited
+            and isinstance(clip.metadata.get(EVENT_KEY), str)
+            and INCIDENT_CAMERA_IDS in clip.metadata
+            and self._batches.waits(clip.camera_id)
+        )
+
+    def _incident_members(self, job: _Job) -> list[ClipState]:
+        """The lead's parked batch members still to be analysed."""
+        found: list[ClipState] = []
+        for clip_id in job.members:
+            member = self._pending.get(clip_id)
+            if member is not None and not member.state.vlm_done and member.state.filter_result:
+                found.append(member.state)
+        return found
+
+    async def _run_vlm(
+        self,
+        job: _Job,
+        clip: Clip,
+        filter_result: FilterResult,
+        skip_reason: str | None,
+    ) -> None:
+        state = job.state
+        members = self._incident_members(job) if skip_reason is None else []
         if skip_reason is not None or self._vlm is None:
             state.analysis_skipped_reason = skip_reason
             await self._event(clip.clip_id, ClipEventType.VLM_SKIPPED, data={"reason": skip_reason})
         else:
             vlm = self._vlm
+            analyze: Callable[[], Awaitable[AnalysisResult]]
+            extra: dict[str, Any] = {}
+            if members:
+                items = sorted(
+                    [
+                        IncidentClip(clip, filter_result),
+                        *(
+                            IncidentClip(m.to_clip(), m.filter_result)
+                            for m in members
+                            if m.filter_result
+                        ),
+                    ],
+                    key=lambda item: item.clip.start_ts,
+                )
+                extra["incident_clips"] = [item.clip.clip_id for item in items]
+                analyze = functools.partial(vlm.analyze_incident, items)
+            else:
+                analyze = functools.partial(vlm.analyze, clip, filter_result)
             try:
                 analysis = await self._attempts(
                     "vlm",
                     clip,
-                    lambda: vlm.analyze(clip, filter_result),
+                    analyze,
                     ClipEventType.VLM_STARTED,
                     ClipEventType.VLM_COMPLETED,
                     ClipEventType.VLM_FAILED,
-                    success_data=lambda a: {
-                        "risk_level": a.risk_level.value,
-                        "activity_type": a.activity_type.value,
-                        "prompt_tokens": a.prompt_tokens,
-                        "completion_tokens": a.completion_tokens,
-                    },
+                    success_data=lambda a: {**_analysis_data(a), **extra},
                 )
             except StageSkipped as skipped:
                 analysis = None
@@ -756,7 +875,58 @@ class ClipPipeline:
                 state.status = ClipStatus.ANALYZED
         state.vlm_done = True
         analyzed = state.analysis is not None
+        if members and state.analysis is not None:
+            _join_cameras(state, members)
         await self._save(state, after=(lambda: self._tell(state, "analyzed")) if analyzed else None)
+        if members and state.analysis is not None:
+            await self._share_analysis(state, state.analysis, members)
+        elif job.members:
+            self._release(job)  # no incident analysis: each clip of the batch goes alone
+
+    async def _share_analysis(
+        self, lead: ClipState, analysis: AnalysisResult, members: Sequence[ClipState]
+    ) -> None:
+        """Give the batch's other clips the incident's analysis (its tokens stay the
+        lead's), each stored before it is reported."""
+        shared = dataclasses.replace(analysis, prompt_tokens=0, completion_tokens=0)
+        for member in members:
+            member.analysis = shared
+            member.analysis_skipped_reason = None
+            member.vlm_done = True
+            member.status = ClipStatus.ANALYZED
+            member.metadata[INCIDENT_LEAD] = lead.clip_id
+            await self._event(
+                member.clip_id,
+                ClipEventType.VLM_COMPLETED,
+                data={**_analysis_data(shared), "incident_lead": lead.clip_id},
+            )
+            await self._save(member, after=functools.partial(self._tell, member, "analyzed"))
+
+    async def _hand_over(self, job: _Job, *, alerting: bool) -> None:
+        """After the lead's decision: when it alerts, its notification is the incident's, so
+        the clips it analysed do not notify again; then they continue."""
+        lead = job.state
+        for clip_id in job.members:
+            member_job = self._pending.get(clip_id)
+            member = member_job.state if member_job is not None else None
+            if (
+                member is None
+                or not alerting
+                or member.alert_decision is not None
+                or member.metadata.get(INCIDENT_LEAD) != lead.clip_id
+            ):
+                continue
+            member.alert_decision = AlertDecision(
+                False, f"alerted once for the incident, with the clip of {lead.camera_name}"
+            )
+            member.metadata[INCIDENT_ALERTED_WITH] = lead.clip_id
+            await self._event(
+                member.clip_id,
+                ClipEventType.ALERT_DECISION_MADE,
+                data=member.alert_decision.to_dict(),
+            )
+            await self._save(member)
+        self._release(job)
 
     async def _notify(
         self, state: ClipState, clip: Clip, only: frozenset[str] | None = None
@@ -1089,6 +1259,32 @@ def _retry_delay(retry: RetrySettings, attempt: int, err: Exception) -> float:
     if isinstance(asked, int | float) and asked > delay:
         delay = min(float(asked), MAX_RETRY_AFTER_S)
     return delay
+
+
+def _analysis_data(analysis: AnalysisResult) -> dict[str, Any]:
+    """What a vlm_completed event records of an analysis."""
+    return {
+        "risk_level": analysis.risk_level.value,
+        "activity_type": analysis.activity_type.value,
+        "prompt_tokens": analysis.prompt_tokens,
+        "completion_tokens": analysis.completion_tokens,
+    }
+
+
+def _join_cameras(lead: ClipState, members: Sequence[ClipState]) -> None:
+    """Every clip of an analysed batch names all the incident's cameras (in time order)."""
+    states = sorted([lead, *members], key=lambda state: state.start_ts)
+    cameras: dict[str, str] = {}
+    for state in states:
+        ids = state.metadata.get(INCIDENT_CAMERA_IDS)
+        names = state.metadata.get(INCIDENT_CAMERAS)
+        if isinstance(ids, list) and isinstance(names, list) and len(ids) == len(names):
+            for camera_id, name in zip(ids, names, strict=True):
+                cameras.setdefault(str(camera_id), str(name))
+        cameras.setdefault(state.camera_id, state.camera_name)
+    for state in states:
+        state.metadata[INCIDENT_CAMERAS] = list(cameras.values())
+        state.metadata[INCIDENT_CAMERA_IDS] = list(cameras)
 
 
 def build_alert(state: ClipState, storage: StorageBackend, *, follow_up: bool = False) -> Alert:

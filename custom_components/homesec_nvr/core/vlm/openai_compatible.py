@@ -31,18 +31,19 @@ import math
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionAssistantMessageParam,
+    ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
     ChatCompletionUserMessageParam,
@@ -50,15 +51,25 @@ from openai.types.chat import (
 )
 from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
 
-from ..interfaces import PermanentError, PipelineError, VLMAnalyzer
+from ..interfaces import IncidentClip, PermanentError, PipelineError, VLMAnalyzer
 from ..models import AnalysisResult, Clip, FilterResult
 from .frames import PreparedFrames, prepare_frames
+from .incident import (
+    IncidentPart,
+    build_incident_content,
+    build_parts,
+    incident_camera,
+    incident_duration,
+    incident_frames_job,
+    incident_start,
+)
 from .openai_sdk import NOT_GIVEN, HttpClient, NotGiven
 from .prompt import CameraContext, build_system_prompt, build_user_content, correction_text
 from .schema import SCHEMA_NAME, AnalysisValidationError, analysis_json_schema, parse_analysis
 from .usage import UsageLimits, UsageTracker
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 BACKEND_NAME = "openai_compatible"
 # Local servers need no key, but the SDK insists on one.
@@ -444,33 +455,88 @@ def clip_frames_job(
 
 
 class BudgetedAnalyzer(VLMAnalyzer):
-    """What every vision backend does around its request: check the daily budget first, and
-    report each outcome (the last error, or None) to `_on_outcome` (the hub's repair issues).
-    Subclasses set `usage`, `last_error` and `_on_outcome` and implement `_analyze`."""
+    """What every vision backend does around its request: check the daily budget first,
+    report each outcome (the last error, or None) to `_on_outcome` (the hub's repair issues),
+    pick the frames the settings ask for, and for an incident across cameras share the frame
+    budget among its clips (`incident`). Subclasses set `settings`, `usage`, `last_error`,
+    `last_frames`, `_camera_context` and `_on_outcome` and implement `_analyze` and
+    `_analyze_incident`; `_in_executor` runs blocking frame work where they want it."""
 
+    supports_incidents = True
+    settings: VLMSettings
     usage: UsageTracker
     last_error: VLMError | None
+    last_frames: PreparedFrames | None
+    _camera_context: Callable[[str], CameraContext] | None
     _on_outcome: Callable[[VLMError | None], None] | None
 
     async def analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
         """Analyze the clip; raise PipelineError subclasses (see the module docstring)."""
+        return await self._reported(functools.partial(self._analyze, clip, filter_result))
+
+    async def analyze_incident(self, clips: Sequence[IncidentClip]) -> AnalysisResult:
+        """Analyze an incident's clips in one request (the frame budget shared)."""
+        return await self._reported(functools.partial(self._analyze_incident, tuple(clips)))
+
+    @abstractmethod
+    async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
+        """The backend's own analysis (budget and outcome are handled by analyze)."""
+
+    @abstractmethod
+    async def _analyze_incident(self, clips: Sequence[IncidentClip]) -> AnalysisResult:
+        """The backend's own incident analysis (budget and outcome as for analyze)."""
+
+    async def _reported(self, run: Callable[[], Awaitable[AnalysisResult]]) -> AnalysisResult:
         self.usage.check_budget()
         try:
-            result = await self._analyze(clip, filter_result)
+            result = await run()
         except VLMError as err:
             self._outcome(err)
             raise
         self._outcome(None)
         return result
 
-    @abstractmethod
-    async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
-        """The backend's own analysis (budget and outcome are handled by analyze)."""
-
     def _outcome(self, error: VLMError | None) -> None:
         self.last_error = error
         if self._on_outcome is not None:
             self._on_outcome(error)
+
+    def _context_for(self, clip: Clip) -> CameraContext:
+        return clip_camera_context(self._camera_context, clip)
+
+    async def _in_executor(self, job: Callable[[], _T]) -> _T:
+        """Run blocking frame work (default: the loop's executor)."""
+        return await asyncio.get_running_loop().run_in_executor(None, job)
+
+    async def _blocking(self, job: Callable[[threading.Event], _T]) -> _T:
+        """Run a blocking job that stops early when its `stop` event is set (on cancel)."""
+        stop = threading.Event()
+        try:
+            return await self._in_executor(functools.partial(job, stop))
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+
+    async def _prepare_frames(self, clip: Clip, filter_result: FilterResult) -> PreparedFrames:
+        prepared = await self._blocking(
+            lambda stop: clip_frames_job(self.settings, clip, filter_result, stop)()
+        )
+        self.last_frames = prepared
+        return prepared
+
+    async def _incident_parts(self, clips: Sequence[IncidentClip]) -> list[IncidentPart]:
+        """The incident's clips with their share of the frames, placed in the incident."""
+        settings = self.settings
+        prepared = await self._blocking(
+            lambda stop: incident_frames_job(
+                clips,
+                max_frames=max(1, settings.max_frames),
+                max_side=max(16, settings.max_image_side),
+                jpeg_quality=min(95, max(10, settings.jpeg_quality)),
+                stop=stop,
+            )()
+        )
+        return build_parts(clips, prepared, lambda item: self._context_for(item.clip))
 
 
 class OpenAICompatibleAnalyzer(BudgetedAnalyzer):
@@ -559,39 +625,65 @@ class OpenAICompatibleAnalyzer(BudgetedAnalyzer):
 
     async def _analyze(self, clip: Clip, filter_result: FilterResult) -> AnalysisResult:
         prepared = await self._prepare_frames(clip, filter_result)
-        self.last_frames = prepared
         camera = self._context_for(clip)
         local_start = clip.start_ts.astimezone(self._now().tzinfo)
-        user: ChatCompletionUserMessageParam = {
-            "role": "user",
-            "content": build_user_content(
-                camera=camera,
-                local_start=local_start,
-                duration_s=prepared.duration_s,
-                filter_result=filter_result,
-                frames=prepared.frames,
-                image_detail=self.settings.image_detail,
-                household_notes=self.settings.household_notes,
-            ),
-        }
+        content = build_user_content(
+            camera=camera,
+            local_start=local_start,
+            duration_s=prepared.duration_s,
+            filter_result=filter_result,
+            frames=prepared.frames,
+            image_detail=self.settings.image_detail,
+            household_notes=self.settings.household_notes,
+        )
+        return await self._ask(camera, content, prepared.duration_s, f"clip {clip.clip_id}")
+
+    async def _analyze_incident(self, clips: Sequence[IncidentClip]) -> AnalysisResult:
+        parts = await self._incident_parts(clips)
+        camera = incident_camera(parts)
+        local_start = incident_start(clips).astimezone(self._now().tzinfo)
+        content = build_incident_content(
+            parts,
+            local_start=local_start,
+            image_detail=self.settings.image_detail,
+            household_notes=self.settings.household_notes,
+        )
+        what = "incident of " + ", ".join(item.clip.clip_id for item in clips)
+        return await self._ask(camera, content, incident_duration(parts), what, incident=True)
+
+    async def _ask(
+        self,
+        camera: CameraContext,
+        content: list[ChatCompletionContentPartParam],
+        duration_s: float,
+        what: str,
+        *,
+        incident: bool = False,
+    ) -> AnalysisResult:
+        """The request and, when the answer is not a valid analysis, one re-ask."""
+        user: ChatCompletionUserMessageParam = {"role": "user", "content": content}
         tokens = _Tokens()
         follow_up: list[ChatCompletionMessageParam] = []
         while True:
             messages = functools.partial(
-                self._messages, camera=camera, user=user, follow_up=tuple(follow_up)
+                self._messages,
+                camera=camera,
+                user=user,
+                follow_up=tuple(follow_up),
+                incident=incident,
             )
             completion = await self._complete(messages, tokens)
             text, problem = await self._answer_text(completion)
             try:
                 if problem is not None:
                     raise AnalysisValidationError([problem])
-                result = await self._parse(text, prepared.duration_s)
+                result = await self._parse(text, duration_s)
             except AnalysisValidationError as err:
                 if follow_up:
                     raise VLMInvalidOutput(
                         f"the vision model answered twice without a valid analysis: {err}"
                     ) from err
-                _LOGGER.debug("Invalid analysis for clip %s, asking again: %s", clip.clip_id, err)
+                _LOGGER.debug("Invalid analysis for %s, asking again: %s", what, err)
                 assistant: ChatCompletionAssistantMessageParam = {
                     "role": "assistant",
                     "content": text or "(no answer)",
@@ -621,6 +713,7 @@ class OpenAICompatibleAnalyzer(BudgetedAnalyzer):
         camera: CameraContext,
         user: ChatCompletionUserMessageParam,
         follow_up: tuple[ChatCompletionMessageParam, ...],
+        incident: bool = False,
     ) -> list[ChatCompletionMessageParam]:
         system: ChatCompletionSystemMessageParam = {
             "role": "system",
@@ -628,21 +721,13 @@ class OpenAICompatibleAnalyzer(BudgetedAnalyzer):
                 language=self.settings.response_language,
                 include_schema=mode is not ResponseMode.JSON_SCHEMA,
                 camera=camera,
+                incident=incident,
             ),
         }
         return [system, user, *follow_up]
 
-    def _context_for(self, clip: Clip) -> CameraContext:
-        return clip_camera_context(self._camera_context, clip)
-
-    async def _prepare_frames(self, clip: Clip, filter_result: FilterResult) -> PreparedFrames:
-        stop = threading.Event()
-        job = clip_frames_job(self.settings, clip, filter_result, stop)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
-        except asyncio.CancelledError:
-            stop.set()
-            raise
+    async def _in_executor(self, job: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     async def _parse(self, text: str, duration_s: float | None = None) -> AnalysisResult:
         """Parse an answer; a long one in the executor (parsing is linear, but a long answer
