@@ -23,6 +23,11 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
 * clicking the snapshot plays the clip (a <video> with readyState >= 2 or currentTime > 0);
 * Mark reviewed calls homesec_nvr.review: the item shows Reviewed, and get_clips says so;
 * a clip recorded while the card is open appears at the top by itself;
+* an incident of two grouped cameras (a second watched-folder camera, "Porch", grouped with the
+  demo camera through the hub's camera_groups option, incident gap 10 s) is one row on a second
+  view's card (every camera): both camera names in time order and "2 clips"; it expands to its
+  2 clips, one of which plays; its Mark reviewed marks both; get_clips with its incident_id
+  returns those 2 clips;
 * with HomeSec disabled, a search shows the error state (the action's message, Try again);
 * the visual editor (ha-form inside the frontend's tree) has its four fields and reports a
   change with config-changed;
@@ -47,6 +52,7 @@ import signal
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,8 @@ from e2e_check import (
 DOMAIN = "homesec_nvr"
 CAMERA = "Demo camera"
 DASHBOARD = "homesec-e2e"
+PORCH = "Porch"  # the second camera, grouped with the demo camera
+INCIDENT_GAP_S = 10  # the seeded clips, a minute apart, stay incidents of their own
 CLIPS = int(os.environ.get("HOMESEC_E2E_CARD_CLIPS", "60"))
 PAGE = 50  # the card's limit: the first paint is of 50 items
 CLIPS_TIMEOUT = float(os.environ.get("HOMESEC_E2E_CARD_CLIPS_TIMEOUT", "150"))
@@ -183,6 +191,23 @@ window.__hsRiskColours = () => {
   }
   return colours;
 };
+window.__hsRows = () => {
+  // The card's top-level rows: a clip, or an incident with its cameras, count and clips.
+  const card = window.__hsCard();
+  if (!card || !card.shadowRoot) return null;
+  const text = (el, sel) => { const f = el.querySelector(sel); return f ? f.textContent : null; };
+  return [...card.shadowRoot.querySelectorAll('ol.timeline > li')].map((li) => ({
+    clip_id: li.dataset.clipId || null,
+    incident_id: li.dataset.incidentId || null,
+    camera: text(li, '.meta .camera'),
+    count: text(li, '.meta .count-badge'),
+    review: text(li, ':scope > .body > .actions .review'),
+    expand: text(li, ':scope > .body .expand'),
+    expanded: (li.querySelector(':scope > .body .expand') || {ariaExpanded: null}).ariaExpanded,
+    clips: [...li.querySelectorAll('ol.incident-clips > li.clip')].map((c) => ({
+      clip_id: c.dataset.clipId, camera: text(c, '.camera')})),
+  }));
+};
 window.__hsClick = (selector) => {
   const el = window.__hsCard().shadowRoot.querySelector(selector);
   if (el) el.click();
@@ -229,6 +254,37 @@ def _make_clips(config_dir: Path, count: int) -> list[str]:
     return names
 
 
+def _add_porch_camera(config_dir: Path) -> None:
+    """A second watched-folder camera grouped with the demo camera (the seeded config entry,
+    edited before Home Assistant starts)."""
+    path = config_dir / ".storage" / "core.config_entries"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    entry = next(e for e in stored["data"]["entries"] if e["domain"] == DOMAIN)
+    folder = config_dir / "homesec_demo" / "porch"
+    folder.mkdir(parents=True, exist_ok=True)
+    demo = entry["subentries"][0]
+    entry["subentries"].append(
+        {
+            **demo,
+            "data": {**demo["data"], "name": PORCH, "folder": str(folder)},
+            "subentry_id": uuid.uuid4().hex.upper()[:26],
+            "title": PORCH,
+            "unique_id": str(folder),
+        }
+    )
+    entry["options"]["camera_groups"] = f"Front: {CAMERA}, {PORCH}"
+    entry["options"]["incident_gap_seconds"] = INCIDENT_GAP_S
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+
+
+def _drop_dated_clip(config_dir: Path, folder: str, name: str, end: datetime) -> None:
+    """The demo clip into a camera's folder, ending at `end` (the watcher dates by mtime)."""
+    staging = config_dir / "staging"
+    shutil.copyfile(staging / "demo.mp4", staging / name)
+    os.utime(staging / name, (end.timestamp(), end.timestamp()))
+    (staging / name).replace(config_dir / "homesec_demo" / folder / name)
+
+
 def _drop_live_clip(config_dir: Path, name: str) -> None:
     staging = config_dir / "staging"
     shutil.copyfile(staging / "demo.mp4", staging / name)
@@ -267,11 +323,18 @@ async def _add_dashboard(api: Api) -> None:
         "limit": PAGE,
         "cameras": [camera],
     }
+    # Every camera's clips: where an incident of the two grouped cameras is one row.
+    every = {"type": "custom:homesec-timeline-card", "title": "HomeSec incidents", "limit": 10}
     await api.command(
         {
             "type": "lovelace/config/save",
             "url_path": DASHBOARD,
-            "config": {"views": [{"title": "Timeline", "path": "timeline", "cards": [card]}]},
+            "config": {
+                "views": [
+                    {"title": "Timeline", "path": "timeline", "cards": [card]},
+                    {"title": "Incidents", "path": "incidents", "cards": [every]},
+                ]
+            },
         }
     )
 
@@ -506,6 +569,8 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     await asyncio.sleep(1.0)
     report["shots"]["mobile_light"] = await card.screenshot("mobile_light")
 
+    await _incident_steps(card, url, api, report)
+
     # The error state: with HomeSec disabled, a new search says why and offers to try again.
     entries = await api.command({"type": "config_entries/get", "domain": DOMAIN})
     await api.command(
@@ -525,6 +590,108 @@ async def _steps(card: _CardPage, url: str, api: Api, count: int, report: dict[s
     reason = state["status"]["text"].removeprefix("Could not load the clips")
     report["notes"].append(f"error state {reason.removesuffix('Try again')!r} with Try again")
     report["shots"]["error"] = await card.screenshot("error")
+
+
+async def _incident_steps(card: _CardPage, url: str, api: Api, report: dict[str, Any]) -> None:
+    """An incident of the demo camera and the porch: one row with both names, 2 clips."""
+    config_dir: Path = report["config_dir"]
+    newest = (await _get_clips(api, limit=1))["clips"][0]
+    # Well before the newest clip (beyond the incident gap), the porch 2 s after the demo
+    # camera: their 4 s clips overlap, one incident.
+    end = datetime.fromisoformat(newest["end_time"]) - timedelta(seconds=40)
+    names = {"incident_demo.mp4": "incoming", "incident_porch.mp4": "porch"}
+    for offset, (name, folder) in enumerate(names.items()):
+        await asyncio.to_thread(
+            _drop_dated_clip, config_dir, folder, name, end + timedelta(seconds=2 * offset)
+        )
+    await _wait_processed(api, list(names))
+    payloads = {
+        e["data"]["metadata"]["file_name"]: e["data"]
+        for e in api.events
+        if e.get("data", {}).get("metadata", {}).get("file_name") in names
+    }
+    incidents = {p["incident_id"] for p in payloads.values()}
+    if len(incidents) != 1:
+        raise CheckFailed(f"the two grouped clips are not one incident: {payloads}")
+    incident = incidents.pop()
+    found = await _get_clips(api, incident_id=incident)
+    cameras = sorted(c["camera"] for c in found["clips"])
+    if found["total"] != 2 or cameras != sorted([CAMERA, PORCH]):
+        raise CheckFailed(f"get_clips(incident_id) is not the incident's 2 clips: {found}")
+
+    await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/incidents"})
+    wanted = f"{CAMERA} → {PORCH}"
+
+    def incident_row(rows: Any) -> dict[str, Any] | None:
+        return next((r for r in rows or [] if r["incident_id"] == incident), None)
+
+    rows: Any = None
+    deadline = time.monotonic() + 60
+    while (row := incident_row(rows)) is None:
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"no incident row {incident} on the every-camera card: {rows}")
+        await asyncio.sleep(0.2)
+        rows = await card.run("window.__hsRows()")
+    others = [r for r in rows if r["clip_id"] in {c["clip_id"] for c in found["clips"]}]
+    if row["camera"] != wanted or row["count"] != "2 clips" or others or row["clips"]:
+        raise CheckFailed(f"the incident row is wrong (want {wanted!r}, 2 clips): {rows}")
+    if not await card.run(
+        f"window.__hsClick('li.incident[data-incident-id=\"{incident}\"] .expand')"
+    ):
+        raise CheckFailed("the incident row has no expand button")
+    rows = await card.run("window.__hsRows()")
+    row = incident_row(rows) or {}
+    shown = sorted(c["clip_id"] for c in row.get("clips", []))
+    if shown != sorted(c["clip_id"] for c in found["clips"]) or row.get("expanded") != "true":
+        raise CheckFailed(f"the incident does not expand to its 2 clips: {row}")
+    if [c["camera"] for c in row["clips"]] != [CAMERA, PORCH]:
+        raise CheckFailed(f"the incident's clips are not in time order: {row['clips']}")
+    overflow = await card.run(
+        "(() => { const r = window.__hsCard().shadowRoot.querySelector('ha-card')"
+        ".getBoundingClientRect(); return r.right > window.innerWidth + 1; })()"
+    )
+    if overflow:
+        raise CheckFailed("at 390 px the incident card is wider than the screen")
+    report["shots"]["incident_mobile_light"] = await card.screenshot("incident_mobile_light")
+
+    # One of the incident's clips plays as any clip does.
+    if not await card.run("window.__hsClick('li.incident ol.incident-clips li.clip .thumb')"):
+        raise CheckFailed("the incident's clips have no snapshot button")
+    state = await card.until(
+        "the incident's clip playing",
+        lambda s: (
+            (v := s.get("video")) is not None
+            and (v["readyState"] >= 2 or v["currentTime"] > 0 or v["error"] is not None)
+        ),
+    )
+    if state["video"]["error"] is not None:
+        raise CheckFailed(f"the incident's clip failed to play: {state['video']}")
+    await card.run("window.__hsClick('.player .close')")
+    await card.until("the player closed", lambda s: s.get("video") is None)
+
+    # Mark reviewed on the incident's row marks both clips.
+    if not await card.run("window.__hsClick('li.incident > .body > .actions .mark-reviewed')"):
+        raise CheckFailed("the incident row has no Mark reviewed button")
+    deadline = time.monotonic() + UI_TIMEOUT
+    while "Reviewed" not in ((row := incident_row(rows) or {}).get("review") or ""):
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"the incident row does not show Reviewed: {row}")
+        await asyncio.sleep(0.1)
+        rows = await card.run("window.__hsRows()")
+    if len(row["clips"]) != 2:
+        raise CheckFailed(f"the incident is no longer expanded after its review: {row}")
+    stored = await _get_clips(api, incident_id=incident)
+    if [c["review"] for c in stored["clips"]] != ["reviewed", "reviewed"]:
+        raise CheckFailed(f"get_clips does not say the incident's clips are reviewed: {stored}")
+
+    await card.page.send(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    await card.page.send("Emulation.clearDeviceMetricsOverride", {})
+    await asyncio.sleep(1.0)
+    report["shots"]["incident_desktop_dark"] = await card.screenshot("incident_desktop_dark")
+    report["notes"].append(f"incident row {wanted!r} of 2 clips")
 
 
 async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -> None:
@@ -572,6 +739,7 @@ def main() -> int:
     failure: str | None = None
     try:
         _run_quiet([sys.executable, str(SEED), str(config_dir)], "seeding the config folder")
+        _add_porch_camera(config_dir)
         if args.store_clips:
             report["timings"]["fill"] = _fill_store(config_dir, args.store_clips)
         report["started"] = time.monotonic()

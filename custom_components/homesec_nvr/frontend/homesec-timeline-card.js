@@ -2,8 +2,11 @@
  * HomeSec timeline card: a vertical timeline of HomeSec's clips (newest first) with their
  * snapshot, risk colour, time, camera, activity and summary; filters for camera and minimum
  * risk and a search box (all through the homesec_nvr.get_clips action); a click plays the clip;
- * "Mark reviewed" calls homesec_nvr.review. Plain web component, no build step: the HomeSec
- * integration serves this file and adds it to every dashboard.
+ * "Mark reviewed" calls homesec_nvr.review. The clips of one incident that span several cameras
+ * (a camera group's clips that followed each other: the same incident_id) are one row: the
+ * cameras in time order, the clip count, the highest risk and the riskiest clip's summary; it
+ * expands to its clips, each as a row of its own. Plain web component, no build step: the
+ * HomeSec integration serves this file and adds it to every dashboard.
  *
  *   type: custom:homesec-timeline-card
  *   title: Front door          # optional
@@ -84,6 +87,11 @@ const STYLE = `
   .status .retry { margin-top: 8px; }
   .badge { font-size: 12px; color: var(--success-color, #43a047); font-weight: 500; }
   .badge.false_alarm { color: var(--secondary-text-color); }
+  li.incident > .body > .meta .camera { font-weight: 500; color: var(--primary-text-color); }
+  .count-badge { padding: 0 6px; border-radius: 8px; border: 1px solid var(--divider-color); }
+  ol.incident-clips { padding: 4px 0 0; }
+  ol.incident-clips .thumb { width: 96px; }
+  ol.incident-clips[hidden] { display: none; }
   .more { display: flex; justify-content: space-between; align-items: center;
     padding: 0 16px 16px; color: var(--secondary-text-color); font-size: 12px; }
   dialog.player { border: 0; margin: 0; padding: 16px; box-sizing: border-box;
@@ -99,6 +107,7 @@ const STYLE = `
   @media (max-width: 450px) {
     .thumb { width: 96px; }
     ol { padding: 8px 12px; }
+    ol.incident-clips .thumb { width: 72px; }
     .filters { padding: 12px; }
     .filters select { flex: 1 1 40%; }
   }
@@ -107,6 +116,67 @@ const STYLE = `
 /** What a failed websocket call says (Home Assistant's translated message when it has one). */
 function errorText(err) {
   return (err && (err.message || err.code)) || String(err);
+}
+
+/** The incident a clip is part of (its own id for a clip before incidents existed). */
+function incidentOf(item) {
+  return item.incident_id || item.clip_id;
+}
+
+function cameraOf(item) {
+  return item.camera_id || item.camera || "";
+}
+
+function riskRank(item) {
+  return RISKS.indexOf(item.risk_level); // -1: no risk
+}
+
+/** The incident's riskiest clip (of equal risks, the latest: it has seen the most). */
+function riskiest(clips) {
+  return clips.reduce((best, item) => (riskRank(item) >= riskRank(best) ? item : best));
+}
+
+/** The cameras of clips (oldest first) in the order they first recorded. */
+function cameraNames(clips) {
+  const names = new Map();
+  for (const item of clips) {
+    if (!names.has(cameraOf(item))) names.set(cameraOf(item), item.camera || cameraOf(item));
+  }
+  return [...names.values()];
+}
+
+function startMs(item) {
+  const ms = Date.parse(item.start_time);
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+/** The rows of a list of clips (newest first): a clip of its own, or {id, clips} for the clips
+ * of one incident recorded by more than one camera (clips oldest first), at the place of its
+ * newest clip. */
+function timelineRows(items) {
+  const groups = new Map();
+  for (const item of items) {
+    const id = incidentOf(item);
+    if (!groups.has(id)) groups.set(id, []);
+    groups.get(id).push(item);
+  }
+  const rows = [];
+  const placed = new Set();
+  for (const item of items) {
+    const id = incidentOf(item);
+    const clips = groups.get(id);
+    if (clips.length < 2 || new Set(clips.map(cameraOf)).size < 2) {
+      rows.push({ item });
+    } else if (!placed.has(id)) {
+      placed.add(id);
+      const ordered = clips
+        .map((clip, index) => ({ clip, index }))
+        .sort((a, b) => startMs(a.clip) - startMs(b.clip) || b.index - a.index)
+        .map((entry) => entry.clip);
+      rows.push({ id, clips: ordered });
+    }
+  }
+  return rows;
 }
 
 class HomesecTimelineCard extends HTMLElement {
@@ -134,6 +204,7 @@ class HomesecTimelineCard extends HTMLElement {
     this._filters = { camera: "", minRisk: "", query: "" };
     this._searchTimer = null;
     this._built = false;
+    this._expanded = new Set(); // incident ids shown with their clips
   }
 
   setConfig(config) {
@@ -362,7 +433,36 @@ class HomesecTimelineCard extends HTMLElement {
     }
     item.review = "reviewed";
     item.reviewed_at = new Date().toISOString();
-    badgeSlot.replaceChildren(this._reviewPart(item, badgeSlot));
+    // A clip of an expanded incident: the incident's row may now be all reviewed.
+    if (badgeSlot.closest("li.incident")) this._renderItems(null);
+    else badgeSlot.replaceChildren(this._reviewPart(item, badgeSlot));
+  }
+
+  async _markIncidentReviewed(clips, button, slot) {
+    const open = clips.filter((item) => !this._isReviewed(item));
+    button.disabled = true;
+    button.textContent = STRINGS.reviewing;
+    try {
+      await this._hass.callService(DOMAIN, "review", {
+        clip_id: open.map((item) => item.clip_id),
+        review: "reviewed",
+      });
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = STRINGS.markReviewed;
+      slot.replaceChildren(
+        button,
+        h("span", { class: "review-error" }, `${STRINGS.reviewIncidentFailed}: ${errorText(err)}`),
+      );
+      return;
+    }
+    const now = new Date().toISOString();
+    for (const item of open) {
+      item.review = "reviewed";
+      item.reviewed_at = now;
+    }
+    // The incident's clips shown expanded say so too.
+    this._renderItems(null);
   }
 
   // --- rendering ---------------------------------------------------------------------
@@ -415,9 +515,15 @@ class HomesecTimelineCard extends HTMLElement {
 
   _renderItems(appended) {
     const fragment = document.createDocumentFragment();
-    for (const item of appended || this._items) fragment.append(this._itemElement(item));
-    if (appended) this._list.append(fragment);
-    else this._list.replaceChildren(fragment);
+    // A page that brings more clips of an incident already shown renders the list again (the
+    // incident's row takes them); otherwise the page is appended.
+    const shown = appended && new Set(this._items.slice(0, -appended.length).map(incidentOf));
+    const whole = !appended || appended.some((item) => shown.has(incidentOf(item)));
+    for (const row of timelineRows(whole ? this._items : appended)) {
+      fragment.append(row.clips ? this._incidentElement(row) : this._itemElement(row.item));
+    }
+    if (whole) this._list.replaceChildren(fragment);
+    else this._list.append(fragment);
   }
 
   _time(iso) {
@@ -482,8 +588,71 @@ class HomesecTimelineCard extends HTMLElement {
     return li;
   }
 
+  /** One row for an incident of several cameras; expands to its clips (oldest first). */
+  _incidentElement(row) {
+    const clips = row.clips;
+    const main = riskiest(clips);
+    const risk = RISKS.includes(main.risk_level) ? main.risk_level : "none";
+    const cameras = cameraNames(clips).join(STRINGS.cameraSeparator);
+    const element = this._itemElement(main);
+    element.className = `clip incident risk-${risk}`;
+    element.removeAttribute("data-clip-id");
+    element.dataset.incidentId = row.id;
+    element.style.setProperty("--risk", RISK_COLOURS[risk]);
+    const time = element.querySelector(".time");
+    time.setAttribute("datetime", clips[0].start_time);
+    time.textContent = this._time(clips[0].start_time);
+    const camera = element.querySelector(".camera");
+    camera.textContent = cameras;
+    camera.setAttribute("title", `${STRINGS.incident}: ${cameras}`);
+    camera.after(h("span", { class: "count-badge" }, STRINGS.clipCount(clips.length)));
+    const expanded = this._expanded.has(row.id);
+    const list = h("ol", { class: "incident-clips", hidden: !expanded });
+    if (expanded) list.append(...clips.map((item) => this._itemElement(item)));
+    const toggle = h(
+      "button",
+      {
+        class: "action expand",
+        type: "button",
+        "aria-expanded": String(expanded),
+        "@click": () => {
+          const open = !this._expanded.has(row.id);
+          if (open) this._expanded.add(row.id);
+          else this._expanded.delete(row.id);
+          list.replaceChildren(...(open ? clips.map((item) => this._itemElement(item)) : []));
+          list.hidden = !open;
+          toggle.setAttribute("aria-expanded", String(open));
+          toggle.textContent = open ? STRINGS.hideClips : STRINGS.showClips(clips.length);
+        },
+      },
+      expanded ? STRINGS.hideClips : STRINGS.showClips(clips.length),
+    );
+    const slot = element.querySelector(".review");
+    slot.replaceChildren(this._incidentReviewPart(clips, slot));
+    element.querySelector(".actions").prepend(toggle);
+    element.querySelector(".body").append(list);
+    return element;
+  }
+
+  _isReviewed(item) {
+    return item.review === "reviewed" || item.review === "false_alarm";
+  }
+
+  _incidentReviewPart(clips, slot) {
+    if (clips.every((item) => this._isReviewed(item))) {
+      return h("span", { class: "badge reviewed" }, `✓ ${STRINGS.reviewed}`);
+    }
+    const button = h(
+      "button",
+      { class: "action mark-reviewed", type: "button" },
+      STRINGS.markReviewed,
+    );
+    button.addEventListener("click", () => this._markIncidentReviewed(clips, button, slot));
+    return button;
+  }
+
   _reviewPart(item, slot) {
-    if (item.review === "reviewed" || item.review === "false_alarm") {
+    if (this._isReviewed(item)) {
       return h(
         "span",
         { class: `badge ${item.review}` },

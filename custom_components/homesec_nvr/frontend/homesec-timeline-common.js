@@ -32,6 +32,7 @@ export const STRINGS = {
   reviewed: "Reviewed",
   falseAlarm: "False alarm",
   reviewFailed: "Could not mark the clip reviewed",
+  reviewIncidentFailed: "Could not mark the clips reviewed",
   play: "Play clip",
   close: "Close",
   noVideo: "This clip has no video",
@@ -44,6 +45,13 @@ export const STRINGS = {
   },
   motion: "Motion",
   shown: (count, total) => `${count} of ${total}`,
+  // An incident: one row for the clips of several cameras (a camera group) that followed
+  // each other; its cameras in time order, joined by the separator.
+  incident: "Incident",
+  cameraSeparator: " → ",
+  clipCount: (count) => (count === 1 ? "1 clip" : `${count} clips`),
+  showClips: (count) => `Show ${count} clips`,
+  hideClips: "Hide clips",
   editor: {
     title: "Title",
     cameras: "Cameras (empty: all HomeSec cameras)",
