@@ -75,7 +75,12 @@ async def test_config_entry_diagnostics(
         "schema_version": SCHEMA_VERSION,
         "recoveries": [],
     }
-    assert diagnostics["pipeline"] == {"clips_in_flight": 0, "clips_queued": 0, "last_error": None}
+    assert diagnostics["pipeline"] == {
+        "clips_in_flight": 0,
+        "clips_queued": 0,
+        "clips_waiting_for_incident": 0,
+        "last_error": None,
+    }
     # And a healthy hub: no problem, the folder watcher running under supervision
     assert diagnostics["health"]["problems"] == []
     assert [t["name"] for t in diagnostics["health"]["tasks"]] == [

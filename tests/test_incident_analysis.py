@@ -129,7 +129,7 @@ async def test_two_grouped_cameras_are_one_request_one_analysis_one_notification
     assert completed[0].data["incident_lead"] == lead["clip_id"]
     assert completed[0].data["prompt_tokens"] == 0
     lead_events = await store.events(lead["clip_id"])
-    first = [e for e in lead_events if e.event_type is ClipEventType.VLM_COMPLETED][0]
+    first = next(e for e in lead_events if e.event_type is ClipEventType.VLM_COMPLETED)
     assert sorted(first.data["incident_clips"]) == sorted([drive["clip_id"], front["clip_id"]])
     assert first.data["prompt_tokens"] == 1200
     processed.close()
@@ -173,13 +173,13 @@ async def test_a_clip_waiting_for_its_group_survives_unload_and_is_analysed_afte
     pipeline = entry.runtime_data.pipeline
     await hass.async_add_executor_job(write_clip, incoming / "drive.mp4")
     for _ in range(400):
-        if pipeline.clips_queued == 1 and pipeline.clips_in_flight == 0:
-            state = (await entry.runtime_data.store.recent_states(None, 1) or [None])[0]
-            if state is not None and state.filter_result is not None:
-                break
+        if pipeline.clips_waiting_for_incident == 1:
+            break
         await asyncio.sleep(0.05)
+    assert pipeline.clips_waiting_for_incident == 1
+    assert pipeline.clips_in_flight == 0
     assert server.chat_bodies == []
-    clip_id = state.clip_id if state is not None else ""
+    clip_id = (await entry.runtime_data.store.recent_states(None, 1))[0].clip_id
 
     database = Path(entry.runtime_data.store.path)
 
@@ -194,7 +194,9 @@ async def test_a_clip_waiting_for_its_group_survives_unload_and_is_analysed_afte
     assert stored.status is ClipStatus.FILTERED
 
     # When HomeSec starts again with a short gap
-    hass.config_entries.async_update_entry(entry, options={**entry.options, "incident_gap_seconds": 1})
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "incident_gap_seconds": 1}
+    )
     processed = EventWaiter(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     payload = (await processed.wait(1, timeout=20))[0].data
@@ -212,3 +214,38 @@ async def _stored_state(database: Path, clip_id: str) -> Any:
         return await store.get_state(clip_id)
     finally:
         await store.close()
+
+
+async def test_when_the_incident_request_fails_each_clip_is_analysed_alone(
+    hass: HomeAssistant,
+    setup_hub: SetupHub,
+    incoming: Path,
+    tmp_path: Path,
+    server: OpenAIServer,
+) -> None:
+    # Given grouped cameras and a server that rejects the first request for good
+    calls = register_phone(hass)
+    entry, door = await two_cameras(setup_hub, incoming, tmp_path, server, gap=60)
+    server.script(Reply(status=400, error_message="the request is too large"))
+    processed = EventWaiter(hass)
+
+    # When both cameras record a clip
+    await hass.async_add_executor_job(write_clip, incoming / "drive.mp4")
+    await hass.async_add_executor_job(write_clip, door / "door.mp4")
+    events = await processed.wait(2, timeout=30)
+    await hass.async_block_till_done()
+
+    # Then after the failed incident request each clip got a request of its own and its
+    # analysis, and nothing was lost
+    assert len(server.chat_bodies) == 3
+    assert "Incident seen by 2 cameras" in user_text(server.chat_bodies[0])
+    alone = sorted(user_text(body).splitlines()[0] for body in server.chat_bodies[1:])
+    assert alone == ["Camera: Driveway", "Camera: Front door"]
+    assert all(event.data["summary"] for event in events)
+    assert all(event.data["status"] == "done" for event in events)
+    assert all(event.data["analysis_skipped_reason"] is None for event in events)
+    # And both alerted on the incident's one notification (the second an update of it)
+    tags = {call.data["data"]["tag"] for call in calls}
+    assert tags == {f"homesec_{events[0].data['incident_id']}"}
+    assert entry.runtime_data.pipeline.clips_queued == 0
+    processed.close()

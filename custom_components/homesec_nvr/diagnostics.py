@@ -91,6 +91,7 @@ async def async_get_config_entry_diagnostics(
         "pipeline": {
             "clips_in_flight": hub.pipeline.clips_in_flight,
             "clips_queued": hub.pipeline.clips_queued,
+            "clips_waiting_for_incident": hub.pipeline.clips_waiting_for_incident,
             "last_error": hub.pipeline.last_error,
         },
         "health": hub.health.diagnostics(),

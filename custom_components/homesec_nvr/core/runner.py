@@ -269,8 +269,13 @@ class ClipPipeline:
 
     @property
     def clips_queued(self) -> int:
-        """Clips accepted but waiting for a free slot."""
+        """Clips accepted but waiting for a free slot (or for their incident's cameras)."""
         return len(self._pending) - len(self._running)
+
+    @property
+    def clips_waiting_for_incident(self) -> int:
+        """Clips waiting in an incident batch for their group's other cameras."""
+        return self._batches.waiting() if self._batches is not None else 0
 
     async def submit(self, clip: Clip) -> bool:
         """Accept a new clip. False when the clip id is already known (duplicate).
@@ -633,7 +638,7 @@ class ClipPipeline:
         elif decided:
             await self._save(state)
         if job.members:
-            await self._hand_over(job, alerting=alerting)
+            await self._hand_over(job, alerting=state.alert_decision.notify)
 
         # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
         # without a stored notification_sent for this clip are called.
@@ -873,6 +878,12 @@ class ClipPipeline:
             state.analysis = analysis
             if analysis is not None:
                 state.status = ClipStatus.ANALYZED
+            elif members and state.analysis_skipped_reason == "vlm_failed":
+                # The incident's request failed: each clip of the batch is analysed alone.
+                self._release(job)
+                state.analysis_skipped_reason = None
+                await self._run_vlm(job, clip, filter_result, None)
+                return
         state.vlm_done = True
         analyzed = state.analysis is not None
         if members and state.analysis is not None:
