@@ -17,7 +17,7 @@ from custom_components.homesec_nvr.core.store import ClipStore
 
 from .conftest import SetupHub, camera_subentry
 from .core.openai_server import DEFAULT_MODEL, OpenAIServer, Reply, analysis_json
-from .helpers import EventWaiter
+from .helpers import EventWaiter, open_options
 from .video import write_clip
 
 
@@ -249,3 +249,52 @@ async def test_when_the_incident_request_fails_each_clip_is_analysed_alone(
     assert tags == {f"homesec_{events[0].data['incident_id']}"}
     assert entry.runtime_data.pipeline.clips_queued == 0
     processed.close()
+
+
+async def test_the_prompt_preview_shows_what_a_group_incident_is_sent(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, tmp_path: Path
+) -> None:
+    # Given two grouped cameras, the front door with notes, and hub notes
+    door = tmp_path / "door"
+    door.mkdir()
+    entry = await setup_hub(
+        [
+            camera_subentry("Driveway", incoming),
+            camera_subentry("Front door", door, camera_context="The postman comes at noon."),
+        ],
+        camera_groups="Front: Driveway, Front door",
+        vlm_household_notes="We have a grey cat.",
+        vlm_max_frames=5,
+    )
+
+    # When the preview is opened
+    result = await open_options(hass, entry.entry_id, "prompt_preview")
+
+    # Then the group is offered next to the cameras
+    schema = result["data_schema"].schema["camera"]
+    labels = {option["value"]: option["label"] for option in schema.config["options"]}
+    assert labels["group:Front"] == "Front (Driveway + Front door)"
+
+    # When the group is chosen
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"camera": "group:Front"}
+    )
+
+    # Then the incident's prompt is shown: one request for both cameras, labelled frames, the
+    # budget shared, each camera's notes under its name
+    assert result["step_id"] == "prompt_preview_show_incident"
+    shown = result["description_placeholders"]
+    assert shown["group"] == "Front"
+    assert shown["cameras"] == "Driveway, Front door"
+    assert "incident seen by several cameras" in shown["system"]
+    assert "Incident seen by 2 cameras of one area: Driveway, Front door." in shown["user"]
+    assert "For the camera Front door: The postman comes at noon." in shown["user"]
+    assert "For the whole home: We have a grey cat." in shown["user"]
+    assert shown["user"].count("[image]") == 5
+    assert "Frame 5 of 5, Front door t=" in shown["user"]
+
+    # And closing it changes no option
+    before = dict(entry.options)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] == "create_entry"
+    assert dict(entry.options) == before

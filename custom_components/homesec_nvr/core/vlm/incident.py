@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from openai.types.chat import (
     ChatCompletionContentPartImageParam,
@@ -25,13 +26,15 @@ from openai.types.chat import (
 )
 
 from ..interfaces import IncidentClip
-from ..models import ActivityType
+from ..models import ActivityType, Clip, FilterResult
 from .frames import EncodedFrame, PreparedFrames, format_time_label, prepare_frames
 from .prompt import (
     NOTES_END,
     NOTES_HEADING,
     NOTES_START,
     CameraContext,
+    PromptText,
+    build_system_prompt,
     clean_notes,
     describe_filter,
     image_detail_value,
@@ -241,3 +244,50 @@ def build_incident_content(
         }
         content.extend((label, image))
     return content
+
+
+def preview_incident_prompt(
+    *,
+    cameras: Sequence[CameraContext],
+    language: str,
+    household_notes: str,
+    include_schema: bool,
+    max_frames: int,
+    local_start: datetime,
+    duration_s: float = 10.0,
+) -> PromptText:
+    """What the analyzer sends for a sample incident of `cameras` (each camera's clip starts
+    half a clip after the previous one's; no object detector ran; the frame budget shared),
+    built by the analyzer's own builders, each image shown as "[image]"."""
+    parts: list[IncidentPart] = []
+    nothing = FilterResult((), {}, (), 0, "", 0, passthrough=True)
+    for index, (camera, share) in enumerate(
+        zip(cameras, frame_shares(len(cameras), max_frames), strict=True)
+    ):
+        offset = index * duration_s / 2
+        frames = tuple(
+            EncodedFrame(round(duration_s * i / share, 1), b"", 0, 0) for i in range(share)
+        )
+        begin = local_start + timedelta(seconds=offset)
+        clip = Clip(
+            clip_id=f"preview-{index}",
+            camera_id=f"preview-{index}",
+            camera_name=camera.name,
+            source_type="preview",
+            path=Path(),
+            start_ts=begin,
+            end_ts=begin + timedelta(seconds=duration_s),
+        )
+        prepared = PreparedFrames(frames, duration_s, 0, 0, 0, 0)
+        parts.append(IncidentPart(camera, offset, IncidentClip(clip, nothing), prepared))
+    content = build_incident_content(
+        parts, local_start=local_start, image_detail="auto", household_notes=household_notes
+    )
+    user = "\n".join(part["text"] if part["type"] == "text" else "[image]" for part in content)
+    system = build_system_prompt(
+        language=language,
+        include_schema=include_schema,
+        camera=incident_camera(parts),
+        incident=True,
+    )
+    return PromptText(system=system, user=user)
