@@ -149,19 +149,23 @@ async def test_a_batch_closes_at_the_most_clips_one_request_holds() -> None:
 
 
 async def test_a_clip_of_the_incident_after_its_batch_closed_opens_the_next() -> None:
-    # Given a batch of the front group's incident that closed (every camera in)
+    # Given a batch of the front group's incident that closed after the wait with only the
+    # driveway in it
     recorder = Recorder()
     batches = make_batches(recorder, wait_s=0.05)
-    for clip_id, camera in (("a", "drive"), ("b", "door"), ("c", "porch")):
-        batches.park(clip_id, camera, "incident-1")
-    await settle()
+    batches.park("a", "drive", "incident-1")
+    for _ in range(100):
+        if recorder.closed:
+            break
+        await asyncio.sleep(0.01)
     assert len(recorder.closed) == 1
 
-    # When another clip of the same incident comes
-    batches.park("d", "drive", "incident-1")
+    # When a front-door clip of the same incident comes
+    batches.park("b", "door", "incident-1")
     await settle()
 
-    # Then it is in a new batch of its own, which closes on its own after the wait
+    # Then it is in a new batch of its own, which waits for the porch (not in the incident
+    # yet) and closes on its own after the wait
     assert len(recorder.closed) == 1
     assert batches.waiting() == 1
     for _ in range(100):
@@ -171,8 +175,8 @@ async def test_a_clip_of_the_incident_after_its_batch_closed_opens_the_next() ->
     first, second = recorder.closed
     assert second is not first
     assert second.key == "incident-1"
-    assert second.clip_ids == ["d"]
-    assert first.clip_ids == ["a", "b", "c"]
+    assert second.clip_ids == ["b"]
+    assert first.clip_ids == ["a"]
     assert len(recorder.tasks) == 2
 
 
@@ -219,3 +223,28 @@ async def test_stop_cancels_the_timers_and_no_batch_closes_after() -> None:
         for task in asyncio.all_tasks()
         if task.get_name().startswith("homesec incident") and not task.done()
     ]
+
+
+async def test_a_late_clip_waits_only_for_cameras_not_yet_in_its_incident() -> None:
+    # Given the front group's incident whose first batch closed with all three cameras in it
+    recorder = Recorder()
+    batches = make_batches(recorder, wait_s=60)
+    for clip_id, camera in (("a", "drive"), ("b", "door"), ("c", "porch")):
+        batches.park(clip_id, camera, "incident-1")
+    await settle()
+    assert [batch.clip_ids for batch in recorder.closed] == [["a", "b", "c"]]
+
+    # When a late front-door clip of the same incident reaches the vision stage
+    batches.park("d", "door", "incident-1")
+    await settle()
+
+    # Then it does not wait the gap: every camera of the group has been in the incident
+    assert [batch.clip_ids for batch in recorder.closed] == [["a", "b", "c"], ["d"]]
+    assert batches.waiting() == 0
+
+    # And a clip of another incident still waits for the other cameras
+    batches.park("e", "door", "incident-2")
+    await settle()
+    assert batches.waiting() == 1
+    batches.stop()
+    await settle()

@@ -6,13 +6,15 @@ group's other cameras, at most `wait_s` (the incident gap) after the batch opene
 closes at once when every camera of the group has a clip in it or it holds
 MAX_INCIDENT_CLIPS. A clip whose batch closes alone is analysed alone, as if it had never
 waited; a batch of several is analysed once (core/runner.py). A clip of the incident that
-arrives after its batch closed opens the next batch. Nothing here holds a pipeline worker:
-the runner parks a waiting clip and takes it up again when its batch closes.
+arrives after its batch closed opens the next batch, which waits only for the group's cameras
+that have not been in the incident yet (none left: it closes at once). Nothing here holds a
+pipeline worker: the runner parks a waiting clip and takes it up again when its batch closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -23,6 +25,8 @@ from .vlm.incident import MAX_INCIDENT_CLIPS
 # whose alert was the incident's (this one then does not notify).
 INCIDENT_LEAD: str = "incident_lead"
 INCIDENT_ALERTED_WITH: str = "incident_alerted_with"
+# Incidents whose cameras are remembered after their batch closed.
+RECENT_INCIDENTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,9 @@ class IncidentBatches:
         self._on_close = on_close
         self._create_task = create_task
         self._open: dict[str, IncidentBatch] = {}
+        # The cameras of incidents whose batches closed (the newest RECENT_INCIDENTS): a late
+        # clip of one waits only for cameras that have not been in it yet.
+        self._seen: OrderedDict[str, set[str]] = OrderedDict()
 
     def waits(self, camera_id: str) -> bool:
         """True when a clip of this camera waits for its group (a group of several cameras
@@ -83,7 +90,8 @@ class IncidentBatches:
             )
         batch.clip_ids.append(clip_id)
         batch.cameras.add(camera_id)
-        everyone = set(self._settings.group_cameras(group)) <= batch.cameras
+        came = batch.cameras | self._seen.get(key, set())
+        everyone = set(self._settings.group_cameras(group)) <= came
         if everyone or len(batch.clip_ids) >= MAX_INCIDENT_CLIPS:
             # Soon, not now: the clip being parked is still its worker's until park returns.
             asyncio.get_running_loop().call_soon(self._close, batch)
@@ -111,4 +119,8 @@ class IncidentBatches:
         if batch.timer is not None:
             batch.timer.cancel()
             batch.timer = None
+        self._seen.setdefault(batch.key, set()).update(batch.cameras)
+        self._seen.move_to_end(batch.key)
+        while len(self._seen) > RECENT_INCIDENTS:
+            self._seen.popitem(last=False)
         self._on_close(batch)
