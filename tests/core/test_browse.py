@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,9 +16,13 @@ from custom_components.homesec_nvr.core.browse import (
     clip_title,
     day_children,
     day_title,
+    grouped_event_keys,
     incident_identifier,
+    incident_members,
+    incident_title,
     parse_identifier,
 )
+from custom_components.homesec_nvr.core.grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
 from custom_components.homesec_nvr.core.models import (
     EVENT_KEY,
     ActivityType,
@@ -254,3 +259,199 @@ async def test_the_store_counts_local_days_and_lists_a_day_between_utc_bounds(
     assert [s.clip_id for s in listed] == ["before", "morning"]
     assert [s.clip_id for s in limited] == ["after", "at"]
     assert total == 4
+
+
+def _grouped(
+    clip_id: str,
+    start: datetime,
+    camera_id: str,
+    camera_name: str,
+    key: str,
+    analysis: AnalysisResult | None = None,
+) -> ClipState:
+    """A clip of a camera group's incident `key`, as grouping labels it."""
+    state = _state(clip_id, start, camera_id=camera_id, event_key=key, analysis=analysis)
+    state.camera_name = camera_name
+    state.metadata[INCIDENT_CAMERAS] = [camera_name]
+    state.metadata[INCIDENT_CAMERA_IDS] = [camera_id]
+    return state
+
+
+def test_an_incident_with_clips_of_other_cameras_holds_every_cameras_clips() -> None:
+    # Given the driveway's day: a clip of the group incident "inc" (14:04, low), another
+    # clip and a single-camera incident of two clips; and the incident's other clips: the
+    # front door's at 14:03 (high) and 14:06, its day listing holding neither
+    drive = [
+        _state("later", _paris(DAY, 15, 0)),
+        _grouped(
+            "d1",
+            _paris(DAY, 14, 4),
+            "drive",
+            "Driveway",
+            "inc",
+            _analysis(ActivityType.PASSERBY, RiskLevel.LOW),
+        ),
+        _grouped("s2", _paris(DAY, 9, 5), "drive", "Driveway", "solo"),
+        _grouped("s1", _paris(DAY, 9, 0), "drive", "Driveway", "solo"),
+    ]
+    related = [
+        _grouped("f2", _paris(DAY, 14, 6), "door", "Front door", "inc"),
+        _grouped(
+            "f1",
+            _paris(DAY, 14, 3),
+            "door",
+            "Front door",
+            "inc",
+            _analysis(ActivityType.LOITERING, RiskLevel.HIGH),
+        ),
+    ]
+
+    # When the driveway's day is listed with them, and without them
+    nodes = day_children(drive, DAY, PARIS, LABELS, _links, related)
+    alone = day_children(drive, DAY, PARIS, LABELS, _links)
+
+    # Then the incident is one folder on the driveway's day at its first clip's time, titled
+    # with its cameras in the order they joined, shown by its riskiest clip's snapshot
+    assert [n.title for n in nodes] == [
+        "15:00 · no objects",
+        "14:03 · Incident · Front door, Driveway · 3 clips · high",
+        "09:00 · Incident · 2 clips",
+    ]
+    incident = nodes[1]
+    assert incident.kind is NodeKind.INCIDENT
+    assert incident.identifier == "drive/2026-12-01/incident/inc"
+    assert incident.thumbnail == "/snap/f1"
+    # And it holds every camera's clips, newest first, each named by its camera and
+    # identified under its own camera (so it resolves and plays there)
+    assert [c.title for c in incident.children] == [
+        "14:06 · Front door · no objects",
+        "14:04 · Driveway · Passerby · low",
+        "14:03 · Front door · Loitering · high",
+    ]
+    assert [c.identifier for c in incident.children] == [
+        "door/2026-12-01/f2",
+        "drive/2026-12-01/d1",
+        "door/2026-12-01/f1",
+    ]
+    assert all(c.playable for c in incident.children)
+    # And the single-camera incident is as before: only the day's clips of its camera
+    assert [c.identifier for c in nodes[2].children] == [
+        "drive/2026-12-01/s2",
+        "drive/2026-12-01/s1",
+    ]
+    # And without the other cameras' clips the grouped clip is just a clip
+    assert [n.title for n in alone][1] == "14:04 · Passerby · low"
+
+
+def test_an_incident_across_midnight_lists_the_other_days_clips_under_their_own_day() -> None:
+    # Given the driveway's clip of incident "inc" at 23:59, and the front door's at 00:01
+    # the next day (outside the driveway's day); and a clip of the driveway's own incident
+    # whose other clip is its own, the next day
+    before = _grouped("d1", _paris(DAY, 23, 59), "drive", "Driveway", "inc")
+    after = _grouped("f1", _paris(DAY + timedelta(days=1), 0, 1), "door", "Front door", "inc")
+    own = _grouped("o1", _paris(DAY, 23, 50), "drive", "Driveway", "own")
+    own_next = _grouped("o2", _paris(DAY + timedelta(days=1), 0, 5), "drive", "Driveway", "own")
+
+    # When the driveway's day is listed with the incidents' other clips
+    nodes = day_children([before, own], DAY, PARIS, LABELS, _links, [after, own_next])
+
+    # Then the incident holds both clips, the front door's under its own day; the incident
+    # of the driveway alone stays the day's clip (a camera's incident keeps to its day)
+    assert [n.title for n in nodes] == [
+        "23:59 · Incident · Driveway, Front door · 2 clips",
+        "23:50 · no objects",
+    ]
+    assert [c.identifier for c in nodes[0].children] == [
+        "door/2026-12-02/f1",
+        "drive/2026-12-01/d1",
+    ]
+    assert nodes[1].identifier == "drive/2026-12-01/o1"
+
+
+def test_clips_of_other_cameras_join_only_a_camera_groups_incident() -> None:
+    # Given a Frigate-style event key on the driveway (not grouped) and a grouped clip of
+    # another camera that happens to carry the same key, and an ungrouped clip of another
+    # camera with the key of the driveway's grouped incident (and a clip of an incident the
+    # day has no clip of)
+    drive = [
+        _state("e1", _paris(DAY, 10, 0), camera_id="drive", event_key="ev"),
+        _grouped("g1", _paris(DAY, 11, 0), "drive", "Driveway", "inc"),
+    ]
+    related = [
+        _grouped("x1", _paris(DAY, 10, 1), "door", "Front door", "ev"),
+        _state("x2", _paris(DAY, 11, 1), camera_id="door", event_key="inc"),
+        _grouped("x3", _paris(DAY, 11, 2), "door", "Front door", "elsewhere"),
+    ]
+
+    # When the day is listed, and the incidents' members are asked
+    nodes = day_children(drive, DAY, PARIS, LABELS, _links, related)
+
+    # Then neither joins: both driveway clips stay single clips (and the other incident's
+    # clip is not listed)
+    assert [n.kind for n in nodes] == [NodeKind.CLIP, NodeKind.CLIP]
+    assert incident_members(drive, related, "ev") == drive[:1]
+    assert incident_members(drive, related, "inc") == drive[1:]
+    assert grouped_event_keys(drive + related) == ["inc", "ev", "elsewhere"]
+
+
+def test_the_camera_list_follows_the_translation() -> None:
+    # Given labels whose camera list reads another way, and three cameras
+    labels = BrowseLabels(camera_list="{cameras} / {camera}", incident="Vorfall")
+    states = [
+        _grouped("a", _paris(DAY, 8, 0), "c1", "Einfahrt", "inc"),
+        _grouped("b", _paris(DAY, 8, 1), "c2", "Haustür", "inc"),
+        _grouped("c", _paris(DAY, 8, 2), "c3", "Garten", "inc"),
+        _grouped("d", _paris(DAY, 8, 3), "c1", "Einfahrt", "inc"),
+    ]
+
+    # When the incident is titled
+    # Then each camera is named once, in the order they joined, in the translation's list
+    assert incident_title(states, PARIS, labels) == (
+        "08:00 · Vorfall · Einfahrt / Haustür / Garten · 4 clips"
+    )
+    assert LABELS.cameras([]) == ""
+    assert LABELS.cameras(["Driveway"]) == "Driveway"
+
+
+async def test_the_store_finds_an_incidents_clips_by_key_on_its_index(tmp_path: Path) -> None:
+    # Given a store with a two-camera incident over midnight, another incident, and clips
+    # of no event
+    store = ClipStore(tmp_path / "homesec.db")
+    await store.open()
+    clips = [
+        _grouped("d1", _paris(DAY, 23, 59), "drive", "Driveway", "inc"),
+        _grouped("f1", _paris(DAY + timedelta(days=1), 0, 1), "door", "Front door", "inc"),
+        _grouped("f2", _paris(DAY + timedelta(days=1), 0, 3), "door", "Front door", "inc"),
+        _grouped("o1", _paris(DAY, 12, 0), "door", "Front door", "other"),
+        _state("n1", _paris(DAY, 23, 58), camera_id="drive"),
+    ]
+    for state in clips:
+        await store.upsert_state(state)
+    day_start, day_end = _paris(DAY, 0, 0), _paris(DAY + timedelta(days=1), 0, 0)
+    traced: list[str] = []
+    await store._run(lambda: store._db().set_trace_callback(traced.append))
+
+    # When the clips of the keys are asked: all, besides the driveway's day, at most one,
+    # and of no key
+    every = await store.event_clips(["inc", "other", "none"], 10)
+    besides = await store.event_clips(["inc"], 10, besides=("drive", day_start, day_end))
+    newest = await store.event_clips(["inc"], 1)
+    nothing = await store.event_clips([], 10)
+    await store._run(lambda: store._db().set_trace_callback(None))
+    await store.close()
+
+    # Then each holds the incident's clips of every camera and day, newest first
+    assert [s.clip_id for s in every] == ["f2", "f1", "d1", "o1"]
+    assert [s.clip_id for s in besides] == ["f2", "f1"]
+    assert [s.clip_id for s in newest] == ["f2"]
+    assert nothing == []
+    # And SQLite looks the keys up on the event key's index (no scan of the clips), once
+    # for any number of keys
+    queries = [sql for sql in traced if "FROM clip_states" in sql]
+    assert len(queries) == 3, traced
+    conn = sqlite3.connect(tmp_path / "homesec.db")
+    steps = [str(row[3]) for sql in queries for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    conn.close()
+    searched = [step for step in steps if "clip_states" in step]
+    assert searched, steps
+    assert all("USING INDEX idx_clip_states_event_key" in step for step in searched), steps

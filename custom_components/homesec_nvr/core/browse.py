@@ -3,14 +3,18 @@
 HomeSec -> cameras -> days (local dates, newest first) -> clips, newest first. Clips of one
 source event (the same `metadata.event_key`: an RTSP motion event, a Frigate event) are an
 incident: with several clips on a day it is one directory node holding them; a single clip
-is listed as itself. The glue (media_source.py) turns these nodes into Home Assistant's
-BrowseMedia and supplies the labels in the user's language.
+is listed as itself. A camera group's incident (its clips carry the incident's cameras,
+core/grouping.py) that has clips of other cameras is one directory node on each of its cameras'
+days, holding all its clips (every camera's, whatever their day), titled with its cameras; its
+clips keep their own camera's and day's identifiers. The glue (media_source.py) turns these
+nodes into Home Assistant's BrowseMedia and supplies the labels in the user's language.
 
 Identifiers (each segment percent-encoded):
   <camera_id>                                   a camera's days
   <camera_id>/<YYYY-MM-DD>                      a day's clips and incidents
   <camera_id>/<YYYY-MM-DD>/<clip_id>            one clip (playable)
-  <camera_id>/<YYYY-MM-DD>/incident/<event_key> the clips of one incident on that day
+  <camera_id>/<YYYY-MM-DD>/incident/<event_key> the clips of one incident on that day (all
+                                                its clips when it spans several cameras)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import date, tzinfo
 from enum import StrEnum
 from urllib.parse import quote, unquote
 
+from .grouping import INCIDENT_CAMERA_IDS
 from .models import EVENT_KEY, ClipState, RiskLevel
 from .payload import MediaLinks
 
@@ -73,6 +78,8 @@ class BrowseLabels:
     clip_count_one: str = "1 clip"
     clip_count_other: str = "{count} clips"
     incident: str = "Incident"
+    # A list of camera names, one more at a time ("Driveway" + "Front door").
+    camera_list: str = "{cameras}, {camera}"
     no_objects: str = "no objects"
     processing: str = "processing"
     activities: Mapping[str, str] = field(default_factory=dict)
@@ -81,6 +88,13 @@ class BrowseLabels:
     def clip_count(self, count: int) -> str:
         """ "1 clip", "3 clips"."""
         return self.clip_count_one if count == 1 else self.clip_count_other.format(count=count)
+
+    def cameras(self, names: Iterable[str]) -> str:
+        """ "Driveway, Front door, Patio"."""
+        listed = ""
+        for name in names:
+            listed = self.camera_list.format(cameras=listed, camera=name) if listed else name
+        return listed
 
     def activity(self, value: str) -> str:
         """An activity type as a person reads it ("person_at_door" -> "Person at door")."""
@@ -196,9 +210,12 @@ def _time(state: ClipState, tz: tzinfo) -> str:
     return state.start_ts.astimezone(tz).strftime("%H:%M")
 
 
-def clip_title(state: ClipState, tz: tzinfo, labels: BrowseLabels) -> str:
-    """ "14:03 · Delivery · low", "14:03 · person, car" (no analysis) or "14:03 · no objects"."""
+def clip_title(state: ClipState, tz: tzinfo, labels: BrowseLabels, *, camera: bool = False) -> str:
+    """ "14:03 · Delivery · low", "14:03 · person, car" (no analysis) or "14:03 · no objects";
+    with `camera`, its camera's name after the time ("14:03 · Driveway · Delivery · low")."""
     parts = [_time(state, tz)]
+    if camera:
+        parts.append(state.camera_name)
     analysis = state.analysis
     detected = state.filter_result.detected_classes if state.filter_result else ()
     if analysis is not None:
@@ -221,10 +238,20 @@ def _max_risk(states: Iterable[ClipState]) -> RiskLevel | None:
     return max(risks, key=lambda r: r.rank) if risks else None
 
 
+def _across_cameras(states: Iterable[ClipState]) -> bool:
+    return len({s.camera_id for s in states}) > 1
+
+
 def incident_title(states: Sequence[ClipState], tz: tzinfo, labels: BrowseLabels) -> str:
-    """ "14:03 · Incident · 3 clips · high" (its first clip's time, its highest risk)."""
-    first = min(states, key=lambda s: s.start_ts)
-    parts = [_time(first, tz), labels.incident, labels.clip_count(len(states))]
+    """ "14:03 · Incident · 3 clips · high" (its first clip's time, its highest risk); with
+    clips of several cameras, their names in the order they joined ("14:03 · Incident ·
+    Driveway, Front door · 2 clips")."""
+    ordered = sorted(states, key=lambda s: s.start_ts)
+    parts = [_time(ordered[0], tz), labels.incident]
+    if _across_cameras(ordered):
+        names = dict.fromkeys(s.camera_name for s in ordered)
+        parts.append(labels.cameras(names))
+    parts.append(labels.clip_count(len(states)))
     if (risk := _max_risk(states)) is not None:
         parts.append(labels.risk(risk))
     return SEPARATOR.join(parts)
@@ -236,14 +263,21 @@ Links = Callable[[ClipState], MediaLinks]
 
 
 def clip_node(
-    state: ClipState, day: date, tz: tzinfo, labels: BrowseLabels, links: Links
+    state: ClipState,
+    day: date,
+    tz: tzinfo,
+    labels: BrowseLabels,
+    links: Links,
+    *,
+    camera: bool = False,
 ) -> BrowseNode:
-    """A clip: playable when its video is stored, its snapshot as the thumbnail."""
+    """A clip: playable when its video is stored, its snapshot as the thumbnail (`camera`:
+    its camera named in the title)."""
     link = links(state)
     return BrowseNode(
         kind=NodeKind.CLIP,
         identifier=clip_identifier(state.camera_id, day, state.clip_id),
-        title=clip_title(state, tz, labels),
+        title=clip_title(state, tz, labels, camera=camera),
         thumbnail=link.snapshot_url,
         playable=link.media_url is not None,
     )
@@ -266,17 +300,30 @@ def incident_node(
     tz: tzinfo,
     labels: BrowseLabels,
     links: Links,
+    *,
+    camera_id: str | None = None,
 ) -> BrowseNode:
-    """An incident of several clips on one day; its children are the clips, newest first."""
+    """An incident of several clips on one camera's day (`camera_id`, else its clips'); its
+    children are the clips, newest first. With clips of several cameras each clip is named
+    by its camera and keeps its own camera's and local day's identifier."""
     ordered = sorted(states, key=lambda s: s.start_ts, reverse=True)
     shown = _thumbnail_state(ordered)
+    across = _across_cameras(ordered)
     return BrowseNode(
         kind=NodeKind.INCIDENT,
-        identifier=incident_identifier(ordered[0].camera_id, day, event_key),
+        identifier=incident_identifier(camera_id or ordered[0].camera_id, day, event_key),
         title=incident_title(ordered, tz, labels),
         thumbnail=links(shown).snapshot_url if shown is not None else None,
-        children=tuple(clip_node(s, day, tz, labels, links) for s in ordered),
+        children=tuple(
+            clip_node(s, local_day(s, tz) if across else day, tz, labels, links, camera=across)
+            for s in ordered
+        ),
     )
+
+
+def local_day(state: ClipState, tz: tzinfo) -> date:
+    """The local day a clip started on (the day of its identifier)."""
+    return state.start_ts.astimezone(tz).date()
 
 
 def event_key_of(state: ClipState) -> str | None:
@@ -285,26 +332,75 @@ def event_key_of(state: ClipState) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
+def is_grouped(state: ClipState) -> bool:
+    """Whether a clip is part of a camera group's incident (it carries the incident's
+    cameras), which may have clips of other cameras."""
+    return INCIDENT_CAMERA_IDS in state.metadata and event_key_of(state) is not None
+
+
+def grouped_event_keys(states: Iterable[ClipState]) -> list[str]:
+    """The event keys of the camera groups' incidents among these clips (the keys whose
+    other clips a listing looks up: `related` of day_children)."""
+    return list(dict.fromkeys(key for s in states if is_grouped(s) and (key := event_key_of(s))))
+
+
+def incident_members(
+    states: Sequence[ClipState], related: Iterable[ClipState], event_key: str
+) -> list[ClipState]:
+    """The clips an incident's node holds: the day's clips of the event (`states`, one
+    camera's day) and, for a camera group's incident with clips of other cameras, every one
+    of its clips (`related`: its clips besides the day's, of any camera and day)."""
+    own = incident_states(states, event_key)
+    if not any(is_grouped(s) for s in own):
+        return own
+    listed = {s.clip_id for s in own}
+    others = [
+        s
+        for s in related
+        if s.clip_id not in listed and is_grouped(s) and event_key_of(s) == event_key
+    ]
+    every = own + others
+    return every if _across_cameras(every) else own
+
+
 def day_children(
-    states: Sequence[ClipState], day: date, tz: tzinfo, labels: BrowseLabels, links: Links
+    states: Sequence[ClipState],
+    day: date,
+    tz: tzinfo,
+    labels: BrowseLabels,
+    links: Links,
+    related: Iterable[ClipState] = (),
 ) -> list[BrowseNode]:
-    """A camera-day's entries, newest first: clips, and incidents of several clips (placed
-    at their first clip's time)."""
+    """A camera-day's entries, newest first: clips, and incidents (placed at their first
+    clip's time) of several clips or of clips of several cameras (`related`: the other clips
+    of the day's camera group incidents, see grouped_event_keys)."""
     groups: dict[str, list[ClipState]] = {}
     for state in states:
         if (key := event_key_of(state)) is not None:
             groups.setdefault(key, []).append(state)
+    others: dict[str, list[ClipState]] = {}
+    for state in related:
+        if (key := event_key_of(state)) in groups:
+            others.setdefault(key, []).append(state)
     entries: list[tuple[float, BrowseNode]] = []
     done: set[str] = set()
     for state in states:
         key = event_key_of(state)
-        group = groups.get(key) if key is not None else None
-        if key is None or group is None or len(group) == 1:
+        if key is None:
             entries.append((state.start_ts.timestamp(), clip_node(state, day, tz, labels, links)))
-        elif key not in done:
-            done.add(key)
-            first = min(s.start_ts for s in group)
-            entries.append((first.timestamp(), incident_node(key, group, day, tz, labels, links)))
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        group = groups[key]
+        if key in others:
+            group = incident_members(group, others[key], key)
+        if len(group) == 1:
+            entries.append((state.start_ts.timestamp(), clip_node(state, day, tz, labels, links)))
+            continue
+        first = min(s.start_ts for s in group)
+        node = incident_node(key, group, day, tz, labels, links, camera_id=state.camera_id)
+        entries.append((first.timestamp(), node))
     entries.sort(key=lambda entry: entry[0], reverse=True)
     return [node for _, node in entries]
 

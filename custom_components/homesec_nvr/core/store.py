@@ -599,6 +599,22 @@ class ClipStore:
             state.review = ReviewState(review) if review else None
             state.reviewed_at = _parse_ts(reviewed_at) if reviewed_at else None
 
+    async def upsert_states(self, states: Sequence[ClipState]) -> None:
+        """Store several clips' states in one transaction (all or none): an incident's
+        analysis and decision land in every one of its clips together."""
+        await self._run(self._upsert_states, tuple(states))
+
+    def _upsert_states(self, states: tuple[ClipState, ...]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for state in states:
+                self._upsert_state(state)
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
     async def mark_uploaded(
         self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None = None
     ) -> None:
@@ -846,6 +862,39 @@ class ClipStore:
                 .fetchone()[0]
             )
         )
+
+    async def event_clips(
+        self,
+        event_keys: Collection[str],
+        limit: int,
+        *,
+        besides: tuple[str, datetime, datetime] | None = None,
+    ) -> list[ClipState]:
+        """The clips whose event key is one of `event_keys` (any camera, any day), newest
+        first, at most `limit`; `besides` (camera id, start, end) leaves out that camera's
+        clips that started in [start, end) (those a day's listing already holds). Looked up
+        on the event key's index, one statement whatever the number of keys."""
+        return await self._run(self._event_clips, tuple(event_keys), limit, besides)
+
+    def _event_clips(
+        self,
+        event_keys: tuple[str, ...],
+        limit: int,
+        besides: tuple[str, datetime, datetime] | None,
+    ) -> list[ClipState]:
+        if not event_keys:
+            return []
+        sql = (
+            f"SELECT {','.join(_STATE_COLUMNS)} FROM clip_states "
+            f"WHERE {EVENT_KEY_SQL} IN (SELECT value FROM json_each(?))"
+        )
+        params: list[Any] = [json.dumps(event_keys)]
+        if besides is not None:
+            camera_id, start, end = besides
+            sql += " AND NOT (camera_id = ? AND start_ts >= ? AND start_ts < ?)"
+            params += [camera_id, _ts(start), _ts(end)]
+        rows = self._db().execute(f"{sql} ORDER BY start_ts DESC LIMIT ?", (*params, limit))
+        return [_row_to_state(r) for r in rows]
 
     async def unstored_states(self) -> list[ClipState]:
         """Finished clips whose upload never succeeded (to try again), oldest first."""
