@@ -1,7 +1,8 @@
 """HomeSec's media source: the clip history in Home Assistant's media browser.
 
 Media > HomeSec > camera > day > clips titled "14:03 · Delivery · low" with their snapshots,
-newest first; an incident's clips (one source event) together. The tree is built by
+newest first; an incident's clips (one source event) together, and a camera group's incident
+with all its cameras' clips on each of its cameras' days. The tree is built by
 core/browse.py from the store only, so every camera kind (folder, RTSP, Frigate) looks the
 same. A clip resolves to its signed link (views.py serves it without a login), which media
 players and the browser both open. The `media-source://media_source/<dir>/...` ids in event
@@ -11,7 +12,7 @@ payloads (HA's local media folders) stay as they are; this source is an addition
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from homeassistant.components.media_player.const import MediaClass, MediaType
 from homeassistant.components.media_player.errors import BrowseError
@@ -39,6 +40,8 @@ from .core.browse import (
     day_children,
     day_identifier,
     day_node_title,
+    grouped_event_keys,
+    incident_members,
     incident_node,
     incident_states,
     parse_identifier,
@@ -117,6 +120,7 @@ async def async_browse_labels(hass: HomeAssistant) -> BrowseLabels:
         clip_count_one=word("clip_count_one", default.clip_count_one),
         clip_count_other=word("clip_count_other", default.clip_count_other),
         incident=word("incident", default.incident),
+        camera_list=word("camera_list", default.camera_list),
         no_objects=word("no_objects", default.no_objects),
         processing=word("processing", default.processing),
         activities={
@@ -242,20 +246,38 @@ class HomeSecMediaSource(MediaSource):
             total = await hub.store.count_between(camera_id, start, end)
         if parsed.kind is NodeKind.INCIDENT:
             assert parsed.event_key is not None
-            clips = incident_states(states, parsed.event_key)
-            if not clips:
+            key = parsed.event_key
+            own = incident_states(states, key)
+            if not own:
                 raise _error(
-                    BrowseError,
-                    "media_unknown_incident",
-                    event_key=parsed.event_key,
-                    day=day.isoformat(),
+                    BrowseError, "media_unknown_incident", event_key=key, day=day.isoformat()
                 )
-            incident = incident_node(parsed.event_key, clips, day, tz, labels, hub.links_for)
-            return browse_media(incident, incident.children)
+            # A camera group's incident: its clips of other cameras and days too.
+            related = await self._related(hub, own, camera_id, start, end)
+            clips = incident_members(own, related, key)
+            node = incident_node(key, clips, day, tz, labels, hub.links_for, camera_id=camera_id)
+            return browse_media(node, node.children)
         title = day_node_title(day, total, labels, today=dt_util.now().date())
         node = BrowseNode(kind=NodeKind.DAY, identifier=day_identifier(camera_id, day), title=title)
-        children = day_children(states, day, tz, labels, hub.links_for)
+        related = await self._related(hub, states, camera_id, start, end)
+        children = day_children(states, day, tz, labels, hub.links_for, related)
         return browse_media(node, children, not_shown=total - len(states))
+
+    @staticmethod
+    async def _related(
+        hub: HomeSecHub,
+        states: Sequence[ClipState],
+        camera_id: str,
+        start: datetime,
+        end: datetime,
+    ) -> list[ClipState]:
+        """The other clips (other cameras', other days') of the camera group incidents among
+        a camera-day's clips: one look-up on the event key's index, none without such an
+        incident."""
+        keys = grouped_event_keys(states)
+        if not keys:
+            return []
+        return await hub.store.event_clips(keys, MAX_DAY_CLIPS, besides=(camera_id, start, end))
 
 
 def _error(kind: type[HomeAssistantError], key: str, **placeholders: str) -> HomeAssistantError:
