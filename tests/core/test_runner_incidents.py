@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.homesec_nvr.core.alert_policy import DefaultAlertPolicy
+from custom_components.homesec_nvr.core.alert_policy import AlertPolicySettings, DefaultAlertPolicy
 from custom_components.homesec_nvr.core.grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
 from custom_components.homesec_nvr.core.incident_batches import INCIDENT_LEAD, IncidentSettings
 from custom_components.homesec_nvr.core.interfaces import IncidentClip, PermanentError
@@ -23,7 +23,6 @@ from custom_components.homesec_nvr.core.models import (
     AlertDecision,
     AnalysisResult,
     Clip,
-    ClipEventType,
     ClipStatus,
     FilterResult,
     VLMRunMode,
@@ -196,7 +195,7 @@ async def test_a_failed_incident_request_leaves_each_clip_analysed_alone(rig: Ri
     assert pipeline.clips_queued == 0
 
 
-async def test_members_finish_when_the_lead_breaks_after_the_analysis(
+async def test_the_member_finishes_alone_when_the_lead_breaks_deciding_the_incident(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given grouped cameras, a vision model that analyses the incident, and an alert policy
@@ -207,24 +206,23 @@ async def test_members_finish_when_the_lead_breaks_after_the_analysis(
     # When the driveway and the front door record a clip of one incident
     await run_incident(rig, pipeline)
 
-    # Then the incident was analysed once, and no clip alone
+    # Then the incident was analysed once; its decision broke on the lead, so nothing of it
+    # was stored for the front door, which was then analysed alone
     assert vlm.incidents == [["drive-1", "door-1"]]
-    assert vlm.alone == []
+    assert vlm.alone == ["door-1"]
     # and the lead ended in error with the reason
     lead = await rig.store.get_state("drive-1")
     assert lead is not None
     assert lead.status is ClipStatus.ERROR
     assert lead.error == "internal error: the policy broke"
     assert "Unexpected error processing clip drive-1" in caplog.text
-    # and the front door's clip still finished, with the incident's analysis and a decision
+    # and the front door's clip still finished, with its own analysis and decision
     member = await rig.store.get_state("door-1")
     assert member is not None
     assert member.status is ClipStatus.DONE
     assert member.analysis is not None
-    assert member.analysis.summary == vlm.analysis.summary
-    assert member.analysis.prompt_tokens == 0  # the tokens are the lead's
-    assert member.metadata[INCIDENT_LEAD] == "drive-1"
-    assert member.metadata[INCIDENT_CAMERAS] == ["Driveway", "Front door"]
+    assert member.analysis.prompt_tokens == 100  # its own request
+    assert INCIDENT_LEAD not in member.metadata
     assert member.alert_decision is not None
     kinds = await rig.kinds("door-1")
     assert kinds.count("vlm_completed") == 1
@@ -232,6 +230,53 @@ async def test_members_finish_when_the_lead_breaks_after_the_analysis(
     # and each clip finished exactly once
     assert rig.finished("drive-1") == 1
     assert rig.finished("door-1") == 1
-    events = await rig.store.events("door-1")
-    completed = [e for e in events if e.event_type is ClipEventType.VLM_COMPLETED]
-    assert completed[0].data["incident_lead"] == "drive-1"
+
+
+async def test_the_incident_decision_lands_in_every_clip_of_the_batch_together(
+    rig: Rig,
+) -> None:
+    # Given grouped cameras, a vision model that analyses the incident, and a policy that
+    # alerts on every clip
+    vlm = IncidentVLM()
+    pipeline = rig.pipeline(vlm, DefaultAlertPolicy(AlertPolicySettings(notify_on_motion=True)))
+
+    # When the driveway and the front door record a clip of one incident
+    await run_incident(rig, pipeline)
+
+    # Then the lead alerted for the incident and the front door recorded why it did not
+    lead = await rig.store.get_state("drive-1")
+    member = await rig.store.get_state("door-1")
+    assert lead is not None
+    assert member is not None
+    assert lead.alert_decision is not None
+    assert lead.alert_decision.notify is True
+    assert member.alert_decision == AlertDecision(
+        False, "alerted once for the incident, with the clip of Driveway"
+    )
+    assert member.metadata[INCIDENT_LEAD] == "drive-1"
+    assert member.metadata[INCIDENT_CAMERAS] == ["Driveway", "Front door"]
+    assert member.analysis is not None
+    assert member.analysis.prompt_tokens == 0  # the tokens are the lead's
+    assert rig.finished("drive-1") == 1
+    assert rig.finished("door-1") == 1
+
+
+async def test_upsert_states_stores_all_of_the_batch_or_none(rig: Rig) -> None:
+    # Given two stored clips
+    pipeline = rig.pipeline(IncidentVLM())
+    await run_incident(rig, pipeline)
+    lead = await rig.store.get_state("drive-1")
+    member = await rig.store.get_state("door-1")
+    assert lead is not None
+    assert member is not None
+
+    # When both are saved in one call and the second cannot be written
+    lead.error = "changed"
+    member.metadata["broken"] = object()  # not JSON
+    with pytest.raises(TypeError):
+        await rig.store.upsert_states([lead, member])
+
+    # Then neither changed
+    stored = await rig.store.get_state("drive-1")
+    assert stored is not None
+    assert stored.error is None

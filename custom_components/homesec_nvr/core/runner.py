@@ -637,8 +637,6 @@ class ClipPipeline:
             await self._save(state, after=lambda: self._tell(state, "alert"))
         elif decided:
             await self._save(state)
-        if job.members:
-            await self._hand_over(job, alerting=state.alert_decision.notify)
 
         # Stage 4: notifiers in parallel, each retried on its own; after a restart only those
         # without a stored notification_sent for this clip are called.
@@ -885,20 +883,31 @@ class ClipPipeline:
                 await self._run_vlm(job, clip, filter_result, None)
                 return
         state.vlm_done = True
+        if members and state.analysis is not None:
+            await self._share_incident(job, clip, filter_result, state.analysis, members)
+            return
         analyzed = state.analysis is not None
-        if members and state.analysis is not None:
-            _join_cameras(state, members)
         await self._save(state, after=(lambda: self._tell(state, "analyzed")) if analyzed else None)
-        if members and state.analysis is not None:
-            await self._share_analysis(state, state.analysis, members)
-        elif job.members:
+        if job.members:
             self._release(job)  # no incident analysis: each clip of the batch goes alone
 
-    async def _share_analysis(
-        self, lead: ClipState, analysis: AnalysisResult, members: Sequence[ClipState]
+    async def _share_incident(
+        self,
+        job: _Job,
+        clip: Clip,
+        filter_result: FilterResult,
+        analysis: AnalysisResult,
+        members: Sequence[ClipState],
     ) -> None:
-        """Give the batch's other clips the incident's analysis (its tokens stay the
-        lead's), each stored before it is reported."""
+        """The incident was analysed: decide its alert once (the lead's policy), give the
+        batch's other clips the analysis (its tokens stay the lead's) and, when the lead
+        alerts, a decision not to alert again; every clip of the batch is stored in one
+        transaction, so a restart finds all of them decided or none. Then they continue."""
+        lead = job.state
+        _join_cameras(lead, members)
+        decision = self._policy.decide(clip.camera_id, filter_result, analysis, at=clip.start_ts)
+        lead.alert_decision = decision
+        await self._event(lead.clip_id, ClipEventType.ALERT_DECISION_MADE, data=decision.to_dict())
         shared = dataclasses.replace(analysis, prompt_tokens=0, completion_tokens=0)
         for member in members:
             member.analysis = shared
@@ -911,32 +920,25 @@ class ClipPipeline:
                 ClipEventType.VLM_COMPLETED,
                 data={**_analysis_data(shared), "incident_lead": lead.clip_id},
             )
-            await self._save(member, after=functools.partial(self._tell, member, "analyzed"))
+            if decision.notify:
+                member.alert_decision = AlertDecision(
+                    False, f"alerted once for the incident, with the clip of {lead.camera_name}"
+                )
+                member.metadata[INCIDENT_ALERTED_WITH] = lead.clip_id
+                await self._event(
+                    member.clip_id,
+                    ClipEventType.ALERT_DECISION_MADE,
+                    data=member.alert_decision.to_dict(),
+                )
+        batch = [lead, *members]
 
-    async def _hand_over(self, job: _Job, *, alerting: bool) -> None:
-        """After the lead's decision: when it alerts, its notification is the incident's, so
-        the clips it analysed do not notify again; then they continue."""
-        lead = job.state
-        for clip_id in job.members:
-            member_job = self._pending.get(clip_id)
-            member = member_job.state if member_job is not None else None
-            if (
-                member is None
-                or not alerting
-                or member.alert_decision is not None
-                or member.metadata.get(INCIDENT_LEAD) != lead.clip_id
-            ):
-                continue
-            member.alert_decision = AlertDecision(
-                False, f"alerted once for the incident, with the clip of {lead.camera_name}"
-            )
-            member.metadata[INCIDENT_ALERTED_WITH] = lead.clip_id
-            await self._event(
-                member.clip_id,
-                ClipEventType.ALERT_DECISION_MADE,
-                data=member.alert_decision.to_dict(),
-            )
-            await self._save(member)
+        def analysed() -> None:
+            for state in batch:
+                self._tell(state, "analyzed")
+
+        await self._commit(
+            lambda: self._store.upsert_states(batch), "save the incident's clips", after=analysed
+        )
         self._release(job)
 
     async def _notify(

@@ -599,6 +599,22 @@ class ClipStore:
             state.review = ReviewState(review) if review else None
             state.reviewed_at = _parse_ts(reviewed_at) if reviewed_at else None
 
+    async def upsert_states(self, states: Sequence[ClipState]) -> None:
+        """Store several clips' states in one transaction (all or none): an incident's
+        analysis and decision land in every one of its clips together."""
+        await self._run(self._upsert_states, tuple(states))
+
+    def _upsert_states(self, states: tuple[ClipState, ...]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for state in states:
+                self._upsert_state(state)
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
     async def mark_uploaded(
         self, clip_id: str, clip_uri: str, stored_source: SourceFingerprint | None = None
     ) -> None:
