@@ -19,11 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from openai.types.chat import (
-    ChatCompletionContentPartImageParam,
-    ChatCompletionContentPartParam,
-    ChatCompletionContentPartTextParam,
-)
+from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionContentPartTextParam
 
 from ..interfaces import IncidentClip
 from ..models import ActivityType, Clip, FilterResult
@@ -37,7 +33,7 @@ from .prompt import (
     build_system_prompt,
     clean_notes,
     describe_filter,
-    image_detail_value,
+    image_parts,
     time_of_day,
 )
 
@@ -231,19 +227,7 @@ def build_incident_content(
             parts, frames, local_start=local_start, household_notes=household_notes
         ),
     }
-    content: list[ChatCompletionContentPartParam] = [text]
-    detail = image_detail_value(image_detail)
-    for index, placed in enumerate(frames, start=1):
-        label: ChatCompletionContentPartTextParam = {
-            "type": "text",
-            "text": f"Frame {index} of {len(frames)}, {placed.label}:",
-        }
-        image: ChatCompletionContentPartImageParam = {
-            "type": "image_url",
-            "image_url": {"url": placed.frame.data_url(), "detail": detail},
-        }
-        content.extend((label, image))
-    return content
+    return [text, *image_parts([(placed.label, placed.frame) for placed in frames], image_detail)]
 
 
 def preview_incident_prompt(

@@ -321,12 +321,19 @@ def build_user_content(
             household_notes=household_notes,
         ),
     }
-    parts: list[ChatCompletionContentPartParam] = [text]
+    return [text, *image_parts([(frame.label, frame) for frame in frames], image_detail)]
+
+
+def image_parts(
+    frames: Sequence[tuple[str, EncodedFrame]], image_detail: str
+) -> list[ChatCompletionContentPartParam]:
+    """Each frame introduced by its label ("Frame 2 of 8, t=3.0s:"), then its image."""
+    parts: list[ChatCompletionContentPartParam] = []
     detail = image_detail_value(image_detail)
-    for index, frame in enumerate(frames, start=1):
+    for index, (text, frame) in enumerate(frames, start=1):
         label: ChatCompletionContentPartTextParam = {
             "type": "text",
-            "text": f"Frame {index} of {len(frames)}, {frame.label}:",
+            "text": f"Frame {index} of {len(frames)}, {text}:",
         }
         image: ChatCompletionContentPartImageParam = {
             "type": "image_url",
