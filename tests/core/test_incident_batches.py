@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from custom_components.homesec_nvr.core.incident_batches import (
+    RECENT_INCIDENTS,
     IncidentBatch,
     IncidentBatches,
     IncidentSettings,
@@ -245,6 +246,28 @@ async def test_a_late_clip_waits_only_for_cameras_not_yet_in_its_incident() -> N
     # And a clip of another incident still waits for the other cameras
     batches.park("e", "door", "incident-2")
     await settle()
+    assert batches.waiting() == 1
+    batches.stop()
+    await settle()
+
+
+async def test_only_the_newest_incidents_cameras_are_remembered() -> None:
+    # Given RECENT_INCIDENTS + 1 incidents of the front group, each closed with all its cameras
+    recorder = Recorder()
+    batches = make_batches(recorder, wait_s=60)
+    for index in range(RECENT_INCIDENTS + 1):
+        for camera in ("drive", "door", "porch"):
+            batches.park(f"{index}-{camera}", camera, f"incident-{index}")
+        await settle()
+    assert len(recorder.closed) == RECENT_INCIDENTS + 1
+
+    # When a late clip comes for the oldest incident and one for the newest
+    batches.park("late-old", "door", "incident-0")
+    batches.park("late-new", "door", f"incident-{RECENT_INCIDENTS}")
+    await settle()
+
+    # Then the oldest incident was forgotten: its late clip waits for the other cameras again
+    assert [batch.clip_ids for batch in recorder.closed[-1:]] == [["late-new"]]
     assert batches.waiting() == 1
     batches.stop()
     await settle()
