@@ -1,4 +1,5 @@
-"""SQLite store for clip states and the append-only clip event history.
+"""SQLite store for clip states, the append-only clip event history and the live alerts'
+memory (which events were alerted live, and through which notifiers).
 
 Every call runs on one dedicated worker thread (SQLite connections are not shared between
 threads), so the asyncio event loop never waits on disk.
@@ -44,7 +45,7 @@ from .models import (
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each migration brings the schema from version N-1 to N (index N-1 in this list): SQL
 # statements, or functions run on the connection inside the migration's transaction.
@@ -119,6 +120,19 @@ _MIGRATIONS: tuple[tuple[_Step, ...], ...] = (
     (
         # get_clips' incident filter (clip_query.py): the clips of one incident by event key.
         f"CREATE INDEX idx_clip_states_event_key ON clip_states ({EVENT_KEY_SQL})",
+    ),
+    (
+        # The live alerts' memory (core/live_alerts.py), kept across restarts: the events
+        # already reported live (first seen at `seen_at`), the notifiers that told the user
+        # about each (a JSON list of names) and whether one of its clips has alerted. A few
+        # hundred rows at most: pruned by age and count on every write and at start.
+        """CREATE TABLE live_events (
+            event_key TEXT PRIMARY KEY,
+            seen_at TEXT NOT NULL,
+            delivered TEXT NOT NULL DEFAULT '[]',
+            clip_alerted INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX idx_live_events_seen ON live_events (seen_at)",
     ),
 )
 
@@ -281,6 +295,16 @@ class StoreRecovery:
     moved: tuple[Path, ...]  # the database file and its -wal/-shm, as moved
     reason: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEventRecord:
+    """What the live alerts remember of one event (see core/live_alerts.py)."""
+
+    event_key: str
+    seen_at: datetime  # when the event was first reported (its age, for pruning)
+    delivered: frozenset[str] = frozenset()  # notifiers that told the user about it
+    clip_alerted: bool = False  # one of its clips has alerted
 
 
 class _DamagedError(Exception):
@@ -1044,6 +1068,69 @@ class ClipStore:
             )
             for r in rows
         ]
+
+    # -- the live alerts' memory ---------------------------------------------------------
+
+    async def save_live_event(self, record: LiveEventRecord, *, keep: int, since: datetime) -> None:
+        """Remember an event's live alert (insert, or update all but `seen_at`), and forget
+        events first seen before `since` and all but the `keep` newest, in one transaction."""
+        await self._run(self._save_live_event, record, keep, since)
+
+    def _save_live_event(self, record: LiveEventRecord, keep: int, since: datetime) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT INTO live_events (event_key, seen_at, delivered, clip_alerted) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (event_key) DO UPDATE SET "
+                "delivered = excluded.delivered, clip_alerted = excluded.clip_alerted",
+                (
+                    record.event_key,
+                    _ts(record.seen_at),
+                    json.dumps(sorted(record.delivered), separators=(",", ":")),
+                    int(record.clip_alerted),
+                ),
+            )
+            self._prune_live_events(keep, since)
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    async def load_live_events(self, *, keep: int, since: datetime) -> list[LiveEventRecord]:
+        """The remembered events first seen from `since` on, at most the `keep` newest, oldest
+        first; older ones are forgotten (deleted) first."""
+        return await self._run(self._load_live_events, keep, since)
+
+    def _load_live_events(self, keep: int, since: datetime) -> list[LiveEventRecord]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._prune_live_events(keep, since)
+            rows = db.execute(
+                "SELECT event_key, seen_at, delivered, clip_alerted FROM live_events "
+                "ORDER BY seen_at, rowid"
+            ).fetchall()
+            db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return [
+            LiveEventRecord(
+                event_key=str(row[0]),
+                seen_at=_parse_ts(row[1]),
+                delivered=frozenset(str(name) for name in json.loads(row[2])),
+                clip_alerted=bool(row[3]),
+            )
+            for row in rows
+        ]
+
+    def _prune_live_events(self, keep: int, since: datetime) -> None:
+        self._db().execute(
+            "DELETE FROM live_events WHERE seen_at < ? OR event_key NOT IN "
+            "(SELECT event_key FROM live_events ORDER BY seen_at DESC, rowid DESC LIMIT ?)",
+            (_ts(since), keep),
+        )
 
 
 _UPSERT_SQL = (
