@@ -6,7 +6,9 @@ never rename or remove them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
@@ -95,8 +97,12 @@ def live_payload(
     }
 
 
-def alert_payload(alert: Alert, links: MediaLinks) -> dict[str, Any]:
-    """An alert as JSON-ready data (what the MQTT alert topic carries)."""
+def alert_payload(
+    alert: Alert, links: MediaLinks, words: AlertWords | None = None
+) -> dict[str, Any]:
+    """An alert as JSON-ready data (what the MQTT alert topic carries); the title and the
+    message in `words`' language (English by default)."""
+    words = words or ENGLISH
     analysis = alert.analysis
     return {
         "clip_id": alert.clip_id,
@@ -115,40 +121,108 @@ def alert_payload(alert: Alert, links: MediaLinks) -> dict[str, Any]:
         "event_key": alert.event_key,
         "alert": True,
         "reason": alert.reason,
-        "title": alert_title(alert),
-        "message": alert_message(alert),
+        "title": alert_title(alert, words),
+        "message": alert_message(alert, words),
         "media_url": links.media_url,
         "snapshot_url": links.snapshot_url,
         "media_content_id": links.media_content_id,
     }
 
 
-def describe_activity(analysis: AnalysisResult | None, detected: tuple[str, ...]) -> str:
+@dataclass(frozen=True, slots=True)
+class AlertWords:
+    """The words of notifications, MQTT alert titles and messages, and emails.
+
+    English here (today's texts); the Home Assistant glue reads them from the integration's
+    translations in Home Assistant's language (`common.alert_*`, `common.email_*`). Templates
+    name their placeholders ({camera}, {time}, {activity}, {risk}, {risk_upper}, ...); a
+    template a translation breaks falls back to the English one.
+    """
+
+    title: str = "HomeSec: {camera}"
+    title_risk: str = "{risk_upper} RISK at {camera}"
+    message: str = "{camera} at {time}: {activity}."
+    message_analyzed: str = "{camera} at {time}: {activity} ({risk} risk). {summary}"
+    message_urgent: str = (
+        "{risk_upper} RISK. {camera} at {time}: {activity} ({risk} risk). {summary}"
+    )
+    activity_detected: str = "{objects} detected"
+    activity_new_clip: str = "new clip"
+    open_clip: str = "Open clip"
+    snooze: str = "Snooze 1 h"
+    mark_reviewed: str = "Mark reviewed"
+    snapshot: str = "snapshot"
+    email_camera: str = "Camera"
+    email_time: str = "Time"
+    email_risk_level: str = "Risk level"
+    email_not_analysed: str = "not analysed"
+    email_activity: str = "Activity"
+    email_detected_objects: str = "Detected objects"
+    email_no_objects: str = "none"
+    email_open_clip: str = "Open the clip: {url}"
+    email_no_clip_link: str = "No link to the clip."
+    email_clip_link: str = "Open the clip"
+    email_snapshot_alt: str = "Snapshot of {camera}"
+    # Activity types and risk levels as a person reads them (none: the value's own words).
+    activities: Mapping[str, str] = field(default_factory=dict)
+    risks: Mapping[str, str] = field(default_factory=dict)
+
+    def fill(self, name: str, **values: str) -> str:
+        """The template `name` with its placeholders filled (English when it is broken)."""
+        template = str(getattr(self, name))
+        try:
+            if {f for _, f, _, _ in string.Formatter().parse(template) if f} <= set(values):
+                return template.format(**values)
+        except (ValueError, IndexError, KeyError):
+            pass
+        return str(getattr(ENGLISH, name)).format(**values)
+
+    def activity(self, value: str) -> str:
+        """An activity type ("person_at_door" -> "person at door" in English)."""
+        return self.activities.get(value) or value.replace("_", " ")
+
+    def risk(self, risk: RiskLevel) -> str:
+        """A risk level's word ("high" in English)."""
+        return self.risks.get(risk.value) or risk.value
+
+
+ENGLISH = AlertWords()
+
+
+def describe_activity(
+    analysis: AnalysisResult | None, detected: tuple[str, ...], words: AlertWords = ENGLISH
+) -> str:
     """A short human phrase for what happened."""
     if analysis is not None:
-        return analysis.activity_type.value.replace("_", " ")
+        return words.activity(analysis.activity_type.value)
     if detected:
-        return ", ".join(detected) + " detected"
-    return "new clip"
+        return words.fill("activity_detected", objects=", ".join(detected))
+    return words.activity_new_clip
 
 
-def alert_title(alert: Alert) -> str:
+def alert_title(alert: Alert, words: AlertWords = ENGLISH) -> str:
     """Notification title; a high or critical risk says so first."""
     risk = alert.risk_level
     if risk is not None and risk >= RiskLevel.HIGH:
-        return f"{risk.value.upper()} RISK at {alert.camera_name}"
-    return f"HomeSec: {alert.camera_name}"
+        word = words.risk(risk)
+        return words.fill(
+            "title_risk", risk=word, risk_upper=word.upper(), camera=alert.camera_name
+        )
+    return words.fill("title", camera=alert.camera_name)
 
 
-def alert_message(alert: Alert) -> str:
+def alert_message(alert: Alert, words: AlertWords = ENGLISH) -> str:
     """Notification body: camera, activity, risk and summary."""
-    activity = describe_activity(alert.analysis, alert.detected_classes)
-    time_text = alert.start_ts.astimezone().strftime("%H:%M:%S")
+    values = {
+        "camera": alert.camera_name,
+        "time": alert.start_ts.astimezone().strftime("%H:%M:%S"),
+        "activity": describe_activity(alert.analysis, alert.detected_classes, words),
+    }
     if alert.analysis is None:
-        return f"{alert.camera_name} at {time_text}: {activity}."
+        return words.fill("message", **values)
     risk = alert.analysis.risk_level
-    prefix = f"{risk.value.upper()} RISK. " if risk >= RiskLevel.HIGH else ""
-    return (
-        f"{prefix}{alert.camera_name} at {time_text}: {activity} ({risk.value} risk). "
-        f"{alert.analysis.summary}"
+    word = words.risk(risk)
+    template = "message_urgent" if risk >= RiskLevel.HIGH else "message_analyzed"
+    return words.fill(
+        template, **values, risk=word, risk_upper=word.upper(), summary=alert.analysis.summary
     ).strip()

@@ -13,7 +13,7 @@ from html import escape
 
 from ..interfaces import PermanentError, PipelineError
 from ..models import Alert
-from ..payload import alert_title, describe_activity
+from ..payload import ENGLISH, AlertWords, alert_title, describe_activity
 
 # Refused by every mail system anyway; checked before anything is sent or saved.
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
@@ -62,29 +62,40 @@ class EmailContent:
 
 
 def build_email(
-    alert: Alert, clip_url: str | None, snapshot_jpeg: bytes | None, tz: tzinfo | None = None
+    alert: Alert,
+    clip_url: str | None,
+    snapshot_jpeg: bytes | None,
+    tz: tzinfo | None = None,
+    words: AlertWords = ENGLISH,
 ) -> EmailContent:
-    """The email for an alert; `clip_url` is the absolute, signed link (None: no link)."""
+    """The email for an alert in `words`' language; `clip_url` is the absolute, signed link
+    (None: no link)."""
     content_id = f"snapshot-{_NOT_IN_CID.sub('-', alert.clip_id)}@homesec"
     analysis = alert.analysis
     when = alert.start_ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     rows = [
-        ("Camera", alert.camera_name),
-        ("Time", when),
-        ("Risk level", analysis.risk_level.value if analysis else "not analysed"),
-        ("Activity", describe_activity(analysis, alert.detected_classes)),
-        ("Detected objects", ", ".join(alert.detected_classes) or "none"),
+        (words.email_camera, alert.camera_name),
+        (words.email_time, when),
+        (
+            words.email_risk_level,
+            words.risk(analysis.risk_level) if analysis else words.email_not_analysed,
+        ),
+        (words.email_activity, describe_activity(analysis, alert.detected_classes, words)),
+        (words.email_detected_objects, ", ".join(alert.detected_classes) or words.email_no_objects),
     ]
     summary = analysis.summary if analysis else ""
     observations = list(analysis.observations) if analysis else []
-    title = alert_title(alert)
+    title = alert_title(alert, words)
 
     text = [title, ""]
     text += [f"{label}: {value}" for label, value in rows]
     if summary:
         text += ["", summary]
     text += [f"- {o}" for o in observations]
-    text += ["", f"Open the clip: {clip_url}" if clip_url else "No link to the clip."]
+    text += [
+        "",
+        words.fill("email_open_clip", url=clip_url) if clip_url else words.email_no_clip_link,
+    ]
 
     html = [
         '<!DOCTYPE html><html><body style="font-family:sans-serif">',
@@ -98,12 +109,13 @@ def build_email(
     if observations:
         html.append("<ul>" + "".join(f"<li>{escape(o)}</li>" for o in observations) + "</ul>")
     if snapshot_jpeg:
+        alt = words.fill("email_snapshot_alt", camera=alert.camera_name)
         html.append(
-            f'<p><img src="cid:{escape(content_id)}" alt="Snapshot of '
-            f'{escape(alert.camera_name)}" style="max-width:100%"></p>'
+            f'<p><img src="cid:{escape(content_id)}" alt="{escape(alt)}" '
+            'style="max-width:100%"></p>'
         )
     if clip_url:
-        html.append(f'<p><a href="{escape(clip_url)}">Open the clip</a></p>')
+        html.append(f'<p><a href="{escape(clip_url)}">{escape(words.email_clip_link)}</a></p>')
     html.append("</body></html>")
     return EmailContent(
         clip_id=alert.clip_id,
