@@ -39,6 +39,7 @@ from .core.notifiers.email_message import EmailContent, build_email
 from .core.notifiers.sendgrid import SendGridTransport
 from .core.notifiers.smtp import DEFAULT_PORTS, SmtpSecurity, SmtpSettings, SmtpTransport
 from .core.payload import MediaLinks
+from .ha_notifier import AlertWordsSource, WordsFor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,10 +102,12 @@ class EmailNotifier(Notifier):
         hass: HomeAssistant,
         transport: EmailTransport,
         links: Callable[[Alert], MediaLinks],
+        words: WordsFor | None = None,
     ) -> None:
         self._hass = hass
         self._transport = transport
         self._links = links
+        self._words = words or AlertWordsSource(hass).async_get
         self._no_url_logged = False
         self.name = transport.name
 
@@ -119,6 +122,7 @@ class EmailNotifier(Notifier):
             self._absolute(self._links(alert).media_url),
             jpeg,
             dt_util.get_default_time_zone(),
+            await self._words(),
         )
         await self._transport.deliver(content)
 
@@ -145,8 +149,10 @@ def build_email_notifiers(
     options: Mapping[str, Any],
     data: Mapping[str, Any],
     links: Callable[[Alert], MediaLinks],
+    words: WordsFor | None = None,
 ) -> list[Notifier]:
-    """The email notifier the hub options ask for (none when email is off)."""
+    """The email notifier the hub options ask for (none when email is off); its texts in
+    `words`' language."""
     service = options.get(CONF_EMAIL_SERVICE)
     transport: EmailTransport
     if service == EMAIL_SMTP:
@@ -156,7 +162,7 @@ def build_email_notifiers(
         transport = sendgrid_transport(hass, options, data[CONF_SENDGRID_API_KEY])
     else:
         return []
-    return [EmailNotifier(hass, transport, links)]
+    return [EmailNotifier(hass, transport, links, words)]
 
 
 def _read(path: Path) -> bytes | None:

@@ -35,6 +35,7 @@ from .const import (
 from .core.interfaces import Notifier, PipelineError
 from .core.models import Alert
 from .core.payload import MediaLinks, alert_payload
+from .ha_notifier import AlertWordsSource, WordsFor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,14 +101,17 @@ class MqttAlertNotifier(Notifier):
         hass: HomeAssistant,
         settings: MqttSettings,
         links: Callable[[Alert], MediaLinks],
+        words: WordsFor | None = None,
     ) -> None:
         self._hass = hass
         self._settings = settings
         self._links = links
+        self._words = words or AlertWordsSource(hass).async_get
 
     async def send(self, alert: Alert) -> None:
         settings = self._settings
-        body = json.dumps(alert_payload(alert, self._links(alert)), separators=(",", ":"))
+        payload = alert_payload(alert, self._links(alert), await self._words())
+        body = json.dumps(payload, separators=(",", ":"))
         try:
             await _async_publish(
                 self._hass,

@@ -6,34 +6,91 @@ broken phone never re-sends to the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
+from homeassistant.helpers.translation import async_get_translations
 
-from .const import REVIEW_ACTION_PREFIX, SNOOZE_ACTION_PREFIX
+from .const import DOMAIN, REVIEW_ACTION_PREFIX, SNOOZE_ACTION_PREFIX
 from .core.interfaces import Notifier, PermanentError, PipelineError
 from .core.models import Alert, AlertStage, RiskLevel
-from .core.payload import MediaLinks, alert_message, alert_title
+from .core.payload import ENGLISH, AlertWords, MediaLinks, alert_message, alert_title
 
 NOTIFY_DOMAIN = "notify"
 LinksFor = Callable[[Alert], MediaLinks]
+WordsFor = Callable[[], Awaitable[AlertWords]]
+# AlertWords' field -> its key in the translations' `common` (e.g. title -> alert_title).
+_WORD_KEYS = {
+    f.name: f.name if f.name.startswith("email_") else f"alert_{f.name}"
+    for f in dataclasses.fields(AlertWords)
+    if isinstance(f.default, str)
+}
+
+
+async def async_load_alert_words(hass: HomeAssistant, language: str) -> AlertWords:
+    """The alert texts in `language` (English where it has no translation)."""
+    common = await async_get_translations(hass, language, "common", [DOMAIN])
+    prefix = f"component.{DOMAIN}.common."
+    words = {
+        name: common.get(f"{prefix}{key}") or getattr(ENGLISH, name)
+        for name, key in _WORD_KEYS.items()
+    }
+    risks = {
+        risk.value: text for risk in RiskLevel if (text := common.get(f"{prefix}risk_{risk.value}"))
+    }
+    activities: dict[str, str] = {}
+    if language != "en":
+        # The activity sensor's states the language translates (as it writes them); the
+        # others, and English, keep the lower-case phrases of alerts ("person at door").
+        entity = await async_get_translations(hass, language, "entity", [DOMAIN])
+        english = await async_get_translations(hass, "en", "entity", [DOMAIN])
+        state = f"component.{DOMAIN}.entity.sensor.activity_type.state."
+        activities = {
+            key.removeprefix(state): text
+            for key, text in entity.items()
+            if key.startswith(state) and text != english.get(key)
+        }
+    return AlertWords(**words, activities=activities, risks=risks)
+
+
+class AlertWordsSource:
+    """The hub's alert texts: loaded at its start, again when Home Assistant's language
+    changes (checked at each alert; the translations are cached by Home Assistant)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self._hass = hass
+        self._language: str | None = None
+        self._words = ENGLISH
+
+    async def async_get(self) -> AlertWords:
+        """The texts in Home Assistant's current language."""
+        language = self._hass.config.language
+        if language != self._language:
+            self._words = await async_load_alert_words(self._hass, language)
+            self._language = language
+        return self._words
 
 
 class NotifyServiceNotifier(Notifier):
     """Calls one `notify.*` service, with the snapshot attached as the mobile apps expect."""
 
-    def __init__(self, hass: HomeAssistant, service: str, links: LinksFor) -> None:
+    def __init__(
+        self, hass: HomeAssistant, service: str, links: LinksFor, words: WordsFor | None = None
+    ) -> None:
         self._hass = hass
         self._service = service.removeprefix(f"{NOTIFY_DOMAIN}.")
         self._links = links
+        self._words = words or AlertWordsSource(hass).async_get
         self.name = f"{NOTIFY_DOMAIN}.{self._service}"
 
     supports_live = True
 
     async def send(self, alert: Alert) -> None:
         links = self._links(alert)
+        words = await self._words()
         # One notification per event (or clip): a later alert of the event, or a repeated
         # delivery after a restart, replaces it in place.
         data: dict[str, object] = {"tag": alert.tag, "group": "homesec"}
@@ -44,14 +101,19 @@ class NotifyServiceNotifier(Notifier):
             data["clickAction"] = links.media_url
         data["actions"] = [
             *(
-                [{"action": "URI", "title": "Open clip", "uri": links.media_url}]
+                [{"action": "URI", "title": words.open_clip, "uri": links.media_url}]
                 if links.media_url
                 else []
             ),
-            {"action": f"{SNOOZE_ACTION_PREFIX}{alert.camera_id}", "title": "Snooze 1 h"},
+            {"action": f"{SNOOZE_ACTION_PREFIX}{alert.camera_id}", "title": words.snooze},
             # A live alert has no clip yet to review: its clip's update brings the button.
             *(
-                [{"action": f"{REVIEW_ACTION_PREFIX}{alert.clip_id}", "title": "Mark reviewed"}]
+                [
+                    {
+                        "action": f"{REVIEW_ACTION_PREFIX}{alert.clip_id}",
+                        "title": words.mark_reviewed,
+                    }
+                ]
                 if alert.stage is AlertStage.ANALYZED
                 else []
             ),
@@ -61,7 +123,11 @@ class NotifyServiceNotifier(Notifier):
             await self._hass.services.async_call(
                 NOTIFY_DOMAIN,
                 self._service,
-                {"title": alert_title(alert), "message": alert_message(alert), "data": data},
+                {
+                    "title": alert_title(alert, words),
+                    "message": alert_message(alert, words),
+                    "data": data,
+                },
                 blocking=True,
             )
         except ServiceNotFound as err:
@@ -101,27 +167,34 @@ class PersistentNotificationNotifier(Notifier):
     name = "persistent_notification"
     supports_live = True
 
-    def __init__(self, hass: HomeAssistant, links: LinksFor) -> None:
+    def __init__(self, hass: HomeAssistant, links: LinksFor, words: WordsFor | None = None) -> None:
         self._hass = hass
         self._links = links
+        self._words = words or AlertWordsSource(hass).async_get
 
     async def send(self, alert: Alert) -> None:
         links = self._links(alert)
-        body = alert_message(alert)
+        words = await self._words()
+        body = alert_message(alert, words)
         if links.snapshot_url:
-            body += f"\n\n![snapshot]({links.snapshot_url})"
+            body += f"\n\n![{words.snapshot}]({links.snapshot_url})"
         if links.media_url:
-            body += f"\n\n[Open clip]({links.media_url})"
+            body += f"\n\n[{words.open_clip}]({links.media_url})"
         persistent_notification.async_create(
-            self._hass, body, title=alert_title(alert), notification_id=alert.tag
+            self._hass, body, title=alert_title(alert, words), notification_id=alert.tag
         )
 
 
 def build_ha_notifiers(
-    hass: HomeAssistant, services: Sequence[str], persistent: bool, links: LinksFor
+    hass: HomeAssistant,
+    services: Sequence[str],
+    persistent: bool,
+    links: LinksFor,
+    words: WordsFor | None = None,
 ) -> list[Notifier]:
-    """The notifiers configured in the hub options."""
-    notifiers: list[Notifier] = [NotifyServiceNotifier(hass, s, links) for s in services]
+    """The notifiers configured in the hub options (their texts in `words`' language)."""
+    words = words or AlertWordsSource(hass).async_get
+    notifiers: list[Notifier] = [NotifyServiceNotifier(hass, s, links, words) for s in services]
     if persistent:
-        notifiers.append(PersistentNotificationNotifier(hass, links))
+        notifiers.append(PersistentNotificationNotifier(hass, links, words))
     return notifiers

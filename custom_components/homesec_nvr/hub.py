@@ -77,7 +77,7 @@ from .core.store import ClipStore, StoreError
 from .core.supervisor import SupervisedTask, TaskSupervisor
 from .ha_email import build_email_notifiers
 from .ha_mqtt import MqttAlertNotifier, async_publish_analysis, mqtt_settings
-from .ha_notifier import build_ha_notifiers
+from .ha_notifier import AlertWordsSource, build_ha_notifiers
 from .ha_offsite import OffsiteGlue
 from .health import HubHealth
 from .live import HomeSecLive
@@ -171,15 +171,19 @@ class HomeSecHub:
             if vlm is not None
             else None
         )
+        # The notifications' texts, in Home Assistant's language.
+        self.alert_words = AlertWordsSource(hass)
+        words = self.alert_words.async_get
         notifiers = [
             *build_ha_notifiers(
                 hass,
                 entry.options.get(CONF_NOTIFY_SERVICES, []),
                 bool(entry.options.get(CONF_PERSISTENT_NOTIFICATION, True)),
                 self.alert_links,
+                words,
             ),
-            *([MqttAlertNotifier(hass, self.mqtt, self.alert_links)] if self.mqtt else []),
-            *build_email_notifiers(hass, entry.options, entry.data, self.alert_links),
+            *([MqttAlertNotifier(hass, self.mqtt, self.alert_links, words)] if self.mqtt else []),
+            *build_email_notifiers(hass, entry.options, entry.data, self.alert_links, words),
         ]
         # Clips of sources that do not name events join the previous clip's within the window.
         # Cameras of one group (an area) share incidents: one notification, updated.
@@ -244,6 +248,7 @@ class HomeSecHub:
         """Open the store and restore each camera's last state (sources start later)."""
         integration = await async_get_integration(self.hass, DOMAIN)
         self.sw_version = str(integration.version) if integration.version else None
+        await self.alert_words.async_get()
         await self.store.open()
         await self._async_build_filters()
         if self.vision is not None:
