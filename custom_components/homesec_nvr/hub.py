@@ -205,6 +205,7 @@ class HomeSecHub:
             link_ttl_s=lambda: link_expiry_seconds(entry.options),
             policy=policy,
             notifiers=notifiers,
+            memory=self.store,
         )
         self.pipeline = ClipPipeline(
             store=self.store,
@@ -250,6 +251,7 @@ class HomeSecHub:
         self.sw_version = str(integration.version) if integration.version else None
         await self.alert_words.async_get()
         await self.store.open()
+        await self.live.async_start()
         await self._async_build_filters()
         if self.vision is not None:
             await self.vision.async_restore_usage()

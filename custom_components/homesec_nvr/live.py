@@ -4,9 +4,12 @@ Sources report a `LiveDetection` (an RTSP camera's object filter on its detect f
 Frigate `new`/`update` message). The first one of an event becomes the bus event
 `homesec_nvr_live_detection`, the camera's event entity's `live_detection`, and (when the
 alert policy agrees) the first notification of the event, sent at once with the frame it was
-seen on. core/live_alerts.py decides and delivers; this module keeps the frames behind the
-signed `live` links (in memory, the most recent events only; a source may instead hand a
-function that fetches the frame when a link is first opened, e.g. Frigate's event snapshot).
+seen on. core/live_alerts.py decides and delivers, and remembers the events it alerted in the
+clip store, so a restart (or a reload of the entry) during an event neither reports nor
+alerts it again and its clip's alert is still a follow-up of the live one. This module keeps
+the frames behind the signed `live` links (in memory, the most recent events only: a restart
+drops them; a source may instead hand a function that fetches the frame when a link is first
+opened, e.g. Frigate's event snapshot).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from homeassistant.core import HomeAssistant, callback
 from .const import EVENT_LIVE_DETECTION
 from .core.interfaces import AlertPolicy, Notifier
 from .core.links import LinkSigner, LinkTarget
-from .core.live_alerts import LiveAlerts
+from .core.live_alerts import LiveAlerts, LiveMemory
 from .core.models import AlertDecision, LiveDetection
 from .core.payload import MediaLinks, live_payload
 from .runtime import CameraRuntime
@@ -47,15 +50,21 @@ class HomeSecLive:
         link_ttl_s: Callable[[], float],
         policy: AlertPolicy,
         notifiers: Sequence[Notifier],
+        memory: LiveMemory | None = None,
     ) -> None:
         self._hass = hass
         self._entry = entry
         self._cameras = cameras
         self._signer = signer
         self._link_ttl_s = link_ttl_s
-        self.alerts = LiveAlerts(policy, notifiers, self._reported)
+        self.alerts = LiveAlerts(policy, notifiers, self._reported, memory=memory)
         self._frames: OrderedDict[str, bytes | SnapshotFetcher] = OrderedDict()
         self._stopped = False
+
+    async def async_start(self) -> None:
+        """Bring back the events alerted before the restart (the store is open, no source
+        runs yet)."""
+        await self.alerts.async_load()
 
     @callback
     def async_report(

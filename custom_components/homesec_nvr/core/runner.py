@@ -645,7 +645,7 @@ class ClipPipeline:
             if live is not None:
                 # A clip without an event is the start of one a later clip may join.
                 group = event_key if isinstance(event_key, str) else clip.clip_id
-                live.clip_done(group, alerted=alerting, delivered=delivered)
+                await live.clip_done(group, alerted=alerting, delivered=delivered)
         state.notified = state.alert_decision.notify
         state.status = ClipStatus.DONE
         await self._save(state, after=lambda: self._tell(state, "finished"))
