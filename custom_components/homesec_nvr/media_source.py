@@ -260,7 +260,8 @@ class HomeSecMediaSource(MediaSource):
         title = day_node_title(day, total, labels, today=dt_util.now().date())
         node = BrowseNode(kind=NodeKind.DAY, identifier=day_identifier(camera_id, day), title=title)
         related = await self._related(hub, states, camera_id, start, end)
-        children = day_children(states, day, tz, labels, hub.links_for, related)
+        # (The listing shows its entries only: an incident's clips are browsed by its id.)
+        children = day_children(states, day, tz, labels, hub.links_for, related, nested=False)
         return browse_media(node, children, not_shown=total - len(states))
 
     @staticmethod

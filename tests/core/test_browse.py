@@ -306,9 +306,11 @@ def test_an_incident_with_clips_of_other_cameras_holds_every_cameras_clips() -> 
         ),
     ]
 
-    # When the driveway's day is listed with them, and without them
+    # When the driveway's day is listed with them, without them, and as the media source
+    # lists it (the incidents without their clips)
     nodes = day_children(drive, DAY, PARIS, LABELS, _links, related)
     alone = day_children(drive, DAY, PARIS, LABELS, _links)
+    flat = day_children(drive, DAY, PARIS, LABELS, _links, related, nested=False)
 
     # Then the incident is one folder on the driveway's day at its first clip's time, titled
     # with its cameras in the order they joined, shown by its riskiest clip's snapshot
@@ -341,6 +343,11 @@ def test_an_incident_with_clips_of_other_cameras_holds_every_cameras_clips() -> 
     ]
     # And without the other cameras' clips the grouped clip is just a clip
     assert [n.title for n in alone][1] == "14:04 · Passerby · low"
+    # And the flat listing has the same entries, its incidents without their clips
+    assert [(n.identifier, n.title, n.thumbnail) for n in flat] == [
+        (n.identifier, n.title, n.thumbnail) for n in nodes
+    ]
+    assert [len(n.children) for n in flat] == [0, 0, 0]
 
 
 def test_an_incident_across_midnight_lists_the_other_days_clips_under_their_own_day() -> None:

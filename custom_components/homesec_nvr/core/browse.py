@@ -302,10 +302,12 @@ def incident_node(
     links: Links,
     *,
     camera_id: str | None = None,
+    nested: bool = True,
 ) -> BrowseNode:
     """An incident of several clips on one camera's day (`camera_id`, else its clips'); its
-    children are the clips, newest first. With clips of several cameras each clip is named
-    by its camera and keeps its own camera's and local day's identifier."""
+    children are the clips, newest first (none without `nested`: a listing that shows only
+    the incident). With clips of several cameras each clip is named by its camera and keeps
+    its own camera's and local day's identifier."""
     ordered = sorted(states, key=lambda s: s.start_ts, reverse=True)
     shown = _thumbnail_state(ordered)
     across = _across_cameras(ordered)
@@ -317,7 +319,9 @@ def incident_node(
         children=tuple(
             clip_node(s, local_day(s, tz) if across else day, tz, labels, links, camera=across)
             for s in ordered
-        ),
+        )
+        if nested
+        else (),
     )
 
 
@@ -370,10 +374,13 @@ def day_children(
     labels: BrowseLabels,
     links: Links,
     related: Iterable[ClipState] = (),
+    *,
+    nested: bool = True,
 ) -> list[BrowseNode]:
     """A camera-day's entries, newest first: clips, and incidents (placed at their first
     clip's time) of several clips or of clips of several cameras (`related`: the other clips
-    of the day's camera group incidents, see grouped_event_keys)."""
+    of the day's camera group incidents, see grouped_event_keys). Without `nested` the
+    incidents come without their clips (the day's listing shows only its own entries)."""
     groups: dict[str, list[ClipState]] = {}
     for state in states:
         if (key := event_key_of(state)) is not None:
@@ -399,7 +406,9 @@ def day_children(
             entries.append((state.start_ts.timestamp(), clip_node(state, day, tz, labels, links)))
             continue
         first = min(s.start_ts for s in group)
-        node = incident_node(key, group, day, tz, labels, links, camera_id=state.camera_id)
+        node = incident_node(
+            key, group, day, tz, labels, links, camera_id=state.camera_id, nested=nested
+        )
         entries.append((first.timestamp(), node))
     entries.sort(key=lambda entry: entry[0], reverse=True)
     return [node for _, node in entries]
