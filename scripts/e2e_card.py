@@ -28,6 +28,13 @@ integration registered by itself. Then, in headless Chromium logged in to the fr
   view's card (every camera): both camera names in time order and "2 clips"; it expands to its
   2 clips, one of which plays; its Mark reviewed marks both; get_clips with its incident_id
   returns those 2 clips;
+* the incident is complete whatever the card loaded: on a card of page size 2 (the page ends
+  within the incident: only the porch's clip is loaded, "1 clip") and on a card of the porch
+  only, expanding the row asks get_clips for the incident and shows both cameras' clips, oldest
+  first, "2 clips"; a failed answer (injected in the browser's websocket) shows the row's error
+  with the loaded clip kept, and Try again brings both; a demo camera clip that joins the
+  incident while the porch card shows it expanded appears in it by itself ("3 clips": the card
+  asks for the incident again on its live refresh);
 * with HomeSec disabled, a search shows the error state (the action's message, Try again);
 * the visual editor (ha-form inside the frontend's tree) has its four fields and reports a
   change with config-changed;
@@ -202,11 +209,27 @@ window.__hsRows = () => {
     camera: text(li, '.meta .camera'),
     count: text(li, '.meta .count-badge'),
     review: text(li, ':scope > .body > .actions .review'),
+    error: text(li, ':scope > .body > .incident-status .review-error'),
     expand: text(li, ':scope > .body .expand'),
     expanded: (li.querySelector(':scope > .body .expand') || {ariaExpanded: null}).ariaExpanded,
     clips: [...li.querySelectorAll('ol.incident-clips > li.clip')].map((c) => ({
       clip_id: c.dataset.clipId, camera: text(c, '.camera')})),
   }));
+};
+window.__hsFailIncidents = (fail) => {
+  // The card's incident requests fail (as a lost connection's would); the others go through.
+  const conn = window.__hsCard().hass.connection;
+  if (!conn.__hsSend) conn.__hsSend = conn.sendMessagePromise;
+  const send = conn.__hsSend;
+  conn.sendMessagePromise = fail
+    ? function (msg) {
+        if (msg && msg.service_data && msg.service_data.incident_id) {
+          return Promise.reject({code: 'unknown_error', message: 'injected failure'});
+        }
+        return send.call(this, msg);
+      }
+    : send;
+  return true;
 };
 window.__hsClick = (selector) => {
   const el = window.__hsCard().shadowRoot.querySelector(selector);
@@ -305,8 +328,9 @@ async def _add_dashboard(api: Api) -> None:
     """A dashboard with the card, limited to the demo camera's device (the device_id path)."""
     devices = await api.command({"type": "config/device_registry/list"})
     camera = next((d["id"] for d in devices if d.get("name") == CAMERA), None)
-    if camera is None:
-        raise CheckFailed(f"no device named {CAMERA!r}")
+    porch = next((d["id"] for d in devices if d.get("name") == PORCH), None)
+    if camera is None or porch is None:
+        raise CheckFailed(f"no device named {CAMERA!r} or {PORCH!r}")
     await api.command(
         {
             "type": "lovelace/dashboards/create",
@@ -325,6 +349,14 @@ async def _add_dashboard(api: Api) -> None:
     }
     # Every camera's clips: where an incident of the two grouped cameras is one row.
     every = {"type": "custom:homesec-timeline-card", "title": "HomeSec incidents", "limit": 10}
+    # Where an incident is only partly loaded: a page of 2 clips, and the porch alone.
+    split = {"type": "custom:homesec-timeline-card", "title": "HomeSec split", "limit": 2}
+    porch_card = {
+        "type": "custom:homesec-timeline-card",
+        "title": "HomeSec porch",
+        "limit": 10,
+        "cameras": [porch],
+    }
     await api.command(
         {
             "type": "lovelace/config/save",
@@ -333,6 +365,8 @@ async def _add_dashboard(api: Api) -> None:
                 "views": [
                     {"title": "Timeline", "path": "timeline", "cards": [card]},
                     {"title": "Incidents", "path": "incidents", "cards": [every]},
+                    {"title": "Split", "path": "split", "cards": [split]},
+                    {"title": "Porch", "path": "porch", "cards": [porch_card]},
                 ]
             },
         }
@@ -597,14 +631,16 @@ async def _incident_steps(card: _CardPage, url: str, api: Api, report: dict[str,
     config_dir: Path = report["config_dir"]
     newest = (await _get_clips(api, limit=1))["clips"][0]
     # Well before the newest clip (beyond the incident gap), the porch 2 s after the demo
-    # camera: their 4 s clips overlap, one incident.
+    # camera: their 4 s clips overlap, one incident. One after the other, so the demo camera's
+    # clip starts the incident and the porch's names both cameras (the checks of a partly
+    # loaded incident rely on that).
     end = datetime.fromisoformat(newest["end_time"]) - timedelta(seconds=40)
     names = {"incident_demo.mp4": "incoming", "incident_porch.mp4": "porch"}
     for offset, (name, folder) in enumerate(names.items()):
         await asyncio.to_thread(
             _drop_dated_clip, config_dir, folder, name, end + timedelta(seconds=2 * offset)
         )
-    await _wait_processed(api, list(names))
+        await _wait_processed(api, [name])
     payloads = {
         e["data"]["metadata"]["file_name"]: e["data"]
         for e in api.events
@@ -692,6 +728,127 @@ async def _incident_steps(card: _CardPage, url: str, api: Api, report: dict[str,
     await asyncio.sleep(1.0)
     report["shots"]["incident_desktop_dark"] = await card.screenshot("incident_desktop_dark")
     report["notes"].append(f"incident row {wanted!r} of 2 clips")
+    await _partial_incident_steps(card, url, api, report, incident, found["clips"])
+
+
+async def _incident_row(
+    card: _CardPage, incident: str, what: str, done: Any, seconds: float = UI_TIMEOUT
+) -> dict[str, Any]:
+    """The incident's row once `done(row)` holds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = await card.run("window.__hsRows()")
+        row = next((r for r in rows or [] if r["incident_id"] == incident), None)
+        if row is not None and done(row):
+            return row
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"timed out waiting for {what}; the card's rows: {rows}")
+        await asyncio.sleep(0.1)
+
+
+async def _partial_incident_steps(
+    card: _CardPage,
+    url: str,
+    api: Api,
+    report: dict[str, Any],
+    incident: str,
+    clips: list[dict[str, Any]],
+) -> None:
+    """The incident expands to all its clips where the card loaded only a part of it: a page
+    that ends within it, a card of one camera; a failed answer; a clip joining it meanwhile."""
+    ordered = sorted(clips, key=lambda c: c["start_time"])
+    both = [c["clip_id"] for c in ordered]
+    porch_clip = next(c["clip_id"] for c in ordered if c["camera"] == PORCH)
+    wanted = f"{CAMERA} → {PORCH}"
+    expand = f"window.__hsClick('li.incident[data-incident-id=\"{incident}\"] .expand')"
+
+    def complete(row: dict[str, Any]) -> bool:
+        return (
+            row["count"] == "2 clips"
+            and row["expanded"] == "true"
+            and row["error"] is None
+            and [c["clip_id"] for c in row["clips"]] == both
+            and [c["camera"] for c in row["clips"]] == [CAMERA, PORCH]
+        )
+
+    # A page of 2 clips (the newest, then the porch's clip of the incident): the row has the
+    # one clip it loaded and both cameras (the porch's clip names them).
+    await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/split"})
+    row = await _incident_row(
+        card,
+        incident,
+        "the incident row of a page of 2 clips",
+        lambda r: r["count"] == "1 clip" and r["expanded"] == "false",
+        60,
+    )
+    rows = await card.run("window.__hsRows()")
+    if row["camera"] != wanted or any(r["clip_id"] in both for r in rows):
+        raise CheckFailed(f"the split incident's row is wrong (want {wanted!r}): {rows}")
+    # Its answer fails: the row says so, with the clip it loaded.
+    await card.run("window.__hsFailIncidents(true)")
+    if not await card.run(expand):
+        raise CheckFailed("the split incident row has no expand button")
+    row = await _incident_row(
+        card,
+        incident,
+        "the incident row's error",
+        lambda r: r["error"] is not None and r["expanded"] == "true",
+    )
+    if "injected failure" not in row["error"] or [c["clip_id"] for c in row["clips"]] != [
+        porch_clip
+    ]:
+        raise CheckFailed(f"the failed incident row lost its loaded clip or reason: {row}")
+    report["shots"]["incident_error"] = await card.screenshot("incident_error")
+    await card.run("window.__hsFailIncidents(false)")
+    if not await card.run(
+        f"window.__hsClick('li.incident[data-incident-id=\"{incident}\"] .incident-status .retry')"
+    ):
+        raise CheckFailed(f"the failed incident row has no Try again button: {row}")
+    await _incident_row(card, incident, "the split incident's 2 clips after Try again", complete)
+
+    # A card of the porch only: the incident's other camera's clip comes with the expansion.
+    await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/porch"})
+    row = await _incident_row(
+        card,
+        incident,
+        "the incident row on the porch's card",
+        lambda r: r["count"] == "1 clip" and r["expanded"] == "false",
+        60,
+    )
+    if row["camera"] != wanted:
+        raise CheckFailed(f"the porch card's incident row is wrong (want {wanted!r}): {row}")
+    if not await card.run(expand):
+        raise CheckFailed("the porch card's incident row has no expand button")
+    await _incident_row(card, incident, "the porch card's incident with both clips", complete)
+    await asyncio.sleep(1.0)  # the page's loading screen gone, for a person to look at
+    report["shots"]["incident_porch"] = await card.screenshot("incident_porch")
+
+    # A demo camera clip joins the incident while it is expanded on the porch's card (which
+    # never loads the demo camera's clips): the live refresh asks for the incident again.
+    porch_end = datetime.fromisoformat(next(c for c in ordered if c["camera"] == PORCH)["end_time"])
+    name = "incident_demo_late.mp4"
+    await asyncio.to_thread(
+        _drop_dated_clip, report["config_dir"], "incoming", name, porch_end + timedelta(seconds=2)
+    )
+    await _wait_processed(api, [name])
+    late = next(
+        e["data"]
+        for e in api.events
+        if e.get("data", {}).get("metadata", {}).get("file_name") == name
+    )
+    if late["incident_id"] != incident:
+        raise CheckFailed(f"the late clip did not join the incident {incident}: {late}")
+    row = await _incident_row(
+        card,
+        incident,
+        "the late clip in the expanded incident",
+        lambda r: r["count"] == "3 clips" and len(r["clips"]) == 3,
+    )
+    if [c["camera"] for c in row["clips"]] != [CAMERA, PORCH, CAMERA] or row["clips"][-1][
+        "clip_id"
+    ] != late["clip_id"]:
+        raise CheckFailed(f"the late clip is not the incident's last: {row}")
+    report["notes"].append("partial incidents expand to all their clips (page of 2, one camera)")
 
 
 async def _check(ha: HomeAssistantProcess, count: int, report: dict[str, Any]) -> None:

@@ -5,8 +5,10 @@
  * "Mark reviewed" calls homesec_nvr.review. The clips of one incident that span several cameras
  * (a camera group's clips that followed each other: the same incident_id) are one row: the
  * cameras in time order, the clip count, the highest risk and the riskiest clip's summary; it
- * expands to its clips, each as a row of its own. Plain web component, no build step: the
- * HomeSec integration serves this file and adds it to every dashboard.
+ * expands to its clips, each as a row of its own: expanding asks get_clips for all the
+ * incident's clips (its incident_id, no camera filter), so it is complete whatever page or
+ * camera the card shows. Plain web component, no build step: the HomeSec integration serves
+ * this file and adds it to every dashboard.
  *
  *   type: custom:homesec-timeline-card
  *   title: Front door          # optional
@@ -23,6 +25,7 @@ import {
   CARD_VERSION,
   DEFAULT_LIMIT,
   DOMAIN,
+  MAX_LIMIT,
   RISKS,
   RISK_COLOURS,
   STRINGS,
@@ -36,6 +39,8 @@ const SEARCH_DELAY_MS = 350;
 // A new clip refreshes the first page after this quiet time (a burst of clips asks once).
 const REFRESH_DELAY_MS = 1500;
 const EVENT_CLIP_PROCESSED = "homesec_nvr_clip_processed";
+// An expanded incident's clips are asked for in pages of the largest size, at most this many.
+const INCIDENT_PAGES = 4;
 
 const STYLE = `
   :host { display: block; }
@@ -92,6 +97,8 @@ const STYLE = `
   ol.incident-clips { padding: 4px 0 0; }
   ol.incident-clips .thumb { width: 96px; }
   ol.incident-clips[hidden] { display: none; }
+  .incident-status { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px;
+    margin-top: 4px; font-size: 12px; color: var(--secondary-text-color); }
   .more { display: flex; justify-content: space-between; align-items: center;
     padding: 0 16px 16px; color: var(--secondary-text-color); font-size: 12px; }
   dialog.player { border: 0; margin: 0; padding: 16px; box-sizing: border-box;
@@ -136,13 +143,32 @@ function riskiest(clips) {
   return clips.reduce((best, item) => (riskRank(item) >= riskRank(best) ? item : best));
 }
 
-/** The cameras of clips (oldest first) in the order they first recorded. */
-function cameraNames(clips) {
+/** The cameras of clips (oldest first) in the order they first recorded, with those a clip
+ * names as its incident's so far (camera_ids, cameras: a camera group's clip names the cameras
+ * before it even when their clips are not loaded) just before that clip's. */
+function incidentCameras(clips) {
+  const own = new Set(clips.map(cameraOf));
   const names = new Map();
   for (const item of clips) {
+    const ids = Array.isArray(item.camera_ids) ? item.camera_ids : [];
+    const known = Array.isArray(item.cameras) ? item.cameras : [];
+    ids.forEach((id, index) => {
+      if (id && !own.has(id) && !names.has(id)) names.set(id, known[index] || id);
+    });
     if (!names.has(cameraOf(item))) names.set(cameraOf(item), item.camera || cameraOf(item));
   }
-  return [...names.values()];
+  return names;
+}
+
+function cameraNames(clips) {
+  return [...incidentCameras(clips).values()];
+}
+
+function oldestFirst(clips) {
+  return clips
+    .map((clip, index) => ({ clip, index }))
+    .sort((a, b) => startMs(a.clip) - startMs(b.clip) || b.index - a.index)
+    .map((entry) => entry.clip);
 }
 
 function startMs(item) {
@@ -152,8 +178,8 @@ function startMs(item) {
 
 /** The rows of a list of clips (newest first): a clip of its own, or {id, clips} for the clips
  * of one incident recorded by more than one camera (clips oldest first), at the place of its
- * newest clip. */
-function timelineRows(items) {
+ * newest clip. An incident whose clips were fetched (`fetched`: id -> {clips}) has those. */
+function timelineRows(items, fetched) {
   const groups = new Map();
   for (const item of items) {
     const id = incidentOf(item);
@@ -164,16 +190,13 @@ function timelineRows(items) {
   const placed = new Set();
   for (const item of items) {
     const id = incidentOf(item);
-    const clips = groups.get(id);
-    if (clips.length < 2 || new Set(clips.map(cameraOf)).size < 2) {
+    const answer = fetched && fetched.get(id);
+    const clips = answer && answer.clips ? answer.clips : groups.get(id);
+    if (incidentCameras(clips).size < 2) {
       rows.push({ item });
     } else if (!placed.has(id)) {
       placed.add(id);
-      const ordered = clips
-        .map((clip, index) => ({ clip, index }))
-        .sort((a, b) => startMs(a.clip) - startMs(b.clip) || b.index - a.index)
-        .map((entry) => entry.clip);
-      rows.push({ id, clips: ordered });
+      rows.push({ id, clips: answer && answer.clips ? clips : oldestFirst(clips) });
     }
   }
   return rows;
@@ -205,6 +228,10 @@ class HomesecTimelineCard extends HTMLElement {
     this._searchTimer = null;
     this._built = false;
     this._expanded = new Set(); // incident ids shown with their clips
+    // Incidents asked for on expanding: id -> {clips (oldest first, or null), error, loading,
+    // request}.
+    this._incidents = new Map();
+    this._incidentRequest = 0;
   }
 
   setConfig(config) {
@@ -213,6 +240,7 @@ class HomesecTimelineCard extends HTMLElement {
     this._built = false;
     this._state = "idle"; // a new configuration loads again (connectedCallback if detached)
     this._items = [];
+    this._incidents = new Map();
     this._cameraKey = null;
     if (this._hass) this._build();
     if (this._hass && this.isConnected) this._load(false);
@@ -405,12 +433,90 @@ class HomesecTimelineCard extends HTMLElement {
     this._total = Number((page && page.total) || this._items.length);
     this._nextOffset = page && page.next_offset !== undefined ? page.next_offset : null;
     this._state = "ready";
+    // A new first page (a filter, a search, a clip recorded meanwhile): an incident fetched
+    // before is asked again when it is expanded, and only then (its clips may have changed).
+    if (!more) {
+      for (const id of [...this._incidents.keys()]) {
+        if (!this._expanded.has(id)) this._incidents.delete(id);
+      }
+    }
     this._renderItems(more ? clips : null);
     this._renderStatus();
+    if (!more) {
+      const shown = new Set(this._items.map(incidentOf));
+      for (const id of this._expanded) {
+        if (shown.has(id)) this._loadIncident(id, true);
+      }
+    }
     if (!more && !quiet) {
       requestAnimationFrame(() =>
         requestAnimationFrame(() => performance.mark("homesec-timeline-painted")),
       );
+    }
+  }
+
+  /** Every clip of an incident (of every camera, whatever the card's filters and pages), for
+   * its expanded row; the row shows the answer, or the card's error with the clips it had.
+   * `quiet` (a refresh): a failure keeps an earlier answer without an error. */
+  async _loadIncident(id, quiet = false) {
+    let entry = this._incidents.get(id);
+    if (!entry) {
+      entry = { clips: null, error: "", loading: false, request: 0 };
+      this._incidents.set(id, entry);
+    }
+    const request = ++this._incidentRequest;
+    entry.request = request;
+    entry.loading = true;
+    if (!quiet) {
+      entry.error = "";
+      this._renderIncident(id);
+    }
+    const current = () => this._incidents.get(id) === entry && entry.request === request;
+    const found = [];
+    try {
+      let offset = 0;
+      for (let page = 0; page < INCIDENT_PAGES && offset !== null; page += 1) {
+        const answer = await this._hass.callWS({
+          type: "call_service",
+          domain: DOMAIN,
+          service: "get_clips",
+          service_data: { incident_id: id, limit: MAX_LIMIT, offset },
+          return_response: true,
+        });
+        const response = (answer && answer.response) || {};
+        found.push(...(Array.isArray(response.clips) ? response.clips : []));
+        const next = response.next_offset;
+        offset = next === undefined || next === null || next <= offset ? null : next;
+      }
+    } catch (err) {
+      if (!current()) return; // collapsed and expanded again, or a new configuration
+      entry.loading = false;
+      if (!(quiet && entry.clips)) entry.error = errorText(err);
+      this._renderIncident(id);
+      return;
+    }
+    if (!current()) return;
+    // The loaded clips among them are the same objects (a review shows on both).
+    const loaded = new Map(this._items.map((item) => [item.clip_id, item]));
+    const clips = found.map((clip) =>
+      loaded.has(clip.clip_id) ? Object.assign(loaded.get(clip.clip_id), clip) : clip,
+    );
+    entry.loading = false;
+    entry.error = "";
+    entry.clips = clips.length ? oldestFirst(clips) : null;
+    this._renderIncident(id);
+  }
+
+  /** The incident's row again, in place (its count, cameras and clips may have changed). */
+  _renderIncident(id) {
+    const old = [...this._list.children].find((li) => li.dataset.incidentId === id);
+    const row = timelineRows(this._items, this._incidents).find((r) => r.id === id);
+    if (!old || !row) return;
+    const focused = this.shadowRoot.activeElement;
+    const element = this._incidentElement(row);
+    old.replaceWith(element);
+    if (focused && old.contains(focused) && focused.classList.contains("expand")) {
+      element.querySelector(".expand").focus();
     }
   }
 
@@ -519,7 +625,7 @@ class HomesecTimelineCard extends HTMLElement {
     // incident's row takes them); otherwise the page is appended.
     const shown = appended && new Set(this._items.slice(0, -appended.length).map(incidentOf));
     const whole = !appended || appended.some((item) => shown.has(incidentOf(item)));
-    for (const row of timelineRows(whole ? this._items : appended)) {
+    for (const row of timelineRows(whole ? this._items : appended, this._incidents)) {
       fragment.append(row.clips ? this._incidentElement(row) : this._itemElement(row.item));
     }
     if (whole) this._list.replaceChildren(fragment);
@@ -607,7 +713,13 @@ class HomesecTimelineCard extends HTMLElement {
     camera.setAttribute("title", `${STRINGS.incident}: ${cameras}`);
     camera.after(h("span", { class: "count-badge" }, STRINGS.clipCount(clips.length)));
     const expanded = this._expanded.has(row.id);
-    const list = h("ol", { class: "incident-clips", hidden: !expanded });
+    const entry = this._incidents.get(row.id);
+    const loading = Boolean(expanded && entry && entry.loading);
+    const list = h("ol", {
+      class: "incident-clips",
+      hidden: !expanded,
+      "aria-busy": loading ? "true" : undefined,
+    });
     if (expanded) list.append(...clips.map((item) => this._itemElement(item)));
     const toggle = h(
       "button",
@@ -616,13 +728,14 @@ class HomesecTimelineCard extends HTMLElement {
         type: "button",
         "aria-expanded": String(expanded),
         "@click": () => {
-          const open = !this._expanded.has(row.id);
-          if (open) this._expanded.add(row.id);
-          else this._expanded.delete(row.id);
-          list.replaceChildren(...(open ? clips.map((item) => this._itemElement(item)) : []));
-          list.hidden = !open;
-          toggle.setAttribute("aria-expanded", String(open));
-          toggle.textContent = open ? STRINGS.hideClips : STRINGS.showClips(clips.length);
+          if (this._expanded.has(row.id)) {
+            this._expanded.delete(row.id);
+            this._renderIncident(row.id);
+          } else {
+            // Shown at once with the clips it has; complete when the answer is in.
+            this._expanded.add(row.id);
+            this._loadIncident(row.id);
+          }
         },
       },
       expanded ? STRINGS.hideClips : STRINGS.showClips(clips.length),
@@ -630,7 +743,27 @@ class HomesecTimelineCard extends HTMLElement {
     const slot = element.querySelector(".review");
     slot.replaceChildren(this._incidentReviewPart(clips, slot));
     element.querySelector(".actions").prepend(toggle);
-    element.querySelector(".body").append(list);
+    const body = element.querySelector(".body");
+    if (expanded && entry && entry.error) {
+      element.classList.add("incident-failed");
+      body.append(
+        h("div", { class: "incident-status", role: "status" }, [
+          h("span", { class: "review-error" }, `${STRINGS.incidentFailed}: ${entry.error}`),
+          h(
+            "button",
+            {
+              class: "action retry",
+              type: "button",
+              "@click": () => this._loadIncident(row.id),
+            },
+            STRINGS.retry,
+          ),
+        ]),
+      );
+    } else if (loading && !entry.clips) {
+      body.append(h("div", { class: "incident-status", role: "status" }, STRINGS.incidentLoading));
+    }
+    body.append(list);
     return element;
   }
 

@@ -50,8 +50,11 @@ export const STRINGS = {
   incident: "Incident",
   cameraSeparator: " → ",
   clipCount: (count) => (count === 1 ? "1 clip" : `${count} clips`),
-  showClips: (count) => `Show ${count} clips`,
+  showClips: (count) => (count === 1 ? "Show 1 clip" : `Show ${count} clips`),
   hideClips: "Hide clips",
+  // Expanding an incident asks for all its clips (of every camera, beyond the loaded page).
+  incidentLoading: "Loading the incident's clips…",
+  incidentFailed: "Could not load the incident's clips",
   editor: {
     title: "Title",
     cameras: "Cameras (empty: all HomeSec cameras)",
