@@ -279,7 +279,8 @@ class HomeSecHub:
     async def async_start_sources(self) -> None:
         """Resume unfinished clips, start every camera's source and the periodic jobs."""
         try:
-            await self.pipeline.resume_unfinished()
+            # The grouper learns the resumed clips' incidents: the group's next clips join them.
+            await self.pipeline.resume_unfinished(self.grouper.restore)
         except StoreError as err:
             # The clip database stayed busy past the pipeline's deadline: the unfinished clips
             # stay recorded and resume at the next start; new clips still come in.

@@ -7,6 +7,7 @@ Real SQLite store and real local storage; scripted filter and vision model.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,11 @@ from pathlib import Path
 import pytest
 
 from custom_components.homesec_nvr.core.alert_policy import AlertPolicySettings, DefaultAlertPolicy
-from custom_components.homesec_nvr.core.grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
+from custom_components.homesec_nvr.core.grouping import (
+    INCIDENT_CAMERA_IDS,
+    INCIDENT_CAMERAS,
+    EventGrouper,
+)
 from custom_components.homesec_nvr.core.incident_batches import INCIDENT_LEAD, IncidentSettings
 from custom_components.homesec_nvr.core.interfaces import IncidentClip, PermanentError
 from custom_components.homesec_nvr.core.models import (
@@ -280,3 +285,85 @@ async def test_upsert_states_stores_all_of_the_batch_or_none(rig: Rig) -> None:
     stored = await rig.store.get_state("drive-1")
     assert stored is not None
     assert stored.error is None
+
+
+def front_grouper() -> EventGrouper:
+    """The hub's grouper for the front group (incident gap 30 s)."""
+    return EventGrouper(
+        lambda _camera_id: 0.0,
+        group_of=lambda camera_id: "Front" if camera_id in CAMERAS else None,
+        gap_s=lambda: 30.0,
+    )
+
+
+async def test_a_clip_waiting_over_a_restart_is_analysed_with_the_group_s_next_clip(
+    rig: Rig,
+) -> None:
+    # Given the driveway's clip of an incident, waiting for the front door when the pipeline
+    # stops (a restart)
+    first = rig.pipeline(IncidentVLM())
+    drive = dataclasses.replace(rig.clip("drive-1", "drive", 0.0), metadata={})
+    front_grouper().assign(drive)
+    assert await first.submit(drive)
+    for _ in range(200):
+        if first.clips_waiting_for_incident == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert first.clips_waiting_for_incident == 1
+    await first.stop()
+
+    # When the next start resumes it with a new grouper, and the front door's clip of the same
+    # incident comes 3 s later
+    vlm = IncidentVLM()
+    second = rig.pipeline(vlm)
+    grouper = front_grouper()
+    assert await second.resume_unfinished(grouper.restore) == 1
+    door = dataclasses.replace(rig.clip("door-1", "door", 3.0), metadata={})
+    key = grouper.assign(door)
+
+    # Then the front door's clip joined the driveway's incident, with both cameras
+    assert key == "drive-1"
+    assert door.metadata[INCIDENT_CAMERAS] == ["Driveway", "Front door"]
+    assert await second.submit(door)
+    await asyncio.wait_for(second.wait_idle(), 20)
+    await second.stop()
+    # and the incident was analysed once, for both clips, and no clip alone
+    assert vlm.incidents == [["drive-1", "door-1"]]
+    assert vlm.alone == []
+    member = await rig.store.get_state("door-1")
+    assert member is not None
+    assert member.metadata[INCIDENT_LEAD] == "drive-1"
+    assert rig.finished("drive-1") == 1
+    assert rig.finished("door-1") == 1
+
+
+def test_restore_keeps_the_group_s_later_incident_and_ignores_clips_of_no_group(
+    tmp_path: Path,
+) -> None:
+    # Given a grouper that restored a resumed clip of a later incident (its cameras from its
+    # metadata) and a resumed clip of the same incident without camera metadata
+    rig = Rig(store=None, tmp=tmp_path, listener=RecordingListener())  # type: ignore[arg-type]
+    (tmp_path / "in").mkdir()
+    grouper = front_grouper()
+    later = rig.clip("drive-2", "drive", 600.0)
+    later.metadata[EVENT_KEY] = "incident-2"
+    grouper.restore(later)
+    same = dataclasses.replace(
+        rig.clip("door-2", "door", 605.0), metadata={EVENT_KEY: "incident-2"}
+    )
+    grouper.restore(same)
+
+    # When resumed clips of an earlier incident, of a camera in no group, and one with no
+    # event are restored too
+    grouper.restore(rig.clip("drive-1", "drive", 0.0))  # incident-1
+    alone = dataclasses.replace(rig.clip("yard-1", "drive", 0.0), camera_id="yard")
+    grouper.restore(alone)
+    grouper.restore(dataclasses.replace(rig.clip("drive-3", "drive", 600.0), metadata={}))
+
+    # Then a clip of the group right after the later incident joins it, with its cameras
+    follower = dataclasses.replace(rig.clip("door-3", "door", 620.0), metadata={})
+    assert grouper.assign(follower) == "incident-2"
+    assert follower.metadata[INCIDENT_CAMERAS] == ["Driveway", "Front door"]
+    # and the camera in no group keeps its own events
+    yard = dataclasses.replace(rig.clip("yard-2", "drive", 5.0), camera_id="yard", metadata={})
+    assert grouper.assign(yard) is None

@@ -108,6 +108,28 @@ class EventGrouper:
         self._remember(clip, incident.key)
         return incident.key
 
+    def restore(self, clip: Clip) -> None:
+        """A clip of an earlier run is resumed (after a restart or reload): the incident its
+        metadata names is its group's under way again, unless the group already has a later
+        one, so the group's next clips within the gap join it (one incident, one analysis)
+        instead of starting another while it waits for them."""
+        group = self._group_of(clip.camera_id)
+        key = clip.metadata.get(EVENT_KEY)
+        if group is None or not isinstance(key, str):
+            return
+        incident = self._incidents.get(group)
+        if incident is not None and incident.key != key and incident.end >= clip.end_ts:
+            return  # a clip of an older incident: the group's later one stays
+        if incident is None or incident.key != key:
+            incident = self._incidents[group] = _Incident(clip.start_ts, clip.end_ts, key)
+        incident.start = min(incident.start, clip.start_ts)
+        incident.end = max(incident.end, clip.end_ts)
+        ids = clip.metadata.get(INCIDENT_CAMERA_IDS) or [clip.camera_id]
+        names = clip.metadata.get(INCIDENT_CAMERAS) or [clip.camera_name]
+        for camera_id, name in zip(ids, names, strict=False):
+            incident.cameras.setdefault(str(camera_id), str(name))
+        self._remember(clip, key)
+
     def _remember(self, clip: Clip, key: str) -> None:
         last = self._last.get(clip.camera_id)
         if last is None or clip.end_ts >= last[0]:

@@ -327,8 +327,9 @@ class ClipPipeline:
         self._schedule(state)
         return True
 
-    async def resume_unfinished(self) -> int:
-        """Pick up clips that were queued or mid-pipeline when the runner last stopped.
+    async def resume_unfinished(self, restore: Callable[[Clip], None] | None = None) -> int:
+        """Pick up clips that were queued or mid-pipeline when the runner last stopped;
+        `restore` (the grouper's) is given each of them first, so its incident is known again.
 
         Raises StoreTransientError when the store stays unavailable past the submit deadline.
         """
@@ -340,6 +341,8 @@ class ClipPipeline:
         for state in states:
             if state.clip_id in self._pending:
                 continue
+            if restore is not None:
+                restore(state.to_clip())
             await self._event(
                 state.clip_id, ClipEventType.CLIP_RESUMED, data={"status": state.status.value}
             )
