@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncGenerator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,7 @@ async def test_a_failing_clip_database_is_a_translated_error(
     await setup_hub()
 
     def _break_database() -> None:
-        with sqlite3.connect(config_dir / DB_RELATIVE_PATH) as conn:
+        with closing(sqlite3.connect(config_dir / DB_RELATIVE_PATH)) as conn:
             conn.execute("ALTER TABLE clip_states RENAME TO clip_states_lost")
 
     await hass.async_add_executor_job(_break_database)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -260,7 +261,7 @@ async def test_cleanup_failing_in_the_clip_database_raises_a_translated_error(
     await _age_clip(entry, clip_id, days=10)
 
     def _break_database() -> None:
-        with sqlite3.connect(config_dir / DB_RELATIVE_PATH) as conn:
+        with closing(sqlite3.connect(config_dir / DB_RELATIVE_PATH)) as conn:
             conn.execute("ALTER TABLE clip_states RENAME TO clip_states_lost")
 
     await hass.async_add_executor_job(_break_database)

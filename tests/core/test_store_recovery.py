@@ -12,6 +12,7 @@ import random
 import shutil
 import sqlite3
 from collections.abc import AsyncGenerator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,7 +216,7 @@ async def test_a_valid_header_with_broken_pages_is_recovered_at_open(
     page = _page_size(pristine)
     noise = random.Random(1).randbytes(page - 100)
     path.write_bytes(pristine[:100] + noise + pristine[page:])
-    with sqlite3.connect(path) as probe, pytest.raises(sqlite3.DatabaseError):
+    with closing(sqlite3.connect(path)) as probe, pytest.raises(sqlite3.DatabaseError):
         probe.execute("SELECT count(*) FROM clip_states").fetchone()
     damaged = path.read_bytes()
 
