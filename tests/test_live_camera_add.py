@@ -186,3 +186,26 @@ async def test_an_rtsp_camera_added_live_gets_its_stream_entities_and_records(
     assert [e for e in unavailable.entity_ids if "front_door" in e] == []
     processed.close()
     unavailable.close()
+
+
+async def test_a_camera_added_while_the_hub_unloads_is_left_for_the_next_start(
+    hass: HomeAssistant, setup_hub: SetupHub, tmp_path: Path
+) -> None:
+    # Given a running hub and a camera subentry added to its entry
+    entry = await setup_hub()
+    hub = entry.runtime_data
+    folder = tmp_path / "back_yard"
+    folder.mkdir()
+    subentry = ConfigSubentry(
+        data={CONF_FOLDER: str(folder), CONF_POLL_INTERVAL_S: 0.5, CONF_STABLE_TIME_S: 0.5},
+        subentry_type=SUBENTRY_LOCAL_FOLDER,
+        title="Back yard",
+        unique_id=None,
+    )
+
+    # When the hub stopped (HomeSec unloading) before the live start of the camera ran
+    await hub.async_stop()
+    await hub.async_add_subentries([subentry])
+
+    # Then nothing was started and no error escaped: the closed database was not read
+    assert all(camera.name != "Back yard" for camera in hub.cameras.values())

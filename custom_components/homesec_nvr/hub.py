@@ -553,6 +553,10 @@ class HomeSecHub:
             for spec in kind.restore_cameras()
         ]
 
+    def _has_stopped(self) -> bool:
+        """Whether the hub stopped (read fresh after an await, which may have stopped it)."""
+        return self._stopped
+
     async def async_add_subentries(self, subentries: list[ConfigSubentry]) -> None:
         """Start camera subentries added while running, without touching the others: their
         filters, entities (the platforms add them) and sources."""
@@ -560,11 +564,22 @@ class HomeSecHub:
         kinds = [kind for subentry in subentries if (kind := self._new_kind(subentry))]
         await self._async_build_filters({kind.subentry_id for kind in kinds})
         for kind in kinds:
+            if self._stopped:
+                return  # unloaded meanwhile: the next setup starts the camera
             _LOGGER.info("Camera %s added: starting it", kind.title)
             for listener in list(self._kind_listeners):
                 listener(kind)
             for camera in self._kind_cameras(kind):
-                await self._async_restore_camera(camera)
+                try:
+                    await self._async_restore_camera(camera)
+                except StoreError as err:
+                    if self._has_stopped():
+                        return
+                    _LOGGER.warning(
+                        "Camera %s starts without its last clip and today's counts: %s",
+                        camera.name,
+                        err,
+                    )
                 self.async_add_camera(camera)
             if not self._stopped:
                 await kind.async_start(self.pipeline.submit)
