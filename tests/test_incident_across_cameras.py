@@ -100,3 +100,61 @@ async def test_a_group_naming_a_missing_camera_is_refused(
     assert saved["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options["camera_groups"] == "front door"
     assert entry.options["incident_gap_seconds"] == 20
+
+
+async def test_an_incident_goes_on_across_a_reload(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, tmp_path: Path
+) -> None:
+    # Given grouped cameras that delete their files once stored (nothing is handed over
+    # again at a start), every clip alerting, a phone, and a driveway clip that finished
+    door_folder = tmp_path / "door"
+    door_folder.mkdir()
+    calls = register_phone(hass)
+    entry = await setup_hub(
+        [
+            camera_subentry("Driveway", incoming, delete_after_store=True),
+            camera_subentry("Front door", door_folder, delete_after_store=True),
+        ],
+        notify_on_motion=True,
+        notify_services=["notify.phone"],
+        persistent_notification=False,
+        camera_groups="Front: Driveway, Front door",
+        incident_gap_seconds=60,
+    )
+    drive = await process_clip(hass, incoming / "drive.mp4")
+    assert not (incoming / "drive.mp4").exists()
+
+    # When HomeSec reloads (options saved, or Home Assistant restarted) and the front door
+    # records right after
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    door = await process_clip(hass, door_folder / "door.mp4")
+
+    # Then the front door's clip is still part of the driveway's incident, with both cameras,
+    # and its notification updates the incident's instead of adding another
+    assert door["incident_id"] == drive["clip_id"]
+    assert door["cameras"] == ["Driveway", "Front door"]
+    tags = [c.data["data"]["tag"] for c in calls]
+    assert tags == [f"homesec_{drive['clip_id']}"] * 2
+    assert calls[1].data["data"]["alert_once"] is True
+
+
+async def test_a_camera_s_group_window_goes_on_across_a_reload(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given a camera in no group whose clips join within a group window, and a finished clip
+    entry = await setup_hub(
+        [camera_subentry("Front door", incoming, delete_after_store=True)],
+        group_window_seconds=60,
+        notify_on_motion=True,
+    )
+    first = await process_clip(hass, incoming / "a.mp4")
+    assert not (incoming / "a.mp4").exists()  # not handed over again at the next start
+
+    # When HomeSec reloads and the camera uploads the next part of the visit
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    second = await process_clip(hass, incoming / "b.mp4")
+
+    # Then the second clip is still part of the first's event
+    assert second["event_key"] == first["clip_id"]

@@ -263,6 +263,8 @@ class HomeSecHub:
         """A camera's last clip and today's counters, from the store."""
         recent = await self.store.recent_states(camera.camera_id, 1)
         if recent:
+            # Its event (a camera group's incident) goes on across the restart.
+            self.grouper.restore(recent[0].to_clip())
             camera.last_clip = recent[0]
             if recent[0].status.finished:
                 camera.last_finished = recent[0]

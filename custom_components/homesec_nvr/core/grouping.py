@@ -109,13 +109,17 @@ class EventGrouper:
         return incident.key
 
     def restore(self, clip: Clip) -> None:
-        """A clip of an earlier run is resumed (after a restart or reload): the incident its
-        metadata names is its group's under way again, unless the group already has a later
-        one, so the group's next clips within the gap join it (one incident, one analysis)
-        instead of starting another while it waits for them."""
+        """A clip of an earlier run (resumed after a restart or reload, or a camera's latest
+        finished clip): the incident its metadata names is its group's under way again,
+        unless the group already has a later one, so the group's next clips within the gap
+        join it (one incident, one analysis, one notification) instead of starting another.
+        A camera in no group gets its latest clip's event back for its group window."""
         group = self._group_of(clip.camera_id)
         key = clip.metadata.get(EVENT_KEY)
-        if group is None or not isinstance(key, str):
+        if group is None:
+            self._remember(clip, key if isinstance(key, str) else clip.clip_id)
+            return
+        if not isinstance(key, str):
             return
         incident = self._incidents.get(group)
         if incident is not None and incident.key != key and incident.end >= clip.end_ts:
