@@ -34,6 +34,7 @@ from .prompt import (
     clean_notes,
     describe_filter,
     image_parts,
+    preview_text,
     time_of_day,
 )
 
@@ -267,7 +268,7 @@ def preview_incident_prompt(
     content = build_incident_content(
         parts, local_start=local_start, image_detail="auto", household_notes=household_notes
     )
-    user = "\n".join(part["text"] if part["type"] == "text" else "[image]" for part in content)
+    user = preview_text(content)
     system = build_system_prompt(
         language=language,
         include_schema=include_schema,

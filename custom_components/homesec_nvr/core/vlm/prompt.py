@@ -370,6 +370,11 @@ def parse_activity_types(values: object) -> tuple[ActivityType, ...]:
     return tuple(ActivityType(v) for v in values if isinstance(v, str) and v in known)
 
 
+def preview_text(content: Sequence[ChatCompletionContentPartParam]) -> str:
+    """A user message as the prompt preview shows it: its texts, each image as "[image]"."""
+    return "\n".join(part["text"] if part["type"] == "text" else "[image]" for part in content)
+
+
 def preview_prompt(
     *,
     camera: CameraContext,
@@ -394,6 +399,6 @@ def preview_prompt(
         image_detail="auto",
         household_notes=household_notes,
     )
-    user = "\n".join(part["text"] if part["type"] == "text" else "[image]" for part in content)
+    user = preview_text(content)
     system = build_system_prompt(language=language, include_schema=include_schema, camera=camera)
     return PromptText(system=system, user=user)
