@@ -1,11 +1,13 @@
 """Notifications, persistent notifications and emails speak Home Assistant's language: their
 words come from the integration's translations (translations/de.json has German ones), English
-where a language has none, and a change of language reaches the next alert."""
+where a language has none, and a change of language reaches the next alert. Their times, and the
+day folders clips are stored in, are in Home Assistant's time zone, not the machine's."""
 
 from __future__ import annotations
 
 import json
 import string
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util
 
 from custom_components.homesec_nvr.const import CONF_SMTP_PASSWORD, DOMAIN
 from custom_components.homesec_nvr.ha_notifier import async_load_alert_words
@@ -182,3 +185,30 @@ async def test_a_language_without_homesec_words_is_english(hass: HomeAssistant) 
     assert french.activities == {}
     assert (german.snooze, german.risks["high"]) == ("1 h stumm", "hoch")
     assert common[f"component.{DOMAIN}.common.incident"] == "Incident"
+
+
+async def test_times_are_in_home_assistants_time_zone_not_the_machines(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path
+) -> None:
+    # Given Home Assistant set to a time zone hours away from the machine's own clock
+    machine_offset_h = -time.timezone / 3600
+    zone = "Pacific/Kiritimati" if machine_offset_h < 7 else "America/Los_Angeles"
+    await hass.config.async_update(time_zone=zone)
+    calls = _phone(hass)
+    entry = await setup_hub(notify_on_motion=True, notify_services=["notify.phone"])
+
+    # When a clip alerts
+    payload = await process_clip(hass, incoming / "a.mp4")
+
+    # Then the notification says when in Home Assistant's time zone, not the machine's
+    start = dt_util.parse_datetime(payload["start_time"])
+    assert start is not None
+    [call] = calls
+    home_time = dt_util.as_local(start).strftime("%H:%M:%S")
+    machine_time = start.astimezone().strftime("%H:%M:%S")
+    assert home_time != machine_time
+    assert call.data["message"] == f"Front door at {home_time}: new clip."
+    # ... and the clip is stored in the folder of Home Assistant's day
+    state = await entry.runtime_data.store.get_state(payload["clip_id"])
+    assert state is not None and state.clip_uri is not None
+    assert f"/{dt_util.as_local(start).date().isoformat()}/" in state.clip_uri

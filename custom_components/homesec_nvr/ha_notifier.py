@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceNotFound
 from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, REVIEW_ACTION_PREFIX, SNOOZE_ACTION_PREFIX
 from .core.interfaces import Notifier, PermanentError, PipelineError
@@ -34,7 +36,8 @@ async def async_load_alert_words(hass: HomeAssistant, language: str) -> AlertWor
     """The alert texts in `language` (English where it has no translation)."""
     common = await async_get_translations(hass, language, "common", [DOMAIN])
     prefix = f"component.{DOMAIN}.common."
-    words = {
+    # Only the text fields (the time zone is set by AlertWordsSource).
+    words: dict[str, Any] = {
         name: common.get(f"{prefix}{key}") or getattr(ENGLISH, name)
         for name, key in _WORD_KEYS.items()
     }
@@ -58,7 +61,8 @@ async def async_load_alert_words(hass: HomeAssistant, language: str) -> AlertWor
 
 class AlertWordsSource:
     """The hub's alert texts: loaded at its start, again when Home Assistant's language
-    changes (checked at each alert; the translations are cached by Home Assistant)."""
+    changes (checked at each alert; the translations are cached by Home Assistant). Their
+    times are in Home Assistant's time zone, whatever the machine's own is."""
 
     def __init__(self, hass: HomeAssistant) -> None:
         self._hass = hass
@@ -66,11 +70,14 @@ class AlertWordsSource:
         self._words = ENGLISH
 
     async def async_get(self) -> AlertWords:
-        """The texts in Home Assistant's current language."""
+        """The texts in Home Assistant's current language and time zone."""
         language = self._hass.config.language
         if language != self._language:
             self._words = await async_load_alert_words(self._hass, language)
             self._language = language
+        time_zone = dt_util.get_default_time_zone()
+        if self._words.time_zone != time_zone:
+            self._words = dataclasses.replace(self._words, time_zone=time_zone)
         return self._words
 
 

@@ -115,7 +115,9 @@ class HomeSecHub:
         self.hass = hass
         self.entry = entry
         self.store = ClipStore(Path(hass.config.path(DB_RELATIVE_PATH)))
-        self.storage = LocalStorage(Path(entry.data[CONF_STORAGE_PATH]))
+        self.storage = LocalStorage(
+            Path(entry.data[CONF_STORAGE_PATH]), time_zone=dt_util.get_default_time_zone
+        )
         # The off-site copy (Dropbox): a stage beside the pipeline, never blocking alerts.
         self.offsite = OffsiteGlue(hass, entry, self.store, self.storage, self._notify_hub)
         # Signs the clip and snapshot links that leave Home Assistant (views.py serves them).

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -146,3 +147,17 @@ def test_a_template_a_translation_broke_falls_back_to_english(broken: str) -> No
 
     # Then it is the English template, filled with the German risk word
     assert title == "HOCH RISK at Porch"
+
+
+def test_the_time_of_a_message_is_in_the_words_time_zone() -> None:
+    # Given an alert at 03:04:05 UTC, and words for a reader 14 hours ahead of UTC
+    alert = _with(sample_alert(), analysis=None)
+    words = dataclasses.replace(ENGLISH, time_zone=ZoneInfo("Pacific/Kiritimati"))
+
+    # When its message and its email are made with those words
+    message = alert_message(alert, words)
+    email = build_email(alert, CLIP_URL, JPEG, words=words)
+
+    # Then both say the reader's time, 17:04:05
+    assert message == "Porch at 17:04:05: person, dog detected."
+    assert "17:04:05" in email.text

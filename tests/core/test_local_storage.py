@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -331,3 +332,21 @@ async def test_retention_with_the_share_away_marks_nothing_deleted(
         state = await store.get_state(clip_id)
         assert state is not None and state.status is ClipStatus.DONE and state.clip_uri
     assert not root.exists()
+
+
+async def test_the_day_folder_is_the_day_of_the_time_zone_given(
+    tmp_path: Path, source: Path
+) -> None:
+    # Given a storage whose days are in a time zone 14 hours ahead of UTC
+    root = tmp_path / "clips"
+    storage = LocalStorage(root, time_zone=lambda: ZoneInfo("Pacific/Kiritimati"))
+    storage.ensure_root()
+    # ... and a clip that starts before noon UTC on 21 November (the 22nd there)
+    clip = make_clip(source)
+
+    # When the clip is stored
+    uri = await storage.put_clip(clip)
+
+    # Then it is in that zone's day folder
+    assert uri.endswith("/front_door/2026-11-22/clip-1.mp4")
+    assert (root / "front_door" / "2026-11-22" / "clip-1.mp4").is_file()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 from .grouping import INCIDENT_CAMERA_IDS, INCIDENT_CAMERAS
@@ -166,6 +167,9 @@ class AlertWords:
     # Activity types and risk levels as a person reads them (none: the value's own words).
     activities: Mapping[str, str] = field(default_factory=dict)
     risks: Mapping[str, str] = field(default_factory=dict)
+    # The reader's clock: the {time} of a message is in this zone (None: the machine's own;
+    # the Home Assistant glue gives Home Assistant's configured time zone).
+    time_zone: tzinfo | None = None
 
     def fill(self, name: str, **values: str) -> str:
         """The template `name` with its placeholders filled (English when it is broken)."""
@@ -215,7 +219,7 @@ def alert_message(alert: Alert, words: AlertWords = ENGLISH) -> str:
     """Notification body: camera, activity, risk and summary."""
     values = {
         "camera": alert.camera_name,
-        "time": alert.start_ts.astimezone().strftime("%H:%M:%S"),
+        "time": alert.start_ts.astimezone(words.time_zone).strftime("%H:%M:%S"),
         "activity": describe_activity(alert.analysis, alert.detected_classes, words),
     }
     if alert.analysis is None:

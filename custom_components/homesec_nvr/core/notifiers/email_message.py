@@ -72,7 +72,7 @@ def build_email(
     (None: no link)."""
     content_id = f"snapshot-{_NOT_IN_CID.sub('-', alert.clip_id)}@homesec"
     analysis = alert.analysis
-    when = alert.start_ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    when = alert.start_ts.astimezone(tz or words.time_zone).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     rows = [
         (words.email_camera, alert.camera_name),
         (words.email_time, when),

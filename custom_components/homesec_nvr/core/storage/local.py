@@ -15,6 +15,8 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 
 from ..interfaces import PermanentError, PipelineError, StorageBackend, StorageUnavailableError
@@ -39,8 +41,10 @@ class LocalStorage(StorageBackend):
 
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, time_zone: Callable[[], tzinfo | None] | None = None) -> None:
+        """Clips go to `root`/camera/day/, the day in `time_zone()` (default: the machine's)."""
         self._root = root
+        self._time_zone = time_zone or (lambda: None)
 
     @property
     def root(self) -> Path:
@@ -78,7 +82,7 @@ class LocalStorage(StorageBackend):
         return None
 
     def _relative(self, clip: Clip, suffix: str) -> Path:
-        day = clip.start_ts.astimezone().strftime("%Y-%m-%d")
+        day = clip.start_ts.astimezone(self._time_zone()).strftime("%Y-%m-%d")
         return Path(safe_name(clip.camera_name)) / day / f"{safe_name(clip.clip_id)}{suffix}"
 
     async def put_clip(self, clip: Clip) -> str:
