@@ -8,9 +8,11 @@ raises for it, at every statement of a clip's run).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import shutil
 import sqlite3
+import threading
 from collections.abc import AsyncGenerator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -428,3 +430,63 @@ async def test_recovery_keeps_every_clip_file_and_the_pipeline_goes_on(
     new = await store.get_state("two")
     assert new is not None and new.status is ClipStatus.DONE and len(notifier.sent) == 1
     await store.close()
+
+
+class CountingStore(ClipStore):
+    """A real store that keeps every connection it opened (to see that each was closed);
+    opening the second one (a recovery's new database) waits for `release`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.connections: list[sqlite3.Connection] = []
+        self.reopening, self.release = threading.Event(), threading.Event()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.connections:
+            self.reopening.set()
+            self.release.wait(10)
+        # Any thread may ask the test's question "closed?" of it.
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self.connections.append(conn)
+        return conn
+
+
+def _is_closed(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
+
+
+async def test_closing_while_a_recovery_opens_a_new_database_leaves_no_connection_open(
+    tmp_path: Path,
+) -> None:
+    # Given a store recovering from damage on its worker thread, opening the new database
+    store = CountingStore(tmp_path / "homesec.db")
+    await store.open()
+    calls = 0
+
+    def damaged_once() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise CORRUPT_FAULT()
+
+    call = asyncio.ensure_future(store._run(damaged_once))
+    await asyncio.get_running_loop().run_in_executor(None, store.reopening.wait, 10)
+
+    # When the store is closed meanwhile, and the new database then opens
+    closing_task = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0.05)
+    store.release.set()
+    await call
+    await closing_task
+
+    # Then the call ran on the new database, and every connection the store opened is closed
+    assert calls == 2
+    assert len(store.recoveries) == 1
+    assert len(store.connections) == 2
+    assert all(_is_closed(conn) for conn in store.connections)

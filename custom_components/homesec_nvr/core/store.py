@@ -557,14 +557,19 @@ class ClipStore:
                 raise
 
     async def close(self) -> None:
-        """Close the database and stop the worker thread."""
-        self._reopen = False
-        if self._conn is not None:
-            conn = self._conn
-            self._conn = None
-            with contextlib.suppress(StoreError):
-                await self._run(conn.close)
+        """Close the database and stop the worker thread.
+
+        The connection is closed on the worker thread after the calls queued before: one of
+        them may be a recovery opening a new database, which is closed too.
+        """
+        with contextlib.suppress(StoreError):
+            await self._run(self._close_connection)
         self._executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        self._reopen = False
+        conn, self._conn = self._conn, None
+        _close_quietly(conn)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None and self._reopen:
