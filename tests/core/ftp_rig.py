@@ -57,8 +57,12 @@ class Rig:
     def login(self, user: str = "front", password: str = "front-pw") -> ftplib.FTP:
         """Blocking: an ftplib session, logged in (passive mode)."""
         client = ftplib.FTP()
-        client.connect(HOST, self.port, timeout=10)
-        client.login(user, password)
+        try:
+            client.connect(HOST, self.port, timeout=10)
+            client.login(user, password)
+        except BaseException:
+            client.close()  # ftplib keeps the socket of a refused connect or login open
+            raise
         return client
 
 

@@ -350,6 +350,8 @@ async def test_too_many_sessions_get_421(tmp_path: Path) -> None:
                     client.connect(HOST, rig.port, timeout=10)
                 except ftplib.error_temp as err:
                     return str(err)
+                finally:
+                    client.close()
                 return "accepted"
             finally:
                 first.close()
@@ -524,3 +526,23 @@ async def test_the_same_name_uploaded_again_never_overwrites_a_waiting_clip(
     names = sorted(str(c.metadata["file_name"]) for c in clips)
     assert names[0].startswith("/motion-")
     assert names[1] == "/motion.mp4"
+
+
+async def test_a_data_connection_no_transfer_used_is_closed_when_the_session_ends(
+    tmp_path: Path,
+) -> None:
+    # Given a logged-in camera that opened a passive data connection
+    async with running_rig(tmp_path) as rig:
+
+        def unused_data_connection() -> bytes:
+            client = rig.login()
+            host, port = ftplib.parse227(client.sendcmd("PASV"))
+            with socket.create_connection((host, port), timeout=5) as data:
+                # When it quits without any transfer
+                client.quit()
+                client.close()
+                # Then the server closes that data connection too (end of file, at once)
+                return data.recv(1)
+
+        assert await asyncio.to_thread(unused_data_connection) == b""
+        assert rig.server.uploads_completed == 0

@@ -127,16 +127,21 @@ class DataChannel:
             self._server = None
 
     async def close(self) -> None:
-        """Close the connection and the listener."""
+        """Close the connection (also one the client made but no transfer used) and the
+        listener."""
         self._stop_listening()
         self._released.set()
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
+        writer, self.writer = self.writer, None
+        connected, self._connected = self._connected, None
+        if connected is not None:
+            if not connected.done():
+                connected.cancel()
+            elif not connected.cancelled() and connected.exception() is None:
+                writer = writer or connected.result()[1]
+        if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 2)
-        if self._connected is not None and not self._connected.done():
-            self._connected.cancel()
 
 
 async def start_server_safely(
