@@ -10,6 +10,7 @@ import string
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from homeassistant.components import persistent_notification
@@ -17,7 +18,9 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
+from custom_components.homesec_nvr import ha_notifier
 from custom_components.homesec_nvr.const import CONF_SMTP_PASSWORD, DOMAIN
+from custom_components.homesec_nvr.core.models import RiskLevel
 from custom_components.homesec_nvr.ha_notifier import async_load_alert_words
 
 from .conftest import SetupHub
@@ -117,8 +120,10 @@ async def test_a_german_home_assistant_gets_german_notifications_and_emails(
     assert call.data["title"] == "RISIKO HOCH: Front door"
     message = call.data["message"]
     assert message.startswith("RISIKO HOCH. Front door um ")
-    # ... (the activity has no German word yet: the English phrase of alerts)
-    assert message.endswith(": suspicious behavior (Risiko hoch). Jemand rüttelt an der Haustür.")
+    # ... with the activity in the German words of the activity sensor
+    assert message.endswith(
+        ": Verdächtiges Verhalten (Risiko hoch). Jemand rüttelt an der Haustür."
+    )
     assert [a["title"] for a in call.data["data"]["actions"]] == [
         "Clip öffnen",
         "1 h stumm",
@@ -170,13 +175,13 @@ async def test_a_change_of_language_reaches_the_next_alert(
 
 
 async def test_a_language_without_homesec_words_is_english(hass: HomeAssistant) -> None:
-    # Given a language HomeSec has no translation for, and German (a partial translation)
+    # Given a language HomeSec has no translation for, and German (a complete translation)
     # When the alert words of each are loaded
     french = await async_load_alert_words(hass, "fr")
     german = await async_load_alert_words(hass, "de")
     common = await async_get_translations(hass, "de", "common", [DOMAIN])
 
-    # Then French is English throughout; German has its words and English where it has none
+    # Then French is English throughout; German has its own words, activities included
     assert (french.title_risk, french.snooze, french.risks["high"]) == (
         "{risk_upper} RISK at {camera}",
         "Snooze 1 h",
@@ -184,7 +189,30 @@ async def test_a_language_without_homesec_words_is_english(hass: HomeAssistant) 
     )
     assert french.activities == {}
     assert (german.snooze, german.risks["high"]) == ("1 h stumm", "hoch")
-    assert common[f"component.{DOMAIN}.common.incident"] == "Incident"
+    assert german.activities["suspicious_behavior"] == "Verdächtiges Verhalten"
+    assert german.activity("person_at_door") == "Person an der Tür"
+    assert common[f"component.{DOMAIN}.common.incident"] == "Vorfall"
+
+
+async def test_a_word_german_lacks_falls_back_to_english(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given German translations from which the snooze button and the high risk are missing
+    real = ha_notifier.async_get_translations
+    dropped = {f"component.{DOMAIN}.common.alert_snooze", f"component.{DOMAIN}.common.risk_high"}
+
+    async def without_two_words(*args: Any, **kwargs: Any) -> dict[str, str]:
+        return {k: v for k, v in (await real(*args, **kwargs)).items() if k not in dropped}
+
+    monkeypatch.setattr(ha_notifier, "async_get_translations", without_two_words)
+
+    # When the German alert words are loaded
+    german = await async_load_alert_words(hass, "de")
+
+    # Then those two are English, the others German
+    assert german.snooze == "Snooze 1 h"
+    assert german.risk(RiskLevel.HIGH) == "high"
+    assert (german.open_clip, german.risk(RiskLevel.LOW)) == ("Clip öffnen", "niedrig")
 
 
 async def test_times_are_in_home_assistants_time_zone_not_the_machines(
