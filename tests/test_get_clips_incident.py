@@ -120,3 +120,24 @@ async def test_get_clips_an_incident_with_other_filters(
     assert (paged["total"], paged["next_offset"]) == (2, None)
     assert [c["clip_id"] for c in searched["clips"]] == [clips["drive"]["clip_id"]]
     assert garage["clips"] == [] and garage["total"] == 0
+
+
+async def test_a_camera_filtered_page_names_every_camera_of_the_first_clips_incident(
+    hass: HomeAssistant, setup_hub: SetupHub, incoming: Path, tmp_path: Path
+) -> None:
+    # Given an incident the front door joined after the driveway's clip was stored (no
+    # vision model: that clip was stored knowing only the driveway), and the garage's clip
+    devices, clips = await _incident(hass, setup_hub, incoming, tmp_path)
+    assert clips["drive"]["cameras"] == ["Driveway"]
+
+    # When only the driveway's clips are asked for, and only the garage's
+    drive = await get_clips(hass, device_id=[devices["Driveway"]])
+    garage = await get_clips(hass, device_id=[devices["Garage"]])
+
+    # Then the driveway's clip names both cameras of its incident, in the order they joined
+    [clip] = drive["clips"]
+    assert clip["clip_id"] == clips["drive"]["clip_id"]
+    assert clip["cameras"] == ["Driveway", "Front door"]
+    assert clip["camera_ids"] == [clips["drive"]["camera_id"], clips["door"]["camera_id"]]
+    # ... and a clip of no incident names its own camera alone
+    assert [c["cameras"] for c in garage["clips"]] == [["Garage"]]

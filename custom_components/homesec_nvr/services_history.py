@@ -19,7 +19,7 @@ from homeassistant.util.json import JsonValueType
 from .analyze import analysis_response, async_analyze
 from .const import ATTR_CLIP_ID, ATTR_DEVICE_ID, DOMAIN
 from .core.clip_query import DEFAULT_LIMIT, MAX_LIMIT, ClipQuery
-from .core.models import ActivityType, RiskLevel
+from .core.models import EVENT_KEY, ActivityType, RiskLevel
 from .core.payload import clip_payload
 from .core.store import StoreError
 from .hub import HomeSecHub
@@ -107,6 +107,18 @@ def build_query(hass: HomeAssistant, hub: HomeSecHub, data: dict[str, Any]) -> C
     )
 
 
+def _with_incident_cameras(
+    payload: dict[str, Any], incidents: dict[str, list[tuple[str, str]]]
+) -> dict[str, Any]:
+    """The clip's payload naming every camera of its incident (when more joined than it
+    knew of when it was stored)."""
+    cameras = incidents.get(payload["event_key"] or "", [])
+    if len(cameras) > len(payload["camera_ids"]):
+        payload["camera_ids"] = [camera_id for camera_id, _ in cameras]
+        payload["cameras"] = [name for _, name in cameras]
+    return payload
+
+
 def async_setup_history_services(hass: HomeAssistant) -> None:
     """Register get_clips and analyze (once, at integration setup)."""
 
@@ -115,11 +127,16 @@ def async_setup_history_services(hass: HomeAssistant) -> None:
         query = build_query(hass, hub, dict(call.data))
         try:
             states, total = await hub.store.query(query)
+            # An incident's cameras from all its clips: its first clip was stored before the
+            # other cameras joined, and a camera filter or a page may show that clip alone.
+            incidents = await hub.store.incident_cameras(
+                {key for state in states if isinstance(key := state.metadata.get(EVENT_KEY), str)}
+            )
         except StoreError as err:
             raise failed("history_failed", err) from err
         clips: list[JsonValueType] = [
             {
-                **clip_payload(state, hub.links_for(state)),
+                **_with_incident_cameras(clip_payload(state, hub.links_for(state)), incidents),
                 "reviewed_at": state.reviewed_at.isoformat() if state.reviewed_at else None,
             }
             for state in states

@@ -462,3 +462,46 @@ async def test_the_store_finds_an_incidents_clips_by_key_on_its_index(tmp_path: 
     searched = [step for step in steps if "clip_states" in step]
     assert searched, steps
     assert all("USING INDEX idx_clip_states_event_key" in step for step in searched), steps
+
+
+async def test_the_store_names_each_incidents_cameras_in_the_order_they_joined(
+    tmp_path: Path,
+) -> None:
+    # Given a store with an incident the front door joined after the driveway (and the
+    # driveway again later), another incident, and a clip of no event
+    store = ClipStore(tmp_path / "homesec.db")
+    await store.open()
+    clips = [
+        _grouped("f2", _paris(DAY, 8, 3), "door", "Front door", "inc"),
+        _grouped("d1", _paris(DAY, 8, 0), "drive", "Driveway", "inc"),
+        _grouped("d2", _paris(DAY, 8, 5), "drive", "Driveway", "inc"),
+        _grouped("f1", _paris(DAY, 8, 1), "door", "Front door", "inc"),
+        _grouped("o1", _paris(DAY, 12, 0), "door", "Front door", "other"),
+        _state("n1", _paris(DAY, 23, 58), camera_id="drive"),
+    ]
+    for state in clips:
+        await store.upsert_state(state)
+    traced: list[str] = []
+    await store._run(lambda: store._db().set_trace_callback(traced.append))
+
+    # When the cameras of the keys are asked for, and of no key
+    found = await store.incident_cameras(["inc", "other", "none"])
+    nothing = await store.incident_cameras([])
+    await store._run(lambda: store._db().set_trace_callback(None))
+    await store.close()
+
+    # Then each incident names its cameras once, in the order of their first clip
+    assert found == {
+        "inc": [("drive", "Driveway"), ("door", "Front door")],
+        "other": [("door", "Front door")],
+    }
+    assert nothing == {}
+    # And SQLite looks the keys up on the event key's index, in one statement
+    queries = [sql for sql in traced if "FROM clip_states" in sql]
+    assert len(queries) == 1, traced
+    conn = sqlite3.connect(tmp_path / "homesec.db")
+    steps = [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {queries[0]}")]
+    conn.close()
+    searched = [step for step in steps if "clip_states" in step]
+    assert searched, steps
+    assert all("USING INDEX idx_clip_states_event_key" in step for step in searched), steps

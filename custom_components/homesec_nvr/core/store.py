@@ -925,6 +925,28 @@ class ClipStore:
         rows = self._db().execute(f"{sql} ORDER BY start_ts DESC LIMIT ?", (*params, limit))
         return [_row_to_state(r) for r in rows]
 
+    async def incident_cameras(
+        self, event_keys: Collection[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Each event key's cameras (camera id, name), in the order they first recorded a
+        clip of it: all its clips', whatever page or camera filter found one of them. Looked
+        up on the event key's index, one statement whatever the number of keys."""
+        return await self._run(self._incident_cameras, tuple(event_keys))
+
+    def _incident_cameras(self, event_keys: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+        if not event_keys:
+            return {}
+        rows = self._db().execute(
+            f"SELECT {EVENT_KEY_SQL} AS event_key, camera_id, camera_name, MIN(start_ts) AS first "
+            f"FROM clip_states WHERE {EVENT_KEY_SQL} IN (SELECT value FROM json_each(?)) "
+            "GROUP BY event_key, camera_id ORDER BY event_key, first, camera_id",
+            (json.dumps(event_keys),),
+        )
+        cameras: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            cameras.setdefault(str(row[0]), []).append((str(row[1]), str(row[2])))
+        return cameras
+
     async def unstored_states(self) -> list[ClipState]:
         """Finished clips whose upload never succeeded (to try again), oldest first."""
         return await self._run(self._unstored)
