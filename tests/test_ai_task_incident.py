@@ -17,28 +17,10 @@ if importlib.util.find_spec("homeassistant.components.ai_task") is None:
         "this Home Assistant line has no AI Task (added in 2025.8)", allow_module_level=True
     )
 
-from homeassistant.components.ai_task import (
-    AITaskEntity,
-    AITaskEntityFeature,
-    GenDataTask,
-    GenDataTaskResult,
-)
-from homeassistant.components.conversation import ChatLog
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.setup import async_setup_component
 from PIL import Image
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    MockModule,
-    MockPlatform,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
-)
 
+from .ai_task_rig import VisionTaskEntity, ai_task_integration
 from .conftest import SetupHub, camera_subentry
 from .helpers import EventWaiter
 from .video import write_clip
@@ -67,63 +49,11 @@ DRIVEWAY_SIZE = (160, 96)
 FRONT_DOOR_SIZE = (128, 72)
 
 
-class VisionTaskEntity(AITaskEntity):
-    """An AI Task entity that answers with the walk and keeps what it was sent."""
-
-    _attr_name = "Vision"
-    _attr_unique_id = "vision"
-    _attr_supported_features = (
-        AITaskEntityFeature.GENERATE_DATA | AITaskEntityFeature.SUPPORT_ATTACHMENTS
-    )
-
-    def __init__(self) -> None:
-        self.tasks: list[GenDataTask] = []
-        self.images: list[list[tuple[str, bytes]]] = []
-
-    async def _async_generate_data(self, task: GenDataTask, chat_log: ChatLog) -> GenDataTaskResult:
-        self.tasks.append(task)
-        self.images.append(
-            [
-                (a.mime_type, await self.hass.async_add_executor_job(a.path.read_bytes))
-                for a in task.attachments or []
-            ]
-        )
-        return GenDataTaskResult(conversation_id=chat_log.conversation_id, data=WALK)
-
-
-class _Flow(ConfigFlow):
-    """The test integration's (unused) config flow."""
-
-
 @pytest.fixture
 async def vision(hass: HomeAssistant) -> AsyncGenerator[VisionTaskEntity]:
     """A test integration with the AI Task entity `ai_task.vision` (it takes images)."""
-    entity = VisionTaskEntity()
-    assert await async_setup_component(hass, "homeassistant", {})
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.AI_TASK])
-        return True
-
-    async def unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        return await hass.config_entries.async_unload_platforms(entry, [Platform.AI_TASK])
-
-    async def setup_platform(
-        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
-    ) -> None:
-        add([entity])
-
-    mock_integration(
-        hass,
-        MockModule(TEST_DOMAIN, async_setup_entry=setup_entry, async_unload_entry=unload_entry),
-    )
-    mock_platform(hass, f"{TEST_DOMAIN}.ai_task", MockPlatform(async_setup_entry=setup_platform))
-    mock_platform(hass, f"{TEST_DOMAIN}.config_flow")
-    entry = MockConfigEntry(domain=TEST_DOMAIN)
-    entry.add_to_hass(hass)
-    with mock_config_flow(TEST_DOMAIN, _Flow):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+    entity = VisionTaskEntity("Vision", WALK)
+    async with ai_task_integration(hass, TEST_DOMAIN, [entity]):
         assert hass.states.get("ai_task.vision") is not None
         yield entity
 

@@ -3,7 +3,6 @@ analyses clips that come through the hub (HA 2025.8+ only)."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -16,41 +15,24 @@ if importlib.util.find_spec("homeassistant.components.ai_task") is None:
         "this Home Assistant line has no AI Task (added in 2025.8)", allow_module_level=True
     )
 
-from homeassistant.components.ai_task import (
-    AITaskEntity,
-    AITaskEntityFeature,
-    GenDataTask,
-    GenDataTaskResult,
-)
+from homeassistant.components.ai_task import AITaskEntityFeature
 from homeassistant.components.ai_task.const import DATA_PREFERENCES
-from homeassistant.components.conversation import ChatLog
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    MockModule,
-    MockPlatform,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
-)
 
 from custom_components.homesec_nvr.const import DOMAIN, VLM_USAGE_STORAGE_KEY
 from custom_components.homesec_nvr.core.vlm.openai_compatible import VLMSettings
 from custom_components.homesec_nvr.diagnostics import async_get_config_entry_diagnostics
 from custom_components.homesec_nvr.vision_model import VisionModel
 
+from .ai_task_rig import VisionTaskEntity, ai_task_integration
 from .conftest import SetupHub
 from .helpers import EventWaiter, open_options
 from .video import write_clip
 
 TEST_DOMAIN = "homesec_test_ai"
-ALL_FEATURES = AITaskEntityFeature.GENERATE_DATA | AITaskEntityFeature.SUPPORT_ATTACHMENTS
 HIGH_RISK: dict[str, Any] = {
     "observations": ["A person walks to the front door", "They try the handle"],
     "entities": [
@@ -71,68 +53,17 @@ HIGH_RISK: dict[str, Any] = {
 }
 
 
-class VisionTaskEntity(AITaskEntity):
-    """An AI Task entity that answers with `answer` and keeps what it was sent."""
-
-    def __init__(self, name: str, features: AITaskEntityFeature = ALL_FEATURES) -> None:
-        self._attr_name = name
-        self._attr_unique_id = name.lower()
-        self._attr_supported_features = features
-        self.answer: Any = HIGH_RISK
-        self.delay_s = 0.0
-        self.tasks: list[GenDataTask] = []
-        self.images: list[list[tuple[str, bytes]]] = []
-
-    async def _async_generate_data(self, task: GenDataTask, chat_log: ChatLog) -> GenDataTaskResult:
-        self.tasks.append(task)
-        self.images.append(
-            [
-                (a.mime_type, await self.hass.async_add_executor_job(a.path.read_bytes))
-                for a in task.attachments or []
-            ]
-        )
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        return GenDataTaskResult(conversation_id=chat_log.conversation_id, data=self.answer)
-
-
-class _Flow(ConfigFlow):
-    """The test integration's (unused) config flow."""
-
-
 @pytest.fixture
 async def ai_entities(hass: HomeAssistant) -> AsyncGenerator[dict[str, VisionTaskEntity]]:
     """A test integration with two AI Task entities: `ai_task.vision` takes images,
     `ai_task.text_only` does not."""
     entities = {
-        "ai_task.vision": VisionTaskEntity("Vision"),
-        "ai_task.text_only": VisionTaskEntity("Text only", AITaskEntityFeature.GENERATE_DATA),
+        "ai_task.vision": VisionTaskEntity("Vision", HIGH_RISK),
+        "ai_task.text_only": VisionTaskEntity(
+            "Text only", HIGH_RISK, AITaskEntityFeature.GENERATE_DATA
+        ),
     }
-    assert await async_setup_component(hass, "homeassistant", {})
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.AI_TASK])
-        return True
-
-    async def unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        return await hass.config_entries.async_unload_platforms(entry, [Platform.AI_TASK])
-
-    async def setup_platform(
-        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
-    ) -> None:
-        add(list(entities.values()))
-
-    mock_integration(
-        hass,
-        MockModule(TEST_DOMAIN, async_setup_entry=setup_entry, async_unload_entry=unload_entry),
-    )
-    mock_platform(hass, f"{TEST_DOMAIN}.ai_task", MockPlatform(async_setup_entry=setup_platform))
-    mock_platform(hass, f"{TEST_DOMAIN}.config_flow")
-    entry = MockConfigEntry(domain=TEST_DOMAIN)
-    entry.add_to_hass(hass)
-    with mock_config_flow(TEST_DOMAIN, _Flow):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+    async with ai_task_integration(hass, TEST_DOMAIN, list(entities.values())):
         assert hass.states.get("ai_task.vision") is not None
         yield entities
 
