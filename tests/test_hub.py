@@ -154,6 +154,12 @@ async def test_unload_stops_everything_and_reload_works(
     processed.close()
 
 
+async def _until(condition: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
 async def test_unreadable_folder_raises_and_clears_a_repair_issue(
     hass: HomeAssistant, setup_hub: SetupHub, tmp_path: Path
 ) -> None:
@@ -164,9 +170,10 @@ async def test_unreadable_folder_raises_and_clears_a_repair_issue(
     subentry_id = next(iter(entry.subentries))
     issue_id = f"folder_unreadable_{subentry_id}"
 
-    # When the share disappears for longer than a health check
+    # When the share disappears for longer than a health check (the watcher's scan saw it)
+    source = entry.runtime_data.kinds[subentry_id].source
     await hass.async_add_executor_job(shutil.rmtree, share)
-    await asyncio.sleep(0.3)
+    await _until(lambda: not source.healthy)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     await hass.async_block_till_done()
 
@@ -178,7 +185,7 @@ async def test_unreadable_folder_raises_and_clears_a_repair_issue(
 
     # And when the share is back, the issue goes away
     await hass.async_add_executor_job(share.mkdir)
-    await asyncio.sleep(0.3)
+    await _until(lambda: source.healthy)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=62))
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
