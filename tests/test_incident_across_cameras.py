@@ -65,6 +65,13 @@ async def test_two_grouped_cameras_close_together_are_one_updated_notification(
     assert "alert_once" not in calls[0].data["data"]
     assert calls[1].data["data"]["alert_once"] is True
     assert "alert_once" not in calls[2].data["data"]
+    # ... the update naming both cameras of the incident, the garage's its own
+    assert [c.data["title"] for c in calls] == [
+        "HomeSec: Driveway",
+        "HomeSec: Driveway, Front door",
+        "HomeSec: Garage",
+    ]
+    assert calls[1].data["message"].startswith("Driveway, Front door at ")
 
 
 async def test_a_group_naming_a_missing_camera_is_refused(

@@ -122,6 +122,10 @@ async def test_two_grouped_cameras_are_one_request_one_analysis_one_notification
     assert lead["alert"] is True
     assert other["alert"] is False
     assert "alerted once for the incident" in other["reason"]
+    # ... naming the incident's cameras, in the order they joined
+    where = ", ".join(lead["cameras"])
+    assert calls[0].data["title"] == f"HomeSec: {where}"
+    assert calls[0].data["message"].startswith(f"{where} at ")
     # And the tokens are counted once, on the lead
     store = entry.runtime_data.store
     other_events = await store.events(other["clip_id"])

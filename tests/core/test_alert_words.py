@@ -161,3 +161,27 @@ def test_the_time_of_a_message_is_in_the_words_time_zone() -> None:
     # Then both say the reader's time, 17:04:05
     assert message == "Porch at 17:04:05: person, dog detected."
     assert "17:04:05" in email.text
+
+
+def test_an_incidents_alert_names_its_cameras_in_the_order_they_joined() -> None:
+    # Given an incident's alert of three cameras, and German-like words with their own list
+    alert = _with(sample_alert(), cameras=("Porch", "Driveway", "Garden"))
+    words = dataclasses.replace(ENGLISH, camera_list="{cameras} · {camera}")
+    broken = dataclasses.replace(ENGLISH, camera_list="{cameras} and {place}")
+
+    # When its title, message, email and payload are made
+    title = alert_title(alert)
+    message = alert_message(alert)
+    email = build_email(alert, CLIP_URL, JPEG, UTC)
+
+    # Then they name every camera of the incident, in their order
+    assert title == "HIGH RISK at Porch, Driveway, Garden"
+    assert message.startswith(f"HIGH RISK. Porch, Driveway, Garden at {_time(alert)}: ")
+    assert "Camera: Porch, Driveway, Garden" in email.text
+    assert alert_payload(alert, MediaLinks())["cameras"] == ["Porch", "Driveway", "Garden"]
+    # ... in the translation's list, or the English one where the translation is broken
+    assert words.where(alert) == "Porch · Driveway · Garden"
+    assert broken.where(alert) == "Porch, Driveway, Garden"
+    # ... and a clip's alert outside an incident names its own camera
+    assert ENGLISH.where(sample_alert()) == "Porch"
+    assert alert_payload(sample_alert(), MediaLinks())["cameras"] == ["Porch"]

@@ -442,6 +442,9 @@ class Alert:
     event_key: str | None = None
     stage: AlertStage = AlertStage.ANALYZED
     follow_up: bool = False
+    # The cameras of the clip's incident in the order they joined (a camera group's incident
+    # of several cameras; empty: the clip's camera alone).
+    cameras: tuple[str, ...] = ()
 
     @property
     def tag(self) -> str:

@@ -109,6 +109,8 @@ def alert_payload(
         "clip_id": alert.clip_id,
         "camera": alert.camera_name,
         "camera_id": alert.camera_id,
+        # The incident's cameras in the order they joined (just the camera outside one).
+        "cameras": list(alert.cameras or (alert.camera_name,)),
         "start_time": alert.start_ts.isoformat(),
         "risk_level": analysis.risk_level.value if analysis else None,
         "activity_type": analysis.activity_type.value if analysis else None,
@@ -141,6 +143,8 @@ class AlertWords:
     """
 
     title: str = "HomeSec: {camera}"
+    # An incident's cameras in a title or message: each camera after the first is added so.
+    camera_list: str = "{cameras}, {camera}"
     title_risk: str = "{risk_upper} RISK at {camera}"
     message: str = "{camera} at {time}: {activity}."
     message_analyzed: str = "{camera} at {time}: {activity} ({risk} risk). {summary}"
@@ -189,6 +193,13 @@ class AlertWords:
         """A risk level's word ("high" in English)."""
         return self.risks.get(risk.value) or risk.value
 
+    def where(self, alert: Alert) -> str:
+        """Where it happened: the camera, or an incident's cameras ("Driveway, Front door")."""
+        listed = ""
+        for name in alert.cameras or (alert.camera_name,):
+            listed = self.fill("camera_list", cameras=listed, camera=name) if listed else name
+        return listed
+
 
 ENGLISH = AlertWords()
 
@@ -210,15 +221,15 @@ def alert_title(alert: Alert, words: AlertWords = ENGLISH) -> str:
     if risk is not None and risk >= RiskLevel.HIGH:
         word = words.risk(risk)
         return words.fill(
-            "title_risk", risk=word, risk_upper=word.upper(), camera=alert.camera_name
+            "title_risk", risk=word, risk_upper=word.upper(), camera=words.where(alert)
         )
-    return words.fill("title", camera=alert.camera_name)
+    return words.fill("title", camera=words.where(alert))
 
 
 def alert_message(alert: Alert, words: AlertWords = ENGLISH) -> str:
     """Notification body: camera, activity, risk and summary."""
     values = {
-        "camera": alert.camera_name,
+        "camera": words.where(alert),
         "time": alert.start_ts.astimezone(words.time_zone).strftime("%H:%M:%S"),
         "activity": describe_activity(alert.analysis, alert.detected_classes, words),
     }

@@ -1321,4 +1321,13 @@ def build_alert(state: ClipState, storage: StorageBackend, *, follow_up: bool = 
         snapshot_uri=state.snapshot_uri,
         event_key=event_key if isinstance(event_key, str) else None,
         follow_up=follow_up,
+        cameras=_incident_camera_names(state),
     )
+
+
+def _incident_camera_names(state: ClipState) -> tuple[str, ...]:
+    """The cameras of the clip's incident, when it has more than the clip's own."""
+    names = state.metadata.get(INCIDENT_CAMERAS)
+    if isinstance(names, list) and len(names) > 1 and all(isinstance(n, str) for n in names):
+        return tuple(names)
+    return ()

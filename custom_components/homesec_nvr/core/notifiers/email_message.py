@@ -74,7 +74,7 @@ def build_email(
     analysis = alert.analysis
     when = alert.start_ts.astimezone(tz or words.time_zone).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     rows = [
-        (words.email_camera, alert.camera_name),
+        (words.email_camera, words.where(alert)),
         (words.email_time, when),
         (
             words.email_risk_level,
