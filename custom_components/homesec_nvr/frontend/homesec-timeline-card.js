@@ -143,19 +143,20 @@ function riskiest(clips) {
   return clips.reduce((best, item) => (riskRank(item) >= riskRank(best) ? item : best));
 }
 
-/** The cameras of clips (oldest first) in the order they first recorded, with those a clip
- * names as its incident's so far (camera_ids, cameras: a camera group's clip names the cameras
- * before it even when their clips are not loaded) just before that clip's. */
+/** The cameras of clips (oldest first) in the order they joined the incident: each clip names
+ * its incident's cameras in that order (camera_ids, cameras: those so far in an event, all of
+ * them from get_clips), also those whose clips are not loaded; its own camera where it is
+ * listed, or after them. */
 function incidentCameras(clips) {
-  const own = new Set(clips.map(cameraOf));
   const names = new Map();
   for (const item of clips) {
+    const own = cameraOf(item);
     const ids = Array.isArray(item.camera_ids) ? item.camera_ids : [];
     const known = Array.isArray(item.cameras) ? item.cameras : [];
     ids.forEach((id, index) => {
-      if (id && !own.has(id) && !names.has(id)) names.set(id, known[index] || id);
+      if (id && !names.has(id)) names.set(id, (id === own && item.camera) || known[index] || id);
     });
-    if (!names.has(cameraOf(item))) names.set(cameraOf(item), item.camera || cameraOf(item));
+    if (!names.has(own)) names.set(own, item.camera || own);
   }
   return names;
 }
