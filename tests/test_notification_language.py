@@ -240,3 +240,22 @@ async def test_times_are_in_home_assistants_time_zone_not_the_machines(
     state = await entry.runtime_data.store.get_state(payload["clip_id"])
     assert state is not None and state.clip_uri is not None
     assert f"/{dt_util.as_local(start).date().isoformat()}/" in state.clip_uri
+
+
+async def test_an_incidents_cameras_are_listed_as_the_media_browser_lists_them(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given German translations whose media-browser camera list reads "A / B"
+    real = ha_notifier.async_get_translations
+    key = f"component.{DOMAIN}.common.camera_list"
+
+    async def slashed(*args: Any, **kwargs: Any) -> dict[str, str]:
+        return {**(await real(*args, **kwargs)), key: "{cameras} / {camera}"}
+
+    monkeypatch.setattr(ha_notifier, "async_get_translations", slashed)
+
+    # When the German alert words are loaded
+    german = await async_load_alert_words(hass, "de")
+
+    # Then an incident's alert lists its cameras with that same template (one translation)
+    assert german.camera_list == "{cameras} / {camera}"

@@ -25,8 +25,10 @@ NOTIFY_DOMAIN = "notify"
 LinksFor = Callable[[Alert], MediaLinks]
 WordsFor = Callable[[], Awaitable[AlertWords]]
 # AlertWords' field -> its key in the translations' `common` (e.g. title -> alert_title).
+# Words the media browser's labels use too keep their own key (no `alert_` prefix).
+_SHARED_KEYS = frozenset({"camera_list"})
 _WORD_KEYS = {
-    f.name: f.name if f.name.startswith("email_") else f"alert_{f.name}"
+    f.name: f.name if f.name.startswith("email_") or f.name in _SHARED_KEYS else f"alert_{f.name}"
     for f in dataclasses.fields(AlertWords)
     if isinstance(f.default, str)
 }

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 
 from .grouping import INCIDENT_CAMERA_IDS
 from .models import EVENT_KEY, ClipState, RiskLevel
-from .payload import MediaLinks
+from .payload import MediaLinks, list_cameras
 
 INCIDENT_SEGMENT = "incident"
 # The days an identifier may name: a day's bounds (its local midnight and the next, in UTC)
@@ -91,10 +91,9 @@ class BrowseLabels:
 
     def cameras(self, names: Iterable[str]) -> str:
         """ "Driveway, Front door, Patio"."""
-        listed = ""
-        for name in names:
-            listed = self.camera_list.format(cameras=listed, camera=name) if listed else name
-        return listed
+        return list_cameras(
+            names, lambda listed, name: self.camera_list.format(cameras=listed, camera=name)
+        )
 
     def activity(self, value: str) -> str:
         """An activity type as a person reads it ("person_at_door" -> "Person at door")."""

@@ -7,7 +7,7 @@ never rename or remove them.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -195,13 +195,22 @@ class AlertWords:
 
     def where(self, alert: Alert) -> str:
         """Where it happened: the camera, or an incident's cameras ("Driveway, Front door")."""
-        listed = ""
-        for name in alert.cameras or (alert.camera_name,):
-            listed = self.fill("camera_list", cameras=listed, camera=name) if listed else name
-        return listed
+        return list_cameras(
+            alert.cameras or (alert.camera_name,),
+            lambda listed, name: self.fill("camera_list", cameras=listed, camera=name),
+        )
 
 
 ENGLISH = AlertWords()
+
+
+def list_cameras(names: Iterable[str], add: Callable[[str, str], str]) -> str:
+    """Camera names as one text: `add(listed, name)` adds each name after the first to those
+    before it (a translation's list template: "Driveway, Front door, Patio")."""
+    listed = ""
+    for name in names:
+        listed = add(listed, name) if listed else name
+    return listed
 
 
 def describe_activity(
