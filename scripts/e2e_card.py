@@ -806,30 +806,24 @@ async def _partial_incident_steps(
         raise CheckFailed(f"the failed incident row has no Try again button: {row}")
     await _incident_row(card, incident, "the split incident's 2 clips after Try again", complete)
 
-    # A card of the demo camera only (the incident's first camera): its clip alone is the
-    # incident row, its cameras in the order they joined.
-    await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/timeline"})
-    row = await _incident_row(
-        card,
-        incident,
-        "the incident row on the demo camera's card",
-        lambda r: r["count"] == "1 clip" and r["expanded"] == "false",
-        60,
-    )
-    if row["camera"] != wanted:
-        raise CheckFailed(f"the demo camera card's incident row is wrong (want {wanted!r}): {row}")
+    async def one_camera_row(view: str, whose: str) -> None:
+        """On a card of one camera, its clip alone is the incident row, with its cameras in
+        the order they joined."""
+        await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/{view}"})
+        row = await _incident_row(
+            card,
+            incident,
+            f"the incident row on {whose} card",
+            lambda r: r["count"] == "1 clip" and r["expanded"] == "false",
+            60,
+        )
+        if row["camera"] != wanted:
+            raise CheckFailed(f"{whose} card's incident row is wrong (want {wanted!r}): {row}")
 
+    # A card of the demo camera only (the incident's first camera).
+    await one_camera_row("timeline", "the demo camera's")
     # A card of the porch only: the incident's other camera's clip comes with the expansion.
-    await card.page.send("Page.navigate", {"url": f"{url}/{DASHBOARD}/porch"})
-    row = await _incident_row(
-        card,
-        incident,
-        "the incident row on the porch's card",
-        lambda r: r["count"] == "1 clip" and r["expanded"] == "false",
-        60,
-    )
-    if row["camera"] != wanted:
-        raise CheckFailed(f"the porch card's incident row is wrong (want {wanted!r}): {row}")
+    await one_camera_row("porch", "the porch's")
     if not await card.run(expand):
         raise CheckFailed("the porch card's incident row has no expand button")
     await _incident_row(card, incident, "the porch card's incident with both clips", complete)
