@@ -136,7 +136,11 @@ async def test_ftp_camera_form_validates_and_an_upload_is_processed(
     assert payload["camera"] == "Driveway"
     subentry = next(s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_FTP)
     folder = Path(hass.config.path("homesec/ftp_uploads")) / subentry.subentry_id
-    assert not (folder / "20261201-120000.mp4").exists()
+    # (removed by the source once the clip is stored: a worker thread may still be at it)
+    upload = folder / "20261201-120000.mp4"
+    async with asyncio.timeout(10):
+        while await hass.async_add_executor_job(upload.exists):
+            await asyncio.sleep(0.05)
 
     # And a second camera may not use the same login
     again = await _camera_form(hass, entry.entry_id, **{CONF_NAME: "Gate"})
